@@ -1,0 +1,236 @@
+"""Programs, the managers who run them, their API keys, and advocates."""
+
+import hashlib
+import secrets
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .money import CURRENCY_CHOICES
+
+# Crockford-style alphabet without look-alikes (no 0/O, 1/I/L, U).
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def random_code(length: int = 8) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+class Program(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ARCHIVED = "archived", "Archived"
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    landing_url = models.URLField(max_length=500)
+    allowed_domains = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Domains that ?to= may redirect to and the embed script may run on "
+        "(subdomains included). The landing URL's host is always allowed.",
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES, default="EUR")
+    attribution_window_days = models.PositiveIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    hold_days = models.PositiveIntegerField(
+        default=14,
+        validators=[MaxValueValidator(365)],
+        help_text="Days a reward stays pending before it becomes available.",
+    )
+    advocate_reward_minor = models.BigIntegerField(
+        default=0,
+        help_text="Cash reward to the advocate for a referred friend's first purchase, "
+        "in minor units (cents).",
+    )
+    friend_discount_percent = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(100)]
+    )
+    open_enrollment = models.BooleanField(
+        default=True, help_text="Anyone with an account can join from the portal."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(advocate_reward_minor__gte=0), name="program_reward_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(friend_discount_percent__lte=100), name="program_discount_max_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(attribution_window_days__gte=1), name="program_window_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    def redirect_hosts(self) -> set[str]:
+        hosts = {d.lower().strip(".") for d in self.allowed_domains if d}
+        landing_host = urlsplit(self.landing_url).hostname
+        if landing_host:
+            hosts.add(landing_host.lower())
+        return hosts
+
+    def allows_host(self, host: str | None) -> bool:
+        """True when ``host`` is an allowed domain or one of its subdomains."""
+        if not host:
+            return False
+        host = host.lower().rstrip(".")
+        return any(host == d or host.endswith("." + d) for d in self.redirect_hosts())
+
+
+class ProgramMembership(models.Model):
+    """A program manager's access to a program in the admin."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MANAGER = "manager", "Manager"
+        VIEWER = "viewer", "Viewer"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="program_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MANAGER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "user"], name="membership_unique_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.program}"
+
+
+def hash_key(raw: str) -> str:
+    # Keys are 190+ bits of randomness, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    class Kind(models.TextChoices):
+        SECRET = "secret", "Secret (server side)"
+        PUBLISHABLE = "publishable", "Publishable (browser)"
+
+    PREFIXES = {Kind.SECRET: "sk_", Kind.PUBLISHABLE: "pk_"}
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="api_keys")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    name = models.CharField(max_length=80, blank=True)
+    prefix = models.CharField(max_length=16, help_text="First characters, to recognise a key.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.get_kind_display()})"
+
+    @classmethod
+    def generate_raw(cls, kind: str) -> str:
+        return cls.PREFIXES[kind] + secrets.token_urlsafe(32).replace("-", "x").replace("_", "y")
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Advocate(models.Model):
+    class Status(models.TextChoices):
+        INVITED = "invited", "Invited"
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        BANNED = "banned", "Banned"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="advocates")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="advocates",
+    )
+    email = models.EmailField(max_length=254)
+    email_normalized = models.CharField(max_length=254, editable=False)
+    name = models.CharField(max_length=120, blank=True)
+    external_id = models.CharField(max_length=120, null=True, blank=True)
+    locale = models.CharField(max_length=10, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    coupon_code = models.CharField(
+        max_length=40, null=True, blank=True, help_text="Personal coupon code, unique per program."
+    )
+    invitation_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "email_normalized"], name="advocate_unique_email"
+            ),
+            models.UniqueConstraint(
+                fields=["program", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="advocate_unique_external_id",
+            ),
+            models.UniqueConstraint(
+                fields=["program", "coupon_code"],
+                condition=Q(coupon_code__isnull=False),
+                name="advocate_unique_coupon",
+            ),
+            models.UniqueConstraint(
+                fields=["program", "user"],
+                condition=Q(user__isnull=False),
+                name="advocate_unique_user",
+            ),
+        ]
+        indexes = [models.Index(fields=["program", "status"])]
+
+    def __str__(self) -> str:
+        return self.email
+
+    @property
+    def can_earn(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class AuditLog(models.Model):
+    """One row beside every state change that matters (money, keys, statuses)."""
+
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, null=True, blank=True, related_name="audit_logs"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    action = models.CharField(max_length=60)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=60)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_type}#{self.object_id}"

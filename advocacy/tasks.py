@@ -1,0 +1,60 @@
+import logging
+import smtplib
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from .models import Advocate
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=5,
+)
+def send_invitation(self, advocate_id: int) -> str:
+    """Email an advocate their invitation; a second run after success sends nothing."""
+    with transaction.atomic():
+        # The row lock keeps two workers from both sending the same invitation.
+        advocate = (
+            Advocate.objects.select_for_update()
+            .select_related("program")
+            .filter(pk=advocate_id)
+            .first()
+        )
+        if advocate is None:
+            return "missing"
+        if advocate.invitation_sent_at is not None:
+            return "already-sent"
+        if advocate.status not in (Advocate.Status.INVITED, Advocate.Status.ACTIVE):
+            return "skipped"
+        from .services import advocate_primary_link, referral_url
+
+        link = advocate_primary_link(advocate)
+        context = {
+            "advocate": advocate,
+            "program": advocate.program,
+            "join_url": settings.SITE_URL + reverse("portal:join", args=[advocate.program.slug]),
+            "referral_url": referral_url(link.code),
+        }
+        with translation.override(advocate.locale or settings.LANGUAGE_CODE):
+            subject = render_to_string("emails/invitation_subject.txt", context).strip()
+            body = render_to_string("emails/invitation.txt", context)
+        # Sent inside the lock and marked in the same transaction: a crash between
+        # the two may send the email again (at least once), never silently drop it.
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [advocate.email])
+        advocate.invitation_sent_at = timezone.now()
+        advocate.save(update_fields=["invitation_sent_at"])
+    logger.info("invitation sent to advocate %s", advocate_id)
+    return "sent"

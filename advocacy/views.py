@@ -1,0 +1,95 @@
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from rewards.selectors import balances
+
+from . import selectors, services
+from .errors import ServiceError
+from .models import Advocate, Program
+from .money import to_decimal_string
+
+
+def home(request):
+    """The portal: the advocate's programs and links, or an invitation to join."""
+    memberships = []
+    joined_ids = set()
+    if request.user.is_authenticated:
+        advocates = Advocate.objects.filter(user=request.user).select_related("program")
+        for advocate in advocates:
+            joined_ids.add(advocate.program_id)
+            link = services.advocate_primary_link(advocate)
+            raw = balances(advocate=advocate)
+            memberships.append(
+                {
+                    "advocate": advocate,
+                    "program": advocate.program,
+                    "referral_url": services.referral_url(link.code),
+                    "stats": selectors.advocate_stats(advocate=advocate),
+                    "cash": [
+                        {
+                            "currency": cur,
+                            **{b: to_decimal_string(v, cur) for b, v in buckets.items()},
+                        }
+                        for cur, buckets in raw["cash"].items()
+                    ],
+                }
+            )
+    open_programs = Program.objects.filter(
+        status=Program.Status.ACTIVE, open_enrollment=True
+    ).exclude(pk__in=joined_ids)
+    return render(
+        request,
+        "portal/home.html",
+        {"memberships": memberships, "open_programs": open_programs},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def join(request, slug: str):
+    program = get_object_or_404(Program, slug=slug)
+    if request.method == "POST":
+        try:
+            services.advocate_join(user=request.user, program=program)
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            return redirect("portal:join", slug=slug)
+        messages.success(request, _("Welcome! Your referral link is ready."))
+        return redirect("portal:home")
+    already = Advocate.objects.filter(
+        program=program, user=request.user, status=Advocate.Status.ACTIVE
+    ).exists()
+    return render(request, "portal/join.html", {"program": program, "already": already})
+
+
+@require_GET
+def healthz(request):
+    """Database and broker status for load balancers; 503 when either is down."""
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    if settings.CELERY_BROKER_URL:
+        from config.celery import app
+
+        try:
+            with app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"error: {exc.__class__.__name__}"
+    else:
+        checks["broker"] = "disabled (tasks run in-process)"
+    healthy = all(v == "ok" or v.startswith("disabled") for v in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+    )

@@ -1,0 +1,35 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from advocacy import api as advocacy_api
+from advocacy.views import healthz
+from referrals import api as referrals_api
+from referrals.views import referral_redirect
+
+api_v1 = [
+    path("advocates", advocacy_api.AdvocateCreateApi.as_view(), name="advocate-create"),
+    path(
+        "advocates/<str:advocate_id>",
+        advocacy_api.AdvocateDetailApi.as_view(),
+        name="advocate-detail",
+    ),
+    path("referrals", referrals_api.ReferralCreateApi.as_view(), name="referral-create"),
+    path("conversions", referrals_api.ConversionCreateApi.as_view(), name="conversion-create"),
+    path(
+        "conversions/<str:order_id>/refunds",
+        referrals_api.RefundCreateApi.as_view(),
+        name="refund-create",
+    ),
+]
+
+urlpatterns = [
+    path("r/<str:code>", referral_redirect, name="referral-redirect"),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("", include("advocacy.urls")),
+]

@@ -1,0 +1,114 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from advocacy.api_auth import HasAnyKey
+from advocacy.errors import ServiceError
+from advocacy.money import MoneyError, to_minor
+
+from . import selectors, services
+from .idempotency import idempotency_key, idempotent
+from .serializers import (
+    ConversionCreateInput,
+    ReferralCreateInput,
+    RefundCreateInput,
+    conversion_payload,
+    fingerprint,
+    money,
+    referral_payload,
+)
+
+
+def _created(created: bool) -> int:
+    return status.HTTP_201_CREATED if created else status.HTTP_200_OK
+
+
+class ReferralCreateApi(APIView):
+    """A referred friend signed up (secret key, or publishable key from the browser)."""
+
+    permission_classes = [HasAnyKey]
+
+    @extend_schema(request=ReferralCreateInput, responses={201: OpenApiResponse()})
+    def post(self, request):
+        data = ReferralCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        friend = v["friend"]
+        referral, created = services.referral_create(
+            program=request.program,
+            friend_email=friend.get("email", ""),
+            friend_external_id=friend.get("external_id"),
+            friend_name=friend.get("name", ""),
+            referral_code=v.get("referral_code"),
+            click_id=v.get("click_id"),
+        )
+        body = referral_payload(referral, services.friend_reward(referral))
+        return Response(body, status=_created(created))
+
+
+class ConversionCreateApi(APIView):
+    """A purchase. The same order id again returns the first result."""
+
+    @extend_schema(request=ConversionCreateInput, responses={201: OpenApiResponse()})
+    def post(self, request):
+        data = ConversionCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        customer = v.pop("customer", None) or {}
+        fp = fingerprint({**v, "customer": customer})
+
+        def handle():
+            conversion, created = services.conversion_record(
+                program=request.program,
+                fingerprint=fp,
+                customer_email=customer.get("email", ""),
+                customer_external_id=customer.get("external_id"),
+                **v,
+            )
+            return Response(conversion_payload(conversion), status=_created(created))
+
+        return idempotent(request, {"fp": fp}, handle)
+
+
+class RefundCreateApi(APIView):
+    """Refund an order in whole (no amount) or in part, reversing its rewards."""
+
+    @extend_schema(request=RefundCreateInput, responses={201: OpenApiResponse()})
+    def post(self, request, order_id):
+        data = RefundCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        amount = data.validated_data.get("amount")
+        key = idempotency_key(request)
+
+        def handle():
+            conversion = selectors.conversion_for_order(program=request.program, order_id=order_id)
+            amount_minor = None
+            if amount is not None:
+                try:
+                    amount_minor = to_minor(amount, conversion.currency)
+                except MoneyError as exc:
+                    raise ServiceError(
+                        "validation_error", str(exc), fields={"amount": [str(exc)]}
+                    ) from exc
+                if amount_minor <= 0:
+                    raise ServiceError(
+                        "validation_error",
+                        "The refund amount must be positive.",
+                        fields={"amount": ["Must be positive."]},
+                    )
+            conversion, refund, created = services.conversion_refund(
+                program=request.program,
+                order_id=order_id,
+                amount_minor=amount_minor,
+                idempotency_key=key,
+            )
+            body = conversion_payload(conversion)
+            body["refund"] = (
+                {"id": refund.pk, "amount": money(refund.amount_minor, conversion.currency)}
+                if refund
+                else None
+            )
+            return Response(body, status=_created(created))
+
+        return idempotent(request, {"amount": amount}, handle)

@@ -1,0 +1,61 @@
+"""``Idempotency-Key`` support: a retried request gets the first answer back.
+
+The stored record replays answers; the real guarantee against doubles is
+the database unique constraint of each operation (order id, refund key).
+"""
+
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from rest_framework.response import Response
+
+from advocacy.errors import Conflict, ServiceError
+
+from .models import IdempotencyRecord
+from .serializers import fingerprint
+
+HEADER = "Idempotency-Key"
+
+
+def idempotency_key(request) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > 200:
+        raise ServiceError("invalid_idempotency_key", f"{HEADER} must be 1-200 characters.")
+    return key
+
+
+def _replay(record: IdempotencyRecord, fp: str) -> Response:
+    if record.request_fingerprint != fp:
+        raise Conflict(
+            "idempotency_key_reused",
+            f"This {HEADER} was used for a different request.",
+        )
+    return Response(record.response_body, status=record.response_status)
+
+
+def idempotent(request, data: dict, handler: Callable[[], Response]) -> Response:
+    key = idempotency_key(request)
+    if key is None:
+        return handler()
+    program = request.program
+    fp = fingerprint({"method": request.method, "path": request.path, "data": data})
+    record = IdempotencyRecord.objects.filter(program=program, key=key).first()
+    if record:
+        return _replay(record, fp)
+    response = handler()
+    try:
+        with transaction.atomic():
+            IdempotencyRecord.objects.create(
+                program=program,
+                key=key,
+                request_fingerprint=fp,
+                response_status=response.status_code,
+                response_body=response.data,
+            )
+    except IntegrityError:
+        record = IdempotencyRecord.objects.get(program=program, key=key)
+        return _replay(record, fp)
+    return response

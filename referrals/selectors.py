@@ -1,0 +1,44 @@
+"""Reads for links, referrals and conversions, always scoped to a program."""
+
+from advocacy.errors import NotFound
+from advocacy.models import Advocate, Program
+
+from .models import Conversion, ReferralLink
+
+
+def conversion_for_order(*, program: Program, order_id: str) -> Conversion:
+    conversion = Conversion.objects.filter(program=program, order_id=order_id).first()
+    if conversion is None:
+        raise NotFound("unknown_order", f"No conversion with order id {order_id!r}.")
+    return conversion
+
+
+def link_for_redirect(code: str) -> ReferralLink | None:
+    """The link for ``/r/<code>`` with what the redirect needs, in one query."""
+    if not code or len(code) > 32:
+        return None
+    return (
+        ReferralLink.objects.select_related("program", "advocate")
+        .only(
+            "id",
+            "code",
+            "is_active",
+            "program_id",
+            "advocate_id",
+            "program__landing_url",
+            "program__allowed_domains",
+            "program__status",
+            "program__attribution_window_days",
+            "advocate__status",
+        )
+        .filter(code=code.upper())
+        .first()
+    )
+
+
+def link_accepts_clicks(link: ReferralLink) -> bool:
+    return (
+        link.is_active
+        and link.program.status == Program.Status.ACTIVE
+        and link.advocate.status == Advocate.Status.ACTIVE
+    )

@@ -1,0 +1,414 @@
+"""Writes for clicks, referred friends, purchases and refunds."""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from advocacy.audit import audit_log
+from advocacy.errors import Conflict, NotFound, Unprocessable
+from advocacy.models import Advocate, Program
+from advocacy.normalize import normalize_email
+from rewards import services as reward_services
+
+from .models import Click, Conversion, Referral, ReferralLink, Refund
+
+
+def click_record(
+    *, link: ReferralLink, channel: str = "", user_agent: str = "", ip: str = ""
+) -> uuid.UUID:
+    """Record a click on a referral link; returns the click id for the landing URL."""
+    click = Click.objects.create(
+        program_id=link.program_id,
+        link_id=link.pk,
+        advocate_id=link.advocate_id,
+        channel=channel[:30],
+        user_agent=user_agent[:300],
+        ip_hash=hashlib.sha256(ip.encode()).hexdigest() if ip else "",
+    )
+    return click.id
+
+
+def _is_self_referral(
+    advocate: Advocate, *, email_normalized: str, external_id: str | None
+) -> str | None:
+    if email_normalized and email_normalized == advocate.email_normalized:
+        return "self-referral: the friend's email is the advocate's own"
+    if external_id and advocate.external_id and external_id == advocate.external_id:
+        return "self-referral: the friend's customer id is the advocate's own"
+    return None
+
+
+def _resolve_code(program: Program, code: str) -> ReferralLink:
+    link = (
+        ReferralLink.objects.select_related("advocate")
+        .filter(program=program, code__iexact=code.strip())
+        .first()
+    )
+    if link is None:
+        raise Unprocessable(
+            "unknown_referral_code",
+            "No referral link in this program has this code.",
+            fields={"referral_code": ["Unknown referral code."]},
+        )
+    return link
+
+
+def _resolve_click(program: Program, click_id: uuid.UUID) -> Click:
+    click = (
+        Click.objects.select_related("advocate", "link")
+        .filter(program=program, pk=click_id)
+        .first()
+    )
+    if click is None:
+        raise Unprocessable(
+            "unknown_click",
+            "No click in this program has this id.",
+            fields={"click_id": ["Unknown click id."]},
+        )
+    return click
+
+
+def referral_create(
+    *,
+    program: Program,
+    friend_email: str = "",
+    friend_external_id: str | None = None,
+    friend_name: str = "",
+    referral_code: str | None = None,
+    click_id: uuid.UUID | None = None,
+) -> tuple[Referral, bool]:
+    """Record a referred friend's sign-up; the same friend again returns the first record."""
+    click = _resolve_click(program, click_id) if click_id else None
+    link = click.link if click else _resolve_code(program, referral_code or "")
+    advocate = link.advocate
+    normalized = normalize_email(friend_email)
+    existing = _find_referral(program, normalized, friend_external_id)
+    if existing:
+        return existing, False
+    reason = _is_self_referral(
+        advocate, email_normalized=normalized, external_id=friend_external_id
+    )
+    if reason is None and not advocate.can_earn:
+        reason = f"advocate is {advocate.status}"
+    try:
+        with transaction.atomic():
+            referral = Referral.objects.create(
+                program=program,
+                advocate=advocate,
+                link=link,
+                click=click,
+                friend_email=friend_email,
+                friend_email_normalized=normalized,
+                friend_external_id=friend_external_id or None,
+                friend_name=friend_name,
+                status=Referral.Status.REJECTED if reason else Referral.Status.SIGNED_UP,
+                rejection_reason=reason or "",
+            )
+            audit_log(action="referral.created", obj=referral, program=program)
+    except IntegrityError:
+        existing = _find_referral(program, normalized, friend_external_id)
+        if existing is None:
+            raise
+        return existing, False
+    return referral, True
+
+
+def _find_referral(program: Program, email_normalized: str, external_id: str | None):
+    if email_normalized:
+        found = Referral.objects.filter(
+            program=program, friend_email_normalized=email_normalized
+        ).first()
+        if found:
+            return found
+    if external_id:
+        return Referral.objects.filter(program=program, friend_external_id=external_id).first()
+    return None
+
+
+@dataclass
+class Attribution:
+    method: str = Conversion.Method.NONE
+    reason: str = "no click id, referral code or advocate coupon code"
+    advocate: Advocate | None = None
+    link: ReferralLink | None = None
+    click: Click | None = None
+    referral: Referral | None = None
+    started_at: datetime | None = None
+    rejected: bool = False
+    self_referral: bool = False
+
+
+def _attribute(
+    *,
+    program: Program,
+    occurred_at: datetime,
+    email_normalized: str,
+    external_id: str | None,
+    referral_code: str | None,
+    click_id: uuid.UUID | None,
+    coupon_code: str | None,
+) -> Attribution:
+    """Decide who, if anyone, referred this purchase: click, then code, then coupon."""
+    known = _find_referral(program, email_normalized, external_id)
+    if click_id:
+        click = _resolve_click(program, click_id)
+        found = Attribution(
+            method=Conversion.Method.CLICK,
+            reason=f"click {click.pk}",
+            advocate=click.advocate,
+            link=click.link,
+            click=click,
+            started_at=click.created_at,
+        )
+    elif referral_code:
+        link = _resolve_code(program, referral_code)
+        found = Attribution(
+            method=Conversion.Method.REFERRAL_CODE,
+            reason=f"referral code {link.code}",
+            advocate=link.advocate,
+            link=link,
+        )
+    elif coupon_code and (
+        advocate := Advocate.objects.filter(
+            program=program, coupon_code__iexact=coupon_code.strip()
+        ).first()
+    ):
+        found = Attribution(
+            method=Conversion.Method.COUPON,
+            reason=f"coupon code {advocate.coupon_code}",
+            advocate=advocate,
+        )
+    elif known:
+        found = Attribution(
+            method=Conversion.Method.REFERRED_CUSTOMER,
+            reason=f"customer was referred (referral {known.pk})",
+            advocate=known.advocate,
+            link=known.link,
+            started_at=known.created_at,
+        )
+    else:
+        return Attribution()
+
+    if known and known.advocate_id == found.advocate.pk:
+        found.referral = known
+        found.started_at = found.started_at or known.created_at
+    elif known:
+        # The customer was first referred by someone else: the first referrer keeps them.
+        return Attribution(
+            reason=f"{found.reason} ignored: customer was already referred by advocate "
+            f"{known.advocate_id}",
+            referral=None,
+        )
+
+    reason = _is_self_referral(
+        found.advocate, email_normalized=email_normalized, external_id=external_id
+    )
+    found.self_referral = reason is not None
+    if reason is None and found.referral and found.referral.status == Referral.Status.REJECTED:
+        reason = f"referral was rejected ({found.referral.rejection_reason})"
+    if reason is None and not found.advocate.can_earn:
+        reason = f"advocate is {found.advocate.status}"
+    if reason is None and found.started_at is not None:
+        window = timedelta(days=program.attribution_window_days)
+        if occurred_at - found.started_at > window:
+            reason = f"outside the {program.attribution_window_days}-day attribution window"
+    if reason:
+        found.rejected = True
+        found.reason = f"{found.reason}; not rewarded: {reason}"
+    return found
+
+
+def conversion_record(
+    *,
+    program: Program,
+    order_id: str,
+    amount_minor: int,
+    currency: str,
+    fingerprint: str,
+    customer_email: str = "",
+    customer_external_id: str | None = None,
+    referral_code: str | None = None,
+    click_id: uuid.UUID | None = None,
+    coupon_code: str | None = None,
+    occurred_at: datetime | None = None,
+) -> tuple[Conversion, bool]:
+    """Record a purchase once per order id, attribute it and issue its rewards.
+
+    The same order again returns the original conversion (``created`` False);
+    the same order with a different body raises ``Conflict``.
+    """
+    existing = Conversion.objects.filter(program=program, order_id=order_id).first()
+    if existing:
+        return _same_order(existing, fingerprint), False
+
+    occurred_at = occurred_at or timezone.now()
+    email_normalized = normalize_email(customer_email)
+    decision = _attribute(
+        program=program,
+        occurred_at=occurred_at,
+        email_normalized=email_normalized,
+        external_id=customer_external_id,
+        referral_code=referral_code,
+        click_id=click_id,
+        coupon_code=coupon_code,
+    )
+    try:
+        with transaction.atomic():
+            conversion = Conversion.objects.create(
+                program=program,
+                order_id=order_id,
+                amount_minor=amount_minor,
+                currency=currency,
+                customer_email=customer_email,
+                customer_email_normalized=email_normalized,
+                customer_external_id=customer_external_id or "",
+                advocate=decision.advocate,
+                click=decision.click,
+                attributed=decision.advocate is not None and not decision.rejected,
+                attribution_method=decision.method,
+                attribution_reason=decision.reason[:300],
+                request_fingerprint=fingerprint,
+                occurred_at=occurred_at,
+            )
+            identified = bool(email_normalized or customer_external_id)
+            if decision.referral is not None or (
+                identified
+                and decision.advocate is not None
+                and (not decision.rejected or decision.self_referral)
+            ):
+                referral = _referral_for_conversion(program, decision, conversion)
+                conversion.referral = referral
+                conversion.save(update_fields=["referral"])
+            audit_log(
+                action="conversion.recorded",
+                obj=conversion,
+                program=program,
+                data={"attributed": conversion.attributed, "reason": conversion.attribution_reason},
+            )
+            if conversion.attributed:
+                reward_services.rewards_issue_for_conversion(conversion=conversion)
+    except IntegrityError:
+        # Another request recorded this order first (the unique index decides).
+        existing = Conversion.objects.filter(program=program, order_id=order_id).first()
+        if existing is None:
+            raise
+        return _same_order(existing, fingerprint), False
+    return conversion, True
+
+
+def _same_order(conversion: Conversion, fingerprint: str) -> Conversion:
+    if conversion.request_fingerprint != fingerprint:
+        raise Conflict(
+            "order_conflict",
+            f"Order {conversion.order_id!r} was already recorded with a different body.",
+        )
+    return conversion
+
+
+def _referral_for_conversion(
+    program: Program, decision: Attribution, conversion: Conversion
+) -> Referral:
+    """The friend's referral record, created at first purchase when they never signed up."""
+    now = timezone.now()
+    referral = decision.referral
+    if referral is None:
+        try:
+            with transaction.atomic():
+                referral = Referral.objects.create(
+                    program=program,
+                    advocate=decision.advocate,
+                    link=decision.link,
+                    click=decision.click,
+                    friend_email=conversion.customer_email,
+                    friend_email_normalized=conversion.customer_email_normalized,
+                    friend_external_id=conversion.customer_external_id or None,
+                    status=Referral.Status.REJECTED
+                    if decision.rejected
+                    else Referral.Status.CONVERTED,
+                    rejection_reason=decision.reason[:200] if decision.rejected else "",
+                    converted_at=None if decision.rejected else now,
+                )
+        except IntegrityError:
+            # The same friend's first order arrived twice at once under two order ids.
+            referral = _find_referral(
+                program,
+                conversion.customer_email_normalized,
+                conversion.customer_external_id or None,
+            )
+            if referral is None:
+                raise
+            return referral
+    elif not decision.rejected and referral.status == Referral.Status.SIGNED_UP:
+        Referral.objects.filter(pk=referral.pk).update(
+            status=Referral.Status.CONVERTED, converted_at=now
+        )
+        referral.refresh_from_db()
+    return referral
+
+
+def conversion_refund(
+    *,
+    program: Program,
+    order_id: str,
+    amount_minor: int | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Conversion, Refund | None, bool]:
+    """Refund an order in whole or in part and reverse its rewards in proportion."""
+    with transaction.atomic():
+        # The row lock serialises refunds of one order: no double reversal.
+        conversion = (
+            Conversion.objects.select_for_update()
+            .filter(program=program, order_id=order_id)
+            .first()
+        )
+        if conversion is None:
+            raise NotFound("unknown_order", f"No conversion with order id {order_id!r}.")
+        if idempotency_key:
+            done = conversion.refunds.filter(idempotency_key=idempotency_key).first()
+            if done:
+                return conversion, done, False
+        remaining = conversion.amount_minor - conversion.refunded_minor
+        if amount_minor is None:
+            if remaining == 0:
+                return conversion, conversion.refunds.last(), False
+            amount_minor = remaining
+        if amount_minor > remaining:
+            raise Unprocessable(
+                "refund_exceeds_order",
+                "The refund is larger than what is left of the order.",
+                fields={"amount": [f"At most {remaining} minor units remain."]},
+            )
+        refund = Refund.objects.create(
+            conversion=conversion, amount_minor=amount_minor, idempotency_key=idempotency_key
+        )
+        conversion.refunded_minor += amount_minor
+        conversion.status = (
+            Conversion.Status.REFUNDED
+            if conversion.refunded_minor == conversion.amount_minor
+            else Conversion.Status.PARTIALLY_REFUNDED
+        )
+        conversion.save(update_fields=["refunded_minor", "status"])
+        audit_log(
+            action="conversion.refunded",
+            obj=conversion,
+            program=program,
+            data={"amount_minor": amount_minor, "refund_id": refund.pk},
+        )
+        reward_services.rewards_reverse_for_refund(conversion=conversion)
+    return conversion, refund, True
+
+
+def friend_reward(referral: Referral) -> dict | None:
+    """What the referred friend gets, when the program grants something."""
+    program = referral.program
+    if referral.status == Referral.Status.REJECTED or program.friend_discount_percent <= 0:
+        return None
+    return {
+        "kind": "discount",
+        "percent_off": program.friend_discount_percent,
+        "coupon_code": referral.advocate.coupon_code,
+    }
