@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` support: a retried request gets the first answer back.
+"""``Idempotency-Key`` support: a retried request gets the first answer back (as 200).
 
 The stored record replays answers; the real guarantee against doubles is
 the database unique constraint of each operation (order id, refund key).
@@ -33,7 +33,10 @@ def _replay(record: IdempotencyRecord, fp: str) -> Response:
             "idempotency_key_reused",
             f"This {HEADER} was used for a different request.",
         )
-    return Response(record.response_body, status=record.response_status)
+    # A replay answers like a repeated order id: 200 with the original body.
+    response = Response(record.response_body, status=200)
+    response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def idempotent(request, data: dict, handler: Callable[[], Response]) -> Response:

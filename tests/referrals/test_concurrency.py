@@ -1,0 +1,122 @@
+"""Concurrency on real PostgreSQL: many identical requests, one result."""
+
+import threading
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from referrals.models import Conversion, Referral
+from rewards.models import LedgerEntry, Reward
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _hammer(n: int, request) -> list:
+    """Run ``request()`` from ``n`` threads released at the same moment."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+    errors: list = []
+
+    def worker(i):
+        try:
+            barrier.wait(timeout=30)
+            results[i] = request()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    return results
+
+
+def test_fifty_concurrent_identical_conversions_make_one_conversion_and_one_reward(
+    require_postgres, secret_key, link
+):
+    body = {
+        "order_id": "RACE-1",
+        "amount": "99.00",
+        "currency": "EUR",
+        "customer": {"email": "racer@example.com"},
+        "referral_code": link.code,
+    }
+
+    def post():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+        return client.post("/api/v1/conversions", body, format="json")
+
+    responses = _hammer(50, post)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 49 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert Conversion.objects.count() == 1
+    assert Referral.objects.count() == 1
+    assert Reward.objects.count() == 1
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_concurrent_conversions_with_one_idempotency_key_make_one_conversion(
+    require_postgres, secret_key, link
+):
+    def post():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+        return client.post(
+            "/api/v1/conversions",
+            {"order_id": "RACE-2", "amount": "10.00", "currency": "EUR", "referral_code": link.code},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="key-race-2",
+        )
+
+    responses = _hammer(20, post)
+    assert {r.status_code for r in responses} <= {200, 201}
+    assert sum(r.status_code == 201 for r in responses) == 1
+    assert Conversion.objects.count() == 1
+    assert Reward.objects.count() == 1
+
+
+def test_concurrent_full_refunds_reverse_the_reward_once(require_postgres, secret_key, link):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+    created = client.post(
+        "/api/v1/conversions",
+        {
+            "order_id": "RACE-3",
+            "amount": "30.00",
+            "currency": "EUR",
+            "customer": {"email": "r3@example.com"},
+            "referral_code": link.code,
+        },
+        format="json",
+    )
+    assert created.status_code == 201
+
+    def refund():
+        c = APIClient()
+        c.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+        return c.post("/api/v1/conversions/RACE-3/refunds", {}, format="json")
+
+    responses = _hammer(20, refund)
+    assert sum(r.status_code == 201 for r in responses) == 1
+    assert {r.status_code for r in responses} == {200, 201}
+    reversals = LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REWARD_REVERSED)
+    assert [e.amount_minor for e in reversals] == [-1000]
+    assert sum(LedgerEntry.objects.values_list("amount_minor", flat=True)) == 0
+
+
+def test_concurrent_enrollments_of_one_email_make_one_advocate(require_postgres, secret_key):
+    def post():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+        return client.post("/api/v1/advocates", {"email": "same@example.com"}, format="json")
+
+    responses = _hammer(20, post)
+    assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
+    assert len({r.json()["referral_code"] for r in responses}) == 1
