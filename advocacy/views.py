@@ -6,6 +6,7 @@ from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
+from kombu import Connection
 
 from rewards.selectors import balances
 
@@ -79,10 +80,8 @@ def healthz(request):
     except Exception as exc:
         checks["database"] = f"error: {exc.__class__.__name__}"
     if settings.CELERY_BROKER_URL:
-        from config.celery import app
-
         try:
-            with app.connection_for_write() as conn:
+            with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as conn:
                 conn.ensure_connection(max_retries=1, timeout=2)
             checks["broker"] = "ok"
         except Exception as exc:

@@ -1,5 +1,7 @@
 """Reads for links, referrals and conversions, always scoped to a program."""
 
+import re
+
 from advocacy.errors import NotFound
 from advocacy.models import Advocate, Program
 
@@ -13,9 +15,12 @@ def conversion_for_order(*, program: Program, order_id: str) -> Conversion:
     return conversion
 
 
+CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
 def link_for_redirect(code: str) -> ReferralLink | None:
     """The link for ``/r/<code>`` with what the redirect needs, in one query."""
-    if not code or len(code) > 32:
+    if not CODE_RE.fullmatch(code):
         return None
     return (
         ReferralLink.objects.select_related("program", "advocate")

@@ -25,8 +25,9 @@ def click_record(
         program_id=link.program_id,
         link_id=link.pk,
         advocate_id=link.advocate_id,
-        channel=channel[:30],
-        user_agent=user_agent[:300],
+        # Query strings and headers are untrusted: PostgreSQL rejects NUL bytes.
+        channel=channel.replace("\x00", "")[:30],
+        user_agent=user_agent.replace("\x00", "")[:300],
         ip_hash=hashlib.sha256(ip.encode()).hexdigest() if ip else "",
     )
     return click.id

@@ -31,7 +31,7 @@ class Sink:
     def __init__(self):
         self.messages = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope)
         return "250 OK"
 
@@ -63,7 +63,7 @@ def real_worker(require_postgres, require_broker, smtp_sink):
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink[1]}",
         "SITE_URL": "http://testserver",
     }
-    log = open(f"/tmp/celery-{queue}.log", "w")  # noqa: SIM115, PTH123
+    log = open(f"/tmp/celery-{queue}.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
          "-Q", queue, "--without-gossip", "--without-mingle", "-l", "info"],

@@ -22,7 +22,7 @@ def _hammer(n: int, request) -> list:
         try:
             barrier.wait(timeout=30)
             results[i] = request()
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
@@ -70,7 +70,12 @@ def test_concurrent_conversions_with_one_idempotency_key_make_one_conversion(
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
         return client.post(
             "/api/v1/conversions",
-            {"order_id": "RACE-2", "amount": "10.00", "currency": "EUR", "referral_code": link.code},
+            {
+                "order_id": "RACE-2",
+                "amount": "10.00",
+                "currency": "EUR",
+                "referral_code": link.code,
+            },
             format="json",
             HTTP_IDEMPOTENCY_KEY="key-race-2",
         )

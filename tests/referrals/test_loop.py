@@ -115,7 +115,7 @@ def test_zero_hold_days_makes_the_reward_available_at_once(
     program.save()
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(
-        "/api/v1/conversions",
+            "/api/v1/conversions",
             {
                 "order_id": "Z-1",
                 "amount": "20.00",

@@ -1,0 +1,16 @@
+"""OpenAPI description of the API key authentication (drf-spectacular)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "advocacy.api_auth.ApiKeyAuthentication"
+    name = "ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A program's secret key (sk_…); POST /api/v1/referrals also "
+            "accepts the publishable key (pk_…).",
+        }

@@ -1,0 +1,238 @@
+"""Where a ``GET /r/<code>`` request spends its time, in-process (no gunicorn, no wrk).
+
+Calls the project's WSGI application directly, with the same environment as
+``bench/redirect.py`` (DEBUG=0, PostgreSQL, ``bench.settings``), and reports per request:
+wall and CPU time of ``/bare/`` and ``/r/<code>``, the SQL statements the redirect runs and
+the time spent in each (``connection.execute_wrapper``), and optionally a pyinstrument
+profile when pyinstrument is importable (it is not a project dependency)::
+
+    .venv/bin/python bench/profile_redirect.py [--requests 2000] [--pyinstrument]
+
+Run ``bench/redirect.py`` once first: it creates, migrates and seeds the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.redirect import DEFAULT_DATABASE_URL, HOST  # noqa: E402
+
+
+def setup_django(database_url: str):
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        DEBUG="0",
+        SECRET_KEY="bench-only-secret-key-not-for-production-0123456789abcdef",  # noqa: S106
+        ALLOWED_HOSTS=HOST,
+        DATABASE_URL=database_url,
+    )
+    os.environ.pop("CELERY_BROKER_URL", None)
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
+
+
+def environ_for(path: str) -> dict:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": HOST,
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": HOST,
+        "HTTP_HOST": f"{HOST}:8000",
+        "HTTP_X_FORWARDED_PROTO": "https",
+        "HTTP_USER_AGENT": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128",
+        "HTTP_ACCEPT": "text/html,application/xhtml+xml",
+        "HTTP_ACCEPT_LANGUAGE": "en-GB,en;q=0.8",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+
+def call(app, path: str) -> str:
+    status = []
+    response = app(environ_for(path), lambda s, headers, exc_info=None: status.append(s))
+    try:
+        for _ in response:
+            pass
+    finally:
+        response.close()  # fires request_finished, like gunicorn does
+    return status[0]
+
+
+def timed(app, path: str, n: int) -> tuple[float, float]:
+    """(wall ms, CPU ms) per request over ``n`` requests."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        status = call(app, path)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if not status.startswith("302"):
+        raise SystemExit(f"{path} answered {status}")
+    return wall * 1000 / n, cpu * 1000 / n
+
+
+class QueryTimer:
+    """``connection.execute_wrapper`` that times each statement (wall: round trip + server)."""
+
+    def __init__(self) -> None:
+        self.by_sql: dict[str, list[float]] = collections.defaultdict(list)
+
+    def __call__(self, execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.by_sql[sql.split(" WHERE ")[0][:90]].append(time.perf_counter() - start)
+
+
+def per_call(fn, n: int) -> float:
+    """Wall ms per call of ``fn`` over ``n`` calls."""
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) * 1000 / n
+
+
+def components(n: int, code: str) -> None:
+    """The redirect's pieces one by one: ORM compile vs database round trip, per request."""
+    import uuid
+
+    from django.db import connection
+    from django.http import HttpResponseRedirect
+
+    from referrals import selectors, services
+    from referrals.models import Click, ReferralLink
+    from referrals.views import _with_params
+
+    link = selectors.link_for_redirect(code)
+    # The selector's query, as .first() runs it (ordered by pk, LIMIT 1).
+    qs = (
+        ReferralLink.objects.select_related("program", "advocate")
+        .only(
+            "id",
+            "code",
+            "is_active",
+            "program_id",
+            "advocate_id",
+            "program__landing_url",
+            "program__allowed_domains",
+            "program__status",
+            "program__attribution_window_days",
+            "advocate__status",
+        )
+        .filter(code=code.upper())
+        .order_by("pk")
+    )
+    query = qs[:1].query
+    sql, params = query.get_compiler("default").as_sql()
+
+    def raw_select():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+
+    def raw_insert():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO referrals_click (id, program_id, link_id, advocate_id, channel,"
+                " user_agent, ip_hash, created_at) VALUES (%s, %s, %s, %s, '', %s, %s, now())",
+                [uuid.uuid4(), link.program_id, link.pk, link.advocate_id, "Mozilla/5.0", "x" * 64],
+            )
+
+    def response():
+        r = HttpResponseRedirect(_with_params(link.program.landing_url, ref=code, click="x"))
+        r.set_cookie("adv_ref", "x", max_age=86400, samesite="Lax", secure=True, httponly=True)
+
+    rows = [
+        ("health check (connection.is_usable, 1/request)", connection.is_usable),
+        ("link lookup: selectors.link_for_redirect", lambda: selectors.link_for_redirect(code)),
+        ("  of which ORM compile only (as_sql)", lambda: query.get_compiler("default").as_sql()),
+        ("  of which the same SELECT, raw cursor", raw_select),
+        ("click insert: services.click_record", lambda: services.click_record(link=link)),
+        ("  of which the same INSERT, raw cursor", raw_insert),
+        ("  of which Click(...) instance only", lambda: Click(program_id=1, link_id=1)),
+        ("build the 302 + cookie", response),
+    ]
+    print()
+    print(f"components, wall ms per call, {n} calls each (clicks written here are extra rows):")
+    for label, fn in rows:
+        print(f"  {per_call(fn, n):7.3f} ms  {label}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--requests", type=int, default=2000, help="requests per measurement [2000]")
+    p.add_argument("--code", default="DEMO2345")
+    p.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    p.add_argument("--pyinstrument", action="store_true", help="print a pyinstrument profile")
+    args = p.parse_args()
+    n = args.requests
+    app = setup_django(args.database_url)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    redirect = f"/r/{args.code}"
+    for path in ("/bare/", redirect):  # warm up: imports, URL resolver, connection
+        timed(app, path, 50)
+
+    with CaptureQueriesContext(connection) as captured:
+        call(app, redirect)
+    print(f"SQL statements for one {redirect} (connection reused, CONN_HEALTH_CHECKS on):")
+    for query in captured.captured_queries:
+        print(f"  {query['time']}s  {query['sql'][:150]}")
+    print()
+
+    bare_wall, bare_cpu = timed(app, "/bare/", n)
+    red_wall, red_cpu = timed(app, redirect, n)
+    timer = QueryTimer()
+    with connection.execute_wrapper(timer):
+        timed_wall, _ = timed(app, redirect, n)
+    print(f"per request, mean of {n} sequential requests in one process:")
+    print(f"  /bare/        wall {bare_wall:.3f} ms   CPU {bare_cpu:.3f} ms")
+    print(f"  {redirect:<13} wall {red_wall:.3f} ms   CPU {red_cpu:.3f} ms")
+    print(f"  difference    wall {red_wall - bare_wall:.3f} ms   CPU {red_cpu - bare_cpu:.3f} ms")
+    print()
+    print(f"time inside cursor.execute per {redirect} (from a separate pass, {timed_wall:.3f} ms):")
+    total = 0.0
+    for sql, times in timer.by_sql.items():
+        per = sum(times) * 1000 / n
+        total += per
+        print(f"  {per:7.3f} ms  x{len(times) / n:.0f}  {sql}")
+    print(
+        f"  {total:7.3f} ms  all SQL; the rest of the view: {timed_wall - bare_wall - total:.3f} ms"
+    )
+
+    components(n, args.code)
+
+    if args.pyinstrument:
+        try:
+            from pyinstrument import Profiler
+        except ImportError:
+            print("pyinstrument is not installed", file=sys.stderr)
+            return 1
+        profiler = Profiler(interval=0.0001)
+        with profiler:
+            for _ in range(n):
+                call(app, redirect)
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""``GET /r/<code>``: a click recorded, a safe redirect, a cookie, never a 5xx."""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from advocacy.models import Advocate, Program
+from referrals.models import Click
+
+
+def _params(response):
+    return parse_qs(urlsplit(response["Location"]).query)
+
+
+def test_it_records_the_click_and_redirects_with_ref_and_click(client, link):
+    response = client.get(f"/r/{link.code}?ch=whatsapp", HTTP_USER_AGENT="Phone/1.0")
+    assert response.status_code == 302
+    assert response["Location"].startswith("https://shop.example.com/welcome?")
+    click = Click.objects.get()
+    assert _params(response) == {"ref": [link.code], "click": [str(click.id)]}
+    assert (click.channel, click.user_agent, click.advocate_id) == (
+        "whatsapp",
+        "Phone/1.0",
+        link.advocate_id,
+    )
+    cookie = response.cookies["adv_ref"]
+    assert cookie.value == f"{link.code}.{click.id}"
+    assert cookie["max-age"] == 30 * 86400
+    assert cookie["samesite"] == "Lax"
+
+
+def test_it_costs_two_queries(client, link):
+    with CaptureQueriesContext(connection) as queries:
+        client.get(f"/r/{link.code}")
+    assert len(queries) == 2, [q["sql"] for q in queries]
+
+
+def test_codes_are_case_insensitive(client, link):
+    assert client.get(f"/r/{link.code.lower()}").status_code == 302
+    assert Click.objects.count() == 1
+
+
+def test_it_keeps_the_landing_urls_own_query(client, program, link):
+    program.landing_url = "https://shop.example.com/?utm_source=friends&ref=old"
+    program.save()
+    params = _params(client.get(f"/r/{link.code}"))
+    assert params["utm_source"] == ["friends"]
+    assert params["ref"] == [link.code]
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "https://checkout.example.com/cart",
+        "https://example.com/product/1",
+        "http://shop.example.com/a?b=c",
+    ],
+)
+def test_it_follows_to_on_an_allowed_domain(client, link, to):
+    response = client.get(f"/r/{link.code}", {"to": to})
+    assert response["Location"].startswith(to.split("?")[0])
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "https://evil.test/",
+        "https://example.com.evil.test/",
+        "https://evilexample.com/",
+        "//evil.test/",
+        "javascript:alert(1)",
+        "https://user@evil.test/",
+        "ftp://example.com/",
+    ],
+)
+def test_it_is_never_an_open_redirect(client, link, to):
+    response = client.get(f"/r/{link.code}", {"to": to})
+    assert response.status_code == 302
+    assert response["Location"].startswith("https://shop.example.com/welcome?")
+
+
+def test_an_unknown_code_lands_on_a_page_a_person_understands(client, db):
+    response = client.get("/r/NOSUCH99")
+    assert response.status_code == 404
+    assert b"This referral link doesn" in response.content
+    assert Click.objects.count() == 0
+
+
+@pytest.mark.parametrize("code", ["x" * 200, "%00", "..", "A B"])
+def test_odd_codes_never_cause_a_server_error(client, db, code):
+    assert client.get(f"/r/{code}").status_code == 404
+
+
+def test_a_paused_program_sends_friends_to_the_shop_untracked(client, program, link):
+    Program.objects.filter(pk=program.pk).update(status=Program.Status.PAUSED)
+    response = client.get(f"/r/{link.code}")
+    assert response["Location"] == "https://shop.example.com/welcome"
+    assert Click.objects.count() == 0
+    assert "adv_ref" not in response.cookies
+
+
+def test_a_banned_advocates_link_records_nothing(client, advocate, link):
+    Advocate.objects.filter(pk=advocate.pk).update(status=Advocate.Status.BANNED)
+    response = client.get(f"/r/{link.code}")
+    assert response.status_code == 302
+    assert Click.objects.count() == 0
+
+
+def test_only_get_is_allowed(client, link):
+    assert client.post(f"/r/{link.code}").status_code == 405
+
+
+def test_a_nul_byte_in_the_channel_is_dropped(client, link):
+    assert client.get(f"/r/{link.code}?ch=e%00mail").status_code == 302
+    assert Click.objects.get().channel == "email"

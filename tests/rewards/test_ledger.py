@@ -1,0 +1,96 @@
+"""The ledger: append-only entries, balances as sums, proportional reversals."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+from django.utils import timezone
+
+from rewards import services
+from rewards.models import LedgerEntry, Reward
+from rewards.selectors import balances
+from tests.helpers import post_conversion
+
+
+def _sum(**filters) -> int:
+    return sum(LedgerEntry.objects.filter(**filters).values_list("amount_minor", flat=True))
+
+
+@pytest.fixture
+def reward(api, link):
+    assert post_conversion(api, referral_code=link.code, amount="80.00").status_code == 201
+    return Reward.objects.get()
+
+
+def test_partial_refunds_reverse_the_reward_in_proportion(api, reward):
+    api.post("/api/v1/conversions/order-1/refunds", {"amount": "20.00"}, format="json")
+    reward.refresh_from_db()
+    assert (reward.reversed_minor, reward.status) == (250, "pending")
+    api.post("/api/v1/conversions/order-1/refunds", {"amount": "60.00"}, format="json")
+    reward.refresh_from_db()
+    assert (reward.reversed_minor, reward.status) == (1000, "reversed")
+    assert _sum(bucket="pending") == 0
+    response = api.post("/api/v1/conversions/order-1/refunds", {}, format="json")
+    assert response.status_code == 200  # nothing left to refund: the same answer again
+    assert LedgerEntry.objects.count() == 3
+
+
+def test_a_partly_refunded_reward_matures_with_what_is_left(api, reward):
+    api.post("/api/v1/conversions/order-1/refunds", {"amount": "40.00"}, format="json")
+    later = timezone.now() + timedelta(days=15)
+    assert services.reward_mature(reward_id=reward.pk, now=later) is True
+    assert services.reward_mature(reward_id=reward.pk, now=later) is False
+    assert balances(advocate=reward.advocate)["cash"]["EUR"] == {
+        "pending": 0,
+        "available": 500,
+        "paid": 0,
+    }
+
+
+def test_a_reward_does_not_mature_before_its_hold_period(reward):
+    assert services.reward_mature(reward_id=reward.pk) is False
+    assert services.reward_ids_due() == []
+
+
+def test_a_refund_with_the_same_idempotency_key_applies_once(api, reward):
+    for _ in range(2):
+        api.post(
+            "/api/v1/conversions/order-1/refunds",
+            {"amount": "8.00"},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="refund-1",
+        )
+    reward.refresh_from_db()
+    assert reward.reversed_minor == 100
+    assert reward.conversion.refunds.count() == 1
+
+
+def test_balances_are_sums_of_entries(reward):
+    assert balances(advocate=reward.advocate) == {
+        "cash": {"EUR": {"pending": 1000, "available": 0, "paid": 0}},
+        "points": {"pending": 0, "available": 0},
+    }
+    assert _sum(advocate=reward.advocate) == 1000
+
+
+def test_entries_cannot_be_changed_or_deleted_through_the_orm(reward):
+    entry = LedgerEntry.objects.get()
+    entry.amount_minor = 1
+    with pytest.raises(PermissionDenied):
+        entry.save()
+    with pytest.raises(PermissionDenied):
+        entry.delete()
+
+
+def test_the_database_refuses_to_change_entries(require_postgres, reward):
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        LedgerEntry.objects.update(amount_minor=1)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM rewards_ledgerentry")
+    assert LedgerEntry.objects.get().amount_minor == 1000

@@ -1,0 +1,140 @@
+"""Operator surface: production settings, commands, health check, API schema."""
+
+import json
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from advocacy import demo
+from advocacy.models import Advocate, ApiKey, Program, hash_key
+from referrals.models import Conversion
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args, **env):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="kq3-Vz9rT_pW2mXc8LbN4sYh7JdF6gQe1UoAiZ5tRnKwBvCxM0lPjHyEuS",
+        ALLOWED_HOSTS="advocacy.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_debug_off_with_the_default_secret_key_refuses_to_start():
+    result = _manage("check", DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_the_openapi_schema_is_valid():
+    out = StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    assert "/api/v1/conversions" in out.getvalue()
+
+
+def test_create_program_prints_its_keys_once_and_stores_only_hashes(db):
+    out = StringIO()
+    call_command(
+        "create_program",
+        "--name",
+        "Spring Friends",
+        "--landing-url",
+        "https://shop.example.com/",
+        "--allowed-domain",
+        "example.com",
+        "--currency",
+        "NOK",
+        "--advocate-reward",
+        "100.50",
+        "--friend-discount-percent",
+        "15",
+        "--hold-days",
+        "7",
+        "--attribution-days",
+        "60",
+        stdout=out,
+    )
+    printed = json.loads(out.getvalue())
+    assert set(printed) == {"program", "secret_key", "publishable_key"}
+    assert printed["secret_key"].startswith("sk_")
+    assert printed["publishable_key"].startswith("pk_")
+    program = Program.objects.get(slug=printed["program"])
+    assert (program.currency, program.advocate_reward_minor, program.hold_days) == ("NOK", 10050, 7)
+    assert program.attribution_window_days == 60
+    assert program.allowed_domains == ["example.com"]
+    secret = ApiKey.objects.get(program=program, kind="secret")
+    assert secret.key_hash == hash_key(printed["secret_key"])
+    assert printed["secret_key"] not in str(list(ApiKey.objects.values()))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--currency", "XXX"], "Unsupported currency"),
+        (["--advocate-reward", "abc"], "--advocate-reward"),
+        (["--advocate-reward", "-1"], "cannot be negative"),
+        (["--friend-discount-percent", "150"], "percentage"),
+        (["--landing-url", "not a url"], "landing_url"),
+    ],
+)
+def test_create_program_explains_bad_input(db, args, message):
+    base = ["--name", "X", "--landing-url", "https://shop.example.com/"]
+    with pytest.raises(CommandError, match=message):
+        call_command("create_program", *base, *args, stdout=StringIO())
+    assert Program.objects.count() == 0
+
+
+def test_seed_demo_is_idempotent_and_the_demo_keys_work(db, client, settings):
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    call_command("seed_demo", stdout=StringIO())
+    counts = (Program.objects.count(), Advocate.objects.count(), Conversion.objects.count())
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert (Program.objects.count(), Advocate.objects.count(), Conversion.objects.count()) == counts
+    assert demo.DEMO_SECRET_KEY in out.getvalue()
+    response = client.get(
+        "/api/v1/advocates/1", HTTP_AUTHORIZATION=f"Bearer {demo.DEMO_SECRET_KEY}"
+    )
+    assert response.status_code == 200
+    assert response.json()["referral_code"] == demo.DEMO_ADVOCATE_CODE
+    assert client.get(f"/r/{demo.DEMO_ADVOCATE_CODE}").status_code == 302
+
+
+def test_healthz_reports_the_database(client, db):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+
+
+def test_healthz_reports_a_live_broker(require_broker, client, db):
+    assert client.get("/healthz").json()["broker"] == "ok"
+
+
+def test_healthz_reports_a_dead_broker_as_503(client, db, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["broker"].startswith("error")
