@@ -115,8 +115,9 @@ def test_seed_demo_is_idempotent_and_the_demo_keys_work(db, client, settings):
     call_command("seed_demo", stdout=out)
     assert (Program.objects.count(), Advocate.objects.count(), Conversion.objects.count()) == counts
     assert demo.DEMO_SECRET_KEY in out.getvalue()
+    jane = Advocate.objects.get(email="jane@example.com")
     response = client.get(
-        "/api/v1/advocates/1", HTTP_AUTHORIZATION=f"Bearer {demo.DEMO_SECRET_KEY}"
+        f"/api/v1/advocates/{jane.pk}", HTTP_AUTHORIZATION=f"Bearer {demo.DEMO_SECRET_KEY}"
     )
     assert response.status_code == 200
     assert response.json()["referral_code"] == demo.DEMO_ADVOCATE_CODE
