@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.html import format_html
 
 from . import services
@@ -26,10 +27,11 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(Program)
 class ProgramAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "status", "currency", "advocate_reward_minor", "hold_days"]
+    list_display = ["name", "slug", "status", "currency", "hold_days", "attribution_window_days"]
     list_filter = ["status", "currency", "open_enrollment"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [MembershipInline, ApiKeyInline]
 
     def get_queryset(self, request):

@@ -66,3 +66,13 @@ def exception_handler(exc, context):
         if header in response:
             resp[header] = response[header]
     return resp
+
+
+def api_not_found(request, *args, **kwargs):
+    """JSON 404 for any unknown path under /api/v1/."""
+    from django.http import JsonResponse
+
+    return JsonResponse(
+        {"error": {"code": "not_found", "message": f"No API route {request.path!r}."}},
+        status=404,
+    )

@@ -44,13 +44,20 @@ class Program(models.Model):
         validators=[MaxValueValidator(365)],
         help_text="Days a reward stays pending before it becomes available.",
     )
-    advocate_reward_minor = models.BigIntegerField(
-        default=0,
-        help_text="Cash reward to the advocate for a referred friend's first purchase, "
-        "in minor units (cents).",
+    monthly_budget_minor = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most cash rewards (minor units, program currency) issued per calendar "
+        "month; empty for no limit.",
     )
-    friend_discount_percent = models.PositiveSmallIntegerField(
-        default=0, validators=[MaxValueValidator(100)]
+    min_payout_minor = models.BigIntegerField(
+        default=2000, help_text="Available cash below this is not paid out yet."
+    )
+    payout_approval_above_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Payouts above this wait for a manager's approval."
+    )
+    stripe_webhook_secret = models.CharField(
+        max_length=200, blank=True, help_text="Signing secret of this program's Stripe webhook."
     )
     open_enrollment = models.BooleanField(
         default=True, help_text="Anyone with an account can join from the portal."
@@ -62,10 +69,11 @@ class Program(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(advocate_reward_minor__gte=0), name="program_reward_non_negative"
+                condition=Q(monthly_budget_minor__isnull=True) | Q(monthly_budget_minor__gte=0),
+                name="program_budget_non_negative",
             ),
             models.CheckConstraint(
-                condition=Q(friend_discount_percent__lte=100), name="program_discount_max_100"
+                condition=Q(min_payout_minor__gte=0), name="program_min_payout_non_negative"
             ),
             models.CheckConstraint(
                 condition=Q(attribution_window_days__gte=1), name="program_window_positive"
@@ -234,3 +242,19 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}#{self.object_id}"
+
+
+class Notification(models.Model):
+    """An email to an advocate, recorded so a retried task never sends it twice."""
+
+    advocate = models.ForeignKey(Advocate, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)
+    key = models.CharField(max_length=120, unique=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.key

@@ -38,12 +38,17 @@ def to_minor(amount: str | Decimal, currency: str) -> int:
         raise MoneyError('Amount must be a decimal string such as "49.90".') from exc
     if not value.is_finite():
         raise MoneyError("Amount must be a finite number.")
+    # Check the magnitude first: quantizing a huge number overflows the context.
+    if abs(value) > MAX_AMOUNT_MAJOR:
+        raise MoneyError(f"Amount exceeds the maximum of {MAX_AMOUNT_MAJOR}.")
     exponent = CURRENCY_EXPONENTS[currency]
     quantum = Decimal(1).scaleb(-exponent)
-    if value != value.quantize(quantum, rounding=ROUND_HALF_UP):
+    try:
+        exact = value == value.quantize(quantum, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:
+        raise MoneyError("Amount has too many digits.") from exc
+    if not exact:
         raise MoneyError(f"{currency} amounts have at most {exponent} decimal places.")
-    if value > MAX_AMOUNT_MAJOR:
-        raise MoneyError(f"Amount exceeds the maximum of {MAX_AMOUNT_MAJOR}.")
     return int(value.scaleb(exponent))
 
 

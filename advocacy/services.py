@@ -54,13 +54,12 @@ def program_create(
         landing_url=landing_url,
         allowed_domains=[d.lower().strip() for d in allowed_domains or []],
         currency=currency,
-        advocate_reward_minor=advocate_reward_minor,
-        friend_discount_percent=friend_discount_percent,
         hold_days=hold_days,
         attribution_window_days=attribution_window_days,
     )
     program.full_clean()
     program.save()
+    _default_rules(program, advocate_reward_minor, friend_discount_percent)
     if owner is not None:
         ProgramMembership.objects.create(
             program=program, user=owner, role=ProgramMembership.Role.OWNER
@@ -69,6 +68,30 @@ def program_create(
     _, publishable = api_key_create(program=program, kind=ApiKey.Kind.PUBLISHABLE, name="default")
     audit_log(action="program.created", obj=program, program=program, actor=owner)
     return program, secret, publishable
+
+
+def _default_rules(program: Program, advocate_reward_minor: int, friend_percent: int) -> None:
+    """The classic double-sided offer: cash for the advocate, a discount for the friend."""
+    from rewards.models import RewardRule
+
+    if advocate_reward_minor:
+        RewardRule.objects.create(
+            program=program,
+            name="Advocate reward",
+            trigger=RewardRule.Trigger.FIRST_PURCHASE,
+            recipient=RewardRule.Recipient.ADVOCATE,
+            kind=RewardRule.Kind.CASH,
+            amount_minor=advocate_reward_minor,
+        )
+    if friend_percent:
+        RewardRule.objects.create(
+            program=program,
+            name="Friend discount",
+            trigger=RewardRule.Trigger.SIGNUP,
+            recipient=RewardRule.Recipient.FRIEND,
+            kind=RewardRule.Kind.COUPON,
+            coupon_percent_off=friend_percent,
+        )
 
 
 def api_key_create(

@@ -121,7 +121,7 @@ def components(n: int, code: str) -> None:
     from referrals.views import _with_params
 
     link = selectors.link_for_redirect(code)
-    # The selector's query, as .first() runs it (ordered by pk, LIMIT 1).
+    # The selector's query as .first() runs it (Meta.ordering, LIMIT 1).
     qs = (
         ReferralLink.objects.select_related("program", "advocate")
         .only(
@@ -137,7 +137,6 @@ def components(n: int, code: str) -> None:
             "advocate__status",
         )
         .filter(code=code.upper())
-        .order_by("pk")
     )
     query = qs[:1].query
     sql, params = query.get_compiler("default").as_sql()

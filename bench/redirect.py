@@ -25,18 +25,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # for ``import bench`` when run as ``python bench/redirect.py``
 VENV_BIN = ROOT / ".venv" / "bin"
 LUA_SCRIPT = BENCH_DIR / "redirect.lua"
 HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/advocacy_bench"
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}  # what the TLS proxy sends; see redirect.lua
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+DISTURBED_CORES = 0.15  # a run where other processes used more than this is flagged
 
 
 def log(message: str) -> None:
@@ -112,6 +116,31 @@ class Database:
         return last
 
 
+class RedisQueue:
+    """The list ``floor/redis/`` pushes clicks to (see bench/urls.py)."""
+
+    def __init__(self) -> None:
+        self.client = None
+
+    def _redis(self):
+        if self.client is None:
+            import redis
+
+            from bench import FLOOR_REDIS_KEY, FLOOR_REDIS_URL
+
+            self.client = redis.Redis.from_url(FLOOR_REDIS_URL)
+            self.key = FLOOR_REDIS_KEY
+        return self.client
+
+    def length(self) -> int:
+        time.sleep(0.5)  # requests in flight when wrk stopped
+        return self._redis().llen(self.key)
+
+    def clear(self) -> None:
+        with contextlib.suppress(Exception):
+            self._redis().delete(self.key)
+
+
 # --- CPU accounting from /proc (who burns the 2 cores during a run) -----------------------
 
 
@@ -126,24 +155,51 @@ def _proc_stat(pid: str) -> tuple[str, int, int] | None:
     return comm, int(fields[1]), int(fields[11]) + int(fields[12])
 
 
+def _other_database_backend(pid: str, dbname: str) -> bool:
+    """A postgres backend serving another database (someone else's tests, say)."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").split(": ", 2)
+    except OSError:
+        return True
+    # "postgres: 15/main: <user> <database> <host>(<port>) <state>" for a client backend;
+    # "postgres: 15/main: walwriter" etc. for the server's own processes.
+    words = title[2].split() if len(title) == 3 else []
+    is_client = len(words) >= 3 and ("(" in words[2] or words[2] == "[local]")
+    return is_client and words[1] != dbname
+
+
 @dataclass
 class CpuSample:
-    server: float  # gunicorn master + workers, seconds
-    postgres: float  # every process named "postgres" (backends, WAL writer, ...)
+    """CPU time so far, in seconds: per process (by pid) for gunicorn and postgres."""
+
+    server: dict[str, float]  # gunicorn master + workers
+    postgres: dict[str, float]  # postgres processes, less backends of other databases
     client: float  # wrk (reaped children of this script)
     machine_busy: float  # all non-idle CPU time on the machine
 
-    def __sub__(self, other: CpuSample) -> CpuSample:
-        return CpuSample(
-            self.server - other.server,
-            self.postgres - other.postgres,
-            self.client - other.client,
-            self.machine_busy - other.machine_busy,
+    def __sub__(self, before: CpuSample) -> CpuUsed:
+        def used(now: dict[str, float], then: dict[str, float]) -> float:
+            # Processes that started during the run count from 0; ones that exited are lost.
+            return sum(t - then.get(pid, 0.0) for pid, t in now.items())
+
+        return CpuUsed(
+            used(self.server, before.server),
+            used(self.postgres, before.postgres),
+            self.client - before.client,
+            self.machine_busy - before.machine_busy,
         )
 
 
-def cpu_sample(server_pid: int) -> CpuSample:
-    server = postgres = 0
+@dataclass
+class CpuUsed:
+    server: float
+    postgres: float
+    client: float
+    machine_busy: float
+
+
+def cpu_sample(server_pid: int, dbname: str) -> CpuSample:
+    server, postgres = {}, {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -152,18 +208,13 @@ def cpu_sample(server_pid: int) -> CpuSample:
             continue
         comm, ppid, ticks = stat
         if int(pid) == server_pid or ppid == server_pid:
-            server += ticks
-        elif comm == "postgres":
-            postgres += ticks
+            server[pid] = ticks / CLK_TCK
+        elif comm == "postgres" and not _other_database_backend(pid, dbname):
+            postgres[pid] = ticks / CLK_TCK
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     busy = sum(int(x) for x in cpu[:8]) - int(cpu[3]) - int(cpu[4])  # minus idle, iowait
-    return CpuSample(
-        server / CLK_TCK,
-        postgres / CLK_TCK,
-        children.ru_utime + children.ru_stime,
-        busy / CLK_TCK,
-    )
+    return CpuSample(server, postgres, children.ru_utime + children.ru_stime, busy / CLK_TCK)
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -261,10 +312,9 @@ class Run:
     latency_us: dict[str, float]
     errors: dict[str, int]
     statuses: dict[str, int]
-    cpu: CpuSample
+    cpu: CpuUsed
     clicks_before: int | None = None
     clicks_after: int | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -275,6 +325,16 @@ class Run:
         if self.clicks_before is None or self.clicks_after is None:
             return None
         return self.clicks_after - self.clicks_before
+
+    @property
+    def other_cores(self) -> float:
+        """Cores used by something else than gunicorn, postgres and wrk during the run."""
+        cpu = self.cpu
+        return (cpu.machine_busy - cpu.server - cpu.postgres - cpu.client) / self.duration_s
+
+    @property
+    def disturbed(self) -> bool:
+        return self.other_cores > DISTURBED_CORES
 
     @property
     def non_302(self) -> int:
@@ -292,13 +352,19 @@ def wrk(args: argparse.Namespace, *, url: str, seconds: int) -> dict:
 
 
 def measure(
-    args: argparse.Namespace, *, name: str, url: str, round_no: int, server: Server, db: Database
+    args: argparse.Namespace,
+    *,
+    name: str,
+    url: str,
+    round_no: int,
+    sample: Callable[[], CpuSample],
+    counter: Callable[[], int] | None,
 ) -> Run:
-    before = db.settled_clicks(args.code) if name == "redirect" else None
-    cpu_before = cpu_sample(server.proc.pid)
+    before = counter() if counter else None
+    cpu_before = sample()
     result = wrk(args, url=url, seconds=args.duration)
-    cpu = cpu_sample(server.proc.pid) - cpu_before
-    after = db.settled_clicks(args.code) if name == "redirect" else None
+    cpu = sample() - cpu_before
+    after = counter() if counter else None
     run = Run(
         name=name,
         round=round_no,
@@ -312,7 +378,7 @@ def measure(
         clicks_after=after,
     )
     log(
-        f"round {round_no} {name:8s} {run.rps:8.1f} req/s  p50 {ms(run.latency_us['p50'])}"
+        f"round {round_no} {name:12s} {run.rps:8.1f} req/s  p50 {ms(run.latency_us['p50'])}"
         f"  p99 {ms(run.latency_us['p99'])}"
         + (f"  clicks +{run.clicks} for {run.requests} requests" if run.clicks is not None else "")
     )
@@ -332,11 +398,12 @@ def report(args: argparse.Namespace, runs: list[Run]) -> bool:
     print(
         f"GET /r/{args.code} vs GET /bare/  |  gunicorn {args.workers} sync workers, "
         f"wrk {args.threads} threads / {args.connections} connections, {args.duration}s per run,"
-        f" {args.rounds} round(s), {os.cpu_count()} CPUs, loadavg before: {args.loadavg}"
+        f" {args.rounds} round(s), {os.cpu_count()} CPUs, before the run: loadavg"
+        f" {args.loadavg}, CPU {args.busy_before} busy"
     )
     print()
     header = (
-        f"{'run':<12}{'requests':>9}{'req/s':>9}{'p50':>10}{'p90':>10}{'p99':>10}"
+        f"{'run':<16}{'requests':>9}{'req/s':>9}{'p50':>10}{'p90':>10}{'p99':>10}"
         f"{'non-302':>8}{'errors':>7}{'clicks':>8}{'diff':>6}"
         f"{'cpu ms/req: app':>17}{'pg':>6}{'wrk':>6}{'other':>6}"
     )
@@ -348,12 +415,25 @@ def report(args: argparse.Namespace, runs: list[Run]) -> bool:
         diff = "" if run.clicks is None else f"{run.clicks - run.requests:+d}"
         per = 1000 / max(run.requests, 1)
         other = run.cpu.machine_busy - run.cpu.server - run.cpu.postgres - run.cpu.client
+        label = f"{run.name} #{run.round}" + (" *" if run.disturbed else "")
         print(
-            f"{run.name + ' #' + str(run.round):<12}{run.requests:>9}{run.rps:>9.1f}"
+            f"{label:<16}{run.requests:>9}{run.rps:>9.1f}"
             f"{ms(run.latency_us['p50']):>10}{ms(run.latency_us['p90']):>10}"
             f"{ms(run.latency_us['p99']):>10}{run.non_302:>8}{errors:>7}{clicks:>8}{diff:>6}"
             f"{run.cpu.server * per:>17.2f}{run.cpu.postgres * per:>6.2f}"
             f"{run.cpu.client * per:>6.2f}{other * per:>6.2f}"
+        )
+    print(
+        "cpu ms/req = CPU time used during the run / requests completed: app = gunicorn, pg ="
+        " postgres processes, wrk = load generator, other = the rest of the machine (kernel,"
+        " other users; a high value means the run was disturbed)"
+    )
+    disturbed = [f"{r.name} #{r.round} ({r.other_cores:.2f} cores)" for r in runs if r.disturbed]
+    if disturbed:
+        print(
+            f"* DISTURBED: other processes used more than {DISTURBED_CORES} cores during "
+            + ", ".join(disturbed)
+            + "; these figures are low, rerun on a quiet machine"
         )
     print()
 
@@ -361,17 +441,20 @@ def report(args: argparse.Namespace, runs: list[Run]) -> bool:
         chosen = [r for r in runs if r.name == name]
         return sum(r.requests for r in chosen) / sum(r.duration_s for r in chosen)
 
-    bare, redirect = total_rps("bare"), total_rps("redirect")
+    names = list(dict.fromkeys(r.name for r in runs))
+    rps = {name: total_rps(name) for name in names}
+    bare, redirect = rps["bare"], rps["redirect"]
     ratio = redirect / bare
-    for name, rps in (("bare", bare), ("redirect", redirect)):
+    for name in names:
         chosen = [r for r in runs if r.name == name]
         pct = {
             p: statistics.mean(r.latency_us[p] for r in chosen) / 1000
             for p in ("p50", "p90", "p99")
         }
+        vs_bare = "" if name == "bare" else f"   {rps[name] / bare:.3f} x bare"
         print(
-            f"{name:<9} {rps:8.1f} req/s   latency p50 {pct['p50']:.2f} ms  p90 {pct['p90']:.2f} ms"
-            f"  p99 {pct['p99']:.2f} ms   (mean over rounds)"
+            f"{name:<13} {rps[name]:8.1f} req/s   latency p50 {pct['p50']:.2f} ms"
+            f"  p90 {pct['p90']:.2f} ms  p99 {pct['p99']:.2f} ms (mean over rounds){vs_bare}"
         )
     verdict = "meets" if ratio >= args.target else "BELOW"
     print(f"ratio redirect/bare: {ratio:.3f}  ({verdict} the {args.target} target)")
@@ -394,13 +477,19 @@ def report(args: argparse.Namespace, runs: list[Run]) -> bool:
     if args.json:
         payload = {
             "settings": {k: v for k, v in vars(args).items() if k != "json"},
-            "bare_rps": bare,
-            "redirect_rps": redirect,
+            "rps": rps,
             "ratio": ratio,
             "clicks_recorded": recorded,
             "redirects_completed": served,
             "runs": [
-                {**vars(r), "cpu": vars(r.cpu), "rps": r.rps, "clicks": r.clicks} for r in runs
+                {
+                    **vars(r),
+                    "cpu": vars(r.cpu),
+                    "rps": r.rps,
+                    "clicks": r.clicks,
+                    "disturbed": r.disturbed,
+                }
+                for r in runs
             ],
         }
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")
@@ -470,6 +559,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--skip-setup", action="store_true", help="skip createdb/migrate/seed_demo")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument(
+        "--floors",
+        action="store_true",
+        help="also measure floor/insert/ (302 + raw INSERT) and floor/redis/ (302 + RPUSH)",
+    )
     args = p.parse_args(argv)
     if min(args.duration, args.rounds, args.workers, args.threads) < 1:
         p.error("duration, rounds, workers and threads must be >= 1")
@@ -484,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             raise BenchError(f"{tool} not found (apt-get install -y wrk postgresql-client)")
     db = Database(args.database_url)
+    redis_queue = RedisQueue()
     env = bench_env(args)
     if not args.skip_setup:
         db.ensure_exists()
@@ -506,20 +601,45 @@ def main(argv: list[str] | None = None) -> int:
             sanity_check(server.port, args.code)
             base = f"http://{HOST}:{server.port}"
             urls = {"bare": f"{base}/bare/", "redirect": f"{base}/r/{args.code}"}
+            counters = {"redirect": lambda: db.settled_clicks(args.code)}
+            if args.floors:
+                urls["floor-insert"] = f"{base}/floor/insert/"
+                urls["floor-redis"] = f"{base}/floor/redis/"
+                counters["floor-insert"] = counters["redirect"]
+                counters["floor-redis"] = redis_queue.length
+
+            def sample() -> CpuSample:
+                return cpu_sample(server.proc.pid, db.name)
+
+            idle_start = sample()
+            time.sleep(2)
+            busy = (sample() - idle_start).machine_busy / 2
             args.loadavg = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+            args.busy_before = f"{busy * 100 / (os.cpu_count() or 1):.0f}%"
+            if busy > 0.2:
+                log(f"warning: the machine is already {args.busy_before} busy; expect noise")
             if args.warmup:
                 log(f"warm-up: {args.warmup}s per endpoint")
                 for url in urls.values():
                     wrk(args, url=url, seconds=args.warmup)
             runs = [
-                measure(args, name=name, url=urls[name], round_no=n, server=server, db=db)
+                measure(
+                    args,
+                    name=name,
+                    url=url,
+                    round_no=n,
+                    sample=sample,
+                    counter=counters.get(name),
+                )
                 for n in range(1, args.rounds + 1)
-                for name in ("bare", "redirect")
+                for name, url in urls.items()
             ]
             if server.proc.poll() is not None:
                 raise BenchError(f"gunicorn died during the run:\n{server.log_tail()}")
         finally:
             server.stop()
+            if args.floors:
+                redis_queue.clear()
     return 0 if report(args, runs) else 1
 
 

@@ -1,7 +1,20 @@
-"""The project's URLs plus ``bare/``, a view that does nothing but redirect."""
+"""The project's URLs plus ``bare/`` (a view that only redirects) and two "floor" views.
 
+The floor views are not the product: they are what a click costs at the least with a
+synchronous INSERT (``floor/insert/``) or with a Redis queue (``floor/redis/``), on the
+same server, so ``bench/redirect.py --floors`` can put numbers on the alternatives.
+"""
+
+import functools
+import json
+import uuid
+
+from django.db import connection
 from django.http import HttpResponseRedirect
 from django.urls import include, path
+from django.utils import timezone
+
+from bench import FLOOR_CODE, FLOOR_REDIS_KEY, FLOOR_REDIS_URL
 
 BARE_TARGET = "https://shop.example.com/landing"
 
@@ -11,7 +24,52 @@ def bare_redirect(request):
     return HttpResponseRedirect(BARE_TARGET)
 
 
+@functools.cache
+def _floor_link() -> tuple[int, int, int]:
+    """(program_id, link_id, advocate_id) of the demo link, looked up once per worker."""
+    from referrals.models import ReferralLink
+
+    return ReferralLink.objects.values_list("program_id", "id", "advocate_id").get(code=FLOOR_CODE)
+
+
+def floor_insert(request):
+    """A fixed 302 plus one raw INSERT of a click row (autocommit, no ORM, no lookup)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO referrals_click (id, program_id, link_id, advocate_id, channel,"
+            " user_agent, ip_hash, created_at) VALUES (%s, %s, %s, %s, '', %s, '', %s)",
+            [
+                uuid.uuid4(),
+                *_floor_link(),
+                request.META.get("HTTP_USER_AGENT", "")[:300],
+                timezone.now(),
+            ],
+        )
+    return HttpResponseRedirect(BARE_TARGET)
+
+
+@functools.cache
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(FLOOR_REDIS_URL)
+
+
+def floor_redis(request):
+    """A fixed 302 plus an RPUSH of the click to a Redis list (a writer would drain it)."""
+    click = {
+        "id": str(uuid.uuid4()),
+        "code": FLOOR_CODE,
+        "ua": request.META.get("HTTP_USER_AGENT", "")[:300],
+        "at": timezone.now().isoformat(),
+    }
+    _redis().rpush(FLOOR_REDIS_KEY, json.dumps(click))
+    return HttpResponseRedirect(BARE_TARGET)
+
+
 urlpatterns = [
     path("bare/", bare_redirect, name="bench-bare"),
+    path("floor/insert/", floor_insert, name="bench-floor-insert"),
+    path("floor/redis/", floor_redis, name="bench-floor-redis"),
     path("", include("config.urls")),
 ]

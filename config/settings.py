@@ -162,16 +162,26 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.mature_rewards",
         "schedule": timedelta(minutes=env.int("MATURE_REWARDS_EVERY_MINUTES", default=5)),
     },
+    "run-payouts": {
+        "task": "rewards.tasks.run_payouts",
+        "schedule": timedelta(minutes=env.int("RUN_PAYOUTS_EVERY_MINUTES", default=60)),
+    },
+}
+# Redis redelivers a task whose worker died (acks_late) after this many seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
 }
 
 # Stripe: features switch on when a key is set.
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
+STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=20)
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["advocacy.api_auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["advocacy.api_auth.HasSecretKey"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["advocacy.api_parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "advocacy.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -64,6 +64,11 @@ class ConversionCreateInput(serializers.Serializer):
 class RefundCreateInput(serializers.Serializer):
     amount = serializers.CharField(max_length=20, required=False, allow_null=True)
 
+    def validate_amount(self, value):
+        if value is not None and not isinstance(self.initial_data.get("amount"), str):
+            raise serializers.ValidationError("Send the amount as a decimal string.")
+        return value
+
 
 def fingerprint(data: dict) -> str:
     """A stable hash of a request's meaning, to tell a retry from a different request."""

@@ -110,6 +110,7 @@ def referral_create(
                 rejection_reason=reason or "",
             )
             audit_log(action="referral.created", obj=referral, program=program)
+            reward_services.rewards_for_signup(referral=referral)
     except IntegrityError:
         existing = _find_referral(program, normalized, friend_external_id)
         if existing is None:
@@ -213,7 +214,10 @@ def _attribute(
         reason = f"referral was rejected ({found.referral.rejection_reason})"
     if reason is None and not found.advocate.can_earn:
         reason = f"advocate is {found.advocate.status}"
-    if reason is None and found.started_at is not None:
+    converted = found.referral is not None and found.referral.status == Referral.Status.CONVERTED
+    # The window bounds the way to a first purchase; a converted friend's later
+    # purchases (subscriptions) stay theirs, and the rules limit their rewards.
+    if reason is None and found.started_at is not None and not converted:
         window = timedelta(days=program.attribution_window_days)
         if occurred_at - found.started_at > window:
             reason = f"outside the {program.attribution_window_days}-day attribution window"
@@ -291,7 +295,7 @@ def conversion_record(
                 data={"attributed": conversion.attributed, "reason": conversion.attribution_reason},
             )
             if conversion.attributed:
-                reward_services.rewards_issue_for_conversion(conversion=conversion)
+                reward_services.rewards_for_purchase(conversion=conversion)
     except IntegrityError:
         # Another request recorded this order first (the unique index decides).
         existing = Conversion.objects.filter(program=program, order_id=order_id).first()
@@ -404,12 +408,21 @@ def conversion_refund(
 
 
 def friend_reward(referral: Referral) -> dict | None:
-    """What the referred friend gets, when the program grants something."""
-    program = referral.program
-    if referral.status == Referral.Status.REJECTED or program.friend_discount_percent <= 0:
+    """The friend's reward (a discount coupon or a perk), when the program grants one."""
+    from rewards.models import Reward
+
+    reward = (
+        Reward.objects.filter(referral=referral, recipient=Reward.Recipient.FRIEND)
+        .exclude(status=Reward.Status.REVERSED)
+        .order_by("pk")
+        .first()
+    )
+    if reward is None:
         return None
-    return {
-        "kind": "discount",
-        "percent_off": program.friend_discount_percent,
-        "coupon_code": referral.advocate.coupon_code,
-    }
+    if reward.kind == Reward.Kind.COUPON:
+        return {
+            "kind": "discount",
+            "percent_off": reward.coupon_percent_off,
+            "coupon_code": reward.coupon_code,
+        }
+    return {"kind": "perk", "description": reward.perk_description}

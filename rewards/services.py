@@ -30,42 +30,69 @@ def _append(*, reward: Reward, kind: str, bucket: str, amount_minor: int, key: s
 
 def reward_issue(
     *,
-    conversion: Conversion,
-    amount_minor: int,
-    currency: str,
-    reason: str,
+    program,
+    advocate,
     key: str,
+    reason: str,
     kind: str = Reward.Kind.CASH,
+    amount_minor: int = 0,
+    currency: str = "",
+    recipient: str = Reward.Recipient.ADVOCATE,
+    rule=None,
+    referral=None,
+    conversion: Conversion | None = None,
+    hold_days: int | None = None,
+    requires_approval: bool = False,
+    coupon_code: str = "",
+    coupon_percent_off: int = 0,
+    perk_description: str = "",
 ) -> Reward:
-    """Credit a pending reward to the conversion's advocate (once per ``key``)."""
+    """Create a reward once per ``key``; cash and points are credited as pending."""
     existing = Reward.objects.filter(idempotency_key=key).first()
     if existing:
         return existing
-    program = conversion.program
     now = timezone.now()
+    hold_days = program.hold_days if hold_days is None else hold_days
+    status = Reward.Status.PENDING
+    if kind == Reward.Kind.COUPON:
+        status = Reward.Status.ISSUED
     reward = Reward.objects.create(
         program=program,
-        advocate_id=conversion.advocate_id,
+        advocate=advocate,
         conversion=conversion,
-        referral_id=conversion.referral_id,
+        referral=referral if referral is not None else getattr(conversion, "referral", None),
+        rule=rule,
+        recipient=recipient,
         kind=kind,
         amount_minor=amount_minor,
         currency=currency,
-        reason=reason,
+        reason=reason[:200],
         idempotency_key=key,
-        available_at=now + timedelta(days=program.hold_days),
+        status=status,
+        available_at=now + timedelta(days=hold_days),
+        created_at=now,
+        requires_approval=requires_approval,
+        coupon_code=coupon_code,
+        coupon_percent_off=coupon_percent_off,
+        perk_description=perk_description,
     )
-    _append(
-        reward=reward,
-        kind=K.REWARD_ISSUED,
-        bucket=B.PENDING,
-        amount_minor=amount_minor,
-        key=f"reward:{reward.pk}:issued",
-        memo=reason,
+    if kind in Reward.BALANCE_KINDS:
+        _append(
+            reward=reward,
+            kind=K.REWARD_ISSUED,
+            bucket=B.PENDING,
+            amount_minor=amount_minor,
+            key=f"reward:{reward.pk}:issued",
+            memo=reason,
+        )
+        if hold_days == 0 and not requires_approval:
+            transaction.on_commit(lambda: _mature_after_commit(reward.pk))
+    audit_log(
+        action="reward.issued",
+        obj=reward,
+        program=program,
+        data={"kind": kind, "amount": amount_minor, "currency": currency, "recipient": recipient},
     )
-    audit_log(action="reward.issued", obj=reward, program=program, data={"amount": amount_minor})
-    if program.hold_days == 0:
-        transaction.on_commit(lambda: _mature_after_commit(reward.pk))
     return reward
 
 
@@ -75,27 +102,59 @@ def _mature_after_commit(reward_id: int) -> None:
     mature_reward.delay(reward_id)
 
 
-def rewards_issue_for_conversion(*, conversion: Conversion) -> list[Reward]:
-    """Apply the program's reward for a referred friend's first purchase."""
-    program = conversion.program
-    if not conversion.attributed or program.advocate_reward_minor <= 0:
+def rewards_for_signup(*, referral) -> list[Reward]:
+    """Apply the program's sign-up rules (e.g. the friend's coupon) to a new referral."""
+    from .rules import SIGNUP, Event, rules_apply
+
+    if referral.status == referral.Status.REJECTED:
         return []
-    if conversion.referral_id is not None:
-        earlier = (
-            Conversion.objects.filter(referral_id=conversion.referral_id, attributed=True)
-            .exclude(pk=conversion.pk)
-            .exists()
-        )
-        if earlier:
-            return []
-    reward = reward_issue(
-        conversion=conversion,
-        amount_minor=program.advocate_reward_minor,
-        currency=program.currency,
-        reason=f"Friend's first purchase (order {conversion.order_id})",
-        key=f"conversion:{conversion.pk}:advocate:first-purchase",
+    return rules_apply(
+        Event(kind=SIGNUP, program=referral.program, advocate=referral.advocate, referral=referral)
     )
-    return [reward]
+
+
+def rewards_for_purchase(*, conversion: Conversion) -> list[Reward]:
+    """Apply the program's purchase rules to an attributed conversion."""
+    from .rules import PURCHASE, Event, rules_apply
+
+    if not conversion.attributed:
+        return []
+    return rules_apply(
+        Event(
+            kind=PURCHASE,
+            program=conversion.program,
+            advocate=conversion.advocate,
+            referral=conversion.referral,
+            conversion=conversion,
+        )
+    )
+
+
+def reward_approve(*, reward_id: int, actor=None) -> bool:
+    """A manager approves a reward above the rule's threshold. Safe to repeat."""
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
+        if reward is None or not reward.requires_approval or reward.approved_at is not None:
+            return False
+        reward.approved_at = timezone.now()
+        reward.approved_by = actor if getattr(actor, "is_authenticated", False) else None
+        reward.save(update_fields=["approved_at", "approved_by"])
+        audit_log(action="reward.approved", obj=reward, program=reward.program, actor=actor)
+    return True
+
+
+def reward_fulfil(*, reward_id: int, actor=None) -> bool:
+    """A manager marks a perk as delivered."""
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
+        if reward is None or reward.kind != Reward.Kind.PERK:
+            return False
+        if reward.status != Reward.Status.PENDING:
+            return False
+        reward.status = Reward.Status.FULFILLED
+        reward.save(update_fields=["status"])
+        audit_log(action="reward.fulfilled", obj=reward, program=reward.program, actor=actor)
+    return True
 
 
 def reward_mature(*, reward_id: int, now=None) -> bool:
@@ -103,7 +162,13 @@ def reward_mature(*, reward_id: int, now=None) -> bool:
     now = now or timezone.now()
     with transaction.atomic():
         reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
-        if reward is None or reward.status != Reward.Status.PENDING or reward.available_at > now:
+        if (
+            reward is None
+            or reward.kind not in Reward.BALANCE_KINDS
+            or reward.status != Reward.Status.PENDING
+            or reward.available_at > now
+            or (reward.requires_approval and reward.approved_at is None)
+        ):
             return False
         remaining = reward.remaining_minor
         if remaining > 0:
@@ -124,13 +189,24 @@ def reward_mature(*, reward_id: int, now=None) -> bool:
         reward.status = Reward.Status.AVAILABLE
         reward.save(update_fields=["status"])
         audit_log(action="reward.matured", obj=reward, program=reward.program)
+        if remaining > 0:
+            _notify_after_commit(reward.pk)
     return True
+
+
+def _notify_after_commit(reward_id: int) -> None:
+    from .tasks import notify_advocate
+
+    transaction.on_commit(lambda: notify_advocate.delay("reward_available", reward_id))
 
 
 def reward_ids_due(*, now=None) -> list[int]:
     now = now or timezone.now()
     return list(
-        Reward.objects.filter(status=Reward.Status.PENDING, available_at__lte=now)
+        Reward.objects.filter(
+            status=Reward.Status.PENDING, kind__in=Reward.BALANCE_KINDS, available_at__lte=now
+        )
+        .exclude(requires_approval=True, approved_at__isnull=True)
         .order_by("available_at")
         .values_list("pk", flat=True)[:1000]
     )
@@ -138,6 +214,18 @@ def reward_ids_due(*, now=None) -> list[int]:
 
 def reward_reverse(*, reward: Reward, amount_minor: int, reason: str) -> None:
     """Reverse part or all of a reward; call with the reward row locked."""
+    if reward.kind not in Reward.BALANCE_KINDS:
+        # A coupon or perk has no balance: it is voided, with an audit row.
+        if reward.status not in (Reward.Status.REVERSED, Reward.Status.FULFILLED):
+            reward.status = Reward.Status.REVERSED
+            reward.save(update_fields=["status"])
+            audit_log(
+                action="reward.reversed",
+                obj=reward,
+                program=reward.program,
+                data={"reason": reason},
+            )
+        return
     amount_minor = min(amount_minor, reward.remaining_minor)
     if amount_minor <= 0:
         return
@@ -170,8 +258,11 @@ def reward_reverse(*, reward: Reward, amount_minor: int, reason: str) -> None:
 def rewards_reverse_for_refund(*, conversion: Conversion) -> None:
     """Reverse each reward of the conversion in proportion to what was refunded."""
     rewards = Reward.objects.select_for_update().filter(conversion=conversion).order_by("pk")
+    fully = conversion.refunded_minor >= conversion.amount_minor
     for reward in rewards:
-        if conversion.refunded_minor >= conversion.amount_minor:
+        if reward.kind not in Reward.BALANCE_KINDS and not fully:
+            continue  # a coupon or perk is voided by a full refund only
+        if fully:
             target = reward.amount_minor
         else:
             target = reward.amount_minor * conversion.refunded_minor // conversion.amount_minor

@@ -82,7 +82,10 @@ def test_create_program_prints_its_keys_once_and_stores_only_hashes(db):
     assert printed["secret_key"].startswith("sk_")
     assert printed["publishable_key"].startswith("pk_")
     program = Program.objects.get(slug=printed["program"])
-    assert (program.currency, program.advocate_reward_minor, program.hold_days) == ("NOK", 10050, 7)
+    assert (program.currency, program.hold_days) == ("NOK", 7)
+    rules = {r.name: r for r in program.reward_rules.all()}
+    assert rules["Advocate reward"].amount_minor == 10050
+    assert rules["Friend discount"].coupon_percent_off == 15
     assert program.attribution_window_days == 60
     assert program.allowed_domains == ["example.com"]
     secret = ApiKey.objects.get(program=program, kind="secret")

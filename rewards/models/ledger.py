@@ -5,6 +5,7 @@ reversed). Each transition appends ledger entries that move money between
 buckets; balances are sums of entries, never a stored number.
 """
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
@@ -13,6 +14,8 @@ from django.utils import timezone
 from advocacy.models import Advocate, Program
 from referrals.models import Conversion, Referral
 
+POINTS_CURRENCY = "PTS"
+
 
 class Reward(models.Model):
     class Status(models.TextChoices):
@@ -20,6 +23,8 @@ class Reward(models.Model):
         AVAILABLE = "available", "Available"
         PAID = "paid", "Paid"
         REVERSED = "reversed", "Reversed"
+        ISSUED = "issued", "Issued (coupon delivered)"
+        FULFILLED = "fulfilled", "Fulfilled (perk)"
 
     class Recipient(models.TextChoices):
         ADVOCATE = "advocate", "Advocate"
@@ -28,6 +33,10 @@ class Reward(models.Model):
     class Kind(models.TextChoices):
         CASH = "cash", "Cash"
         POINTS = "points", "Points"
+        COUPON = "coupon", "Coupon"
+        PERK = "perk", "Perk"
+
+    BALANCE_KINDS = (Kind.CASH, Kind.POINTS)
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="rewards")
     advocate = models.ForeignKey(Advocate, on_delete=models.PROTECT, related_name="rewards")
@@ -37,13 +46,30 @@ class Reward(models.Model):
     referral = models.ForeignKey(
         Referral, on_delete=models.PROTECT, null=True, blank=True, related_name="rewards"
     )
+    rule = models.ForeignKey(
+        "rewards.RewardRule",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rewards",
+    )
     recipient = models.CharField(
         max_length=10, choices=Recipient.choices, default=Recipient.ADVOCATE
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CASH)
     amount_minor = models.BigIntegerField()
     reversed_minor = models.BigIntegerField(default=0)
-    currency = models.CharField(max_length=3, help_text="ISO currency, or PTS for points.")
+    currency = models.CharField(
+        max_length=3, blank=True, help_text="ISO currency, or PTS for points."
+    )
+    coupon_code = models.CharField(max_length=60, blank=True)
+    coupon_percent_off = models.PositiveSmallIntegerField(default=0)
+    perk_description = models.CharField(max_length=200, blank=True)
+    requires_approval = models.BooleanField(default=False)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     reason = models.CharField(max_length=200)
     idempotency_key = models.CharField(max_length=200, unique=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
@@ -53,7 +79,13 @@ class Reward(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="reward_amount_pos"),
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0) | Q(kind__in=["coupon", "perk"]),
+                name="reward_amount_pos",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_minor__gte=0), name="reward_amount_non_negative"
+            ),
             models.CheckConstraint(
                 condition=Q(reversed_minor__gte=0)
                 & Q(reversed_minor__lte=models.F("amount_minor")),
@@ -76,6 +108,7 @@ class LedgerEntry(models.Model):
     class Bucket(models.TextChoices):
         PENDING = "pending", "Pending"
         AVAILABLE = "available", "Available"
+        IN_PAYOUT = "in_payout", "In a payout being sent"
         PAID = "paid", "Paid"
 
     class Kind(models.TextChoices):
@@ -84,12 +117,25 @@ class LedgerEntry(models.Model):
         REWARD_REVERSED = "reward_reversed", "Reward reversed"
         CLAWBACK = "clawback", "Paid reward clawed back"
         PAYOUT = "payout", "Payout"
+        PAYOUT_RETURNED = "payout_returned", "Failed payout returned"
+        REDEMPTION = "redemption", "Points redeemed"
+        REDEMPTION_REFUNDED = "redemption_refunded", "Redemption refunded"
         ADJUSTMENT = "adjustment", "Manual adjustment"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="ledger_entries")
     advocate = models.ForeignKey(Advocate, on_delete=models.PROTECT, related_name="ledger_entries")
     reward = models.ForeignKey(
         Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
+    redemption = models.ForeignKey(
+        "rewards.Redemption",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="entries",
+    )
+    payout = models.ForeignKey(
+        "rewards.Payout", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     bucket = models.CharField(max_length=10, choices=Bucket.choices)
@@ -104,6 +150,13 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
         constraints = [
             models.CheckConstraint(condition=~Q(amount_minor=0), name="ledger_amount_nonzero"),
+            models.CheckConstraint(
+                condition=Q(reward__isnull=False)
+                | Q(redemption__isnull=False)
+                | Q(payout__isnull=False)
+                | Q(kind="adjustment"),
+                name="ledger_entry_has_cause",
+            ),
         ]
         indexes = [models.Index(fields=["advocate", "currency", "bucket"])]
 

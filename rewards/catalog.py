@@ -1,0 +1,125 @@
+"""Points redemptions: atomic, never overdrawing a balance."""
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from advocacy.audit import audit_log
+from advocacy.errors import ServiceError, Unprocessable
+from advocacy.models import Advocate
+
+from .models import CatalogItem, CouponCode, LedgerEntry, Redemption
+from .models.ledger import POINTS_CURRENCY
+
+
+def available_points(advocate_id: int) -> int:
+    return (
+        LedgerEntry.objects.filter(
+            advocate_id=advocate_id,
+            currency=POINTS_CURRENCY,
+            bucket=LedgerEntry.Bucket.AVAILABLE,
+        ).aggregate(total=Sum("amount_minor"))["total"]
+        or 0
+    )
+
+
+def points_redeem(*, advocate: Advocate, item: CatalogItem, idempotency_key: str) -> Redemption:
+    """Spend points on a catalog item; the same key again returns the same redemption."""
+    with transaction.atomic():
+        existing = Redemption.objects.filter(idempotency_key=idempotency_key).first()
+        if existing:
+            return existing
+        # Lock the advocate, then re-read the balance: two concurrent
+        # redemptions are serialised here and the second sees the first's debit.
+        locked = Advocate.objects.select_for_update().get(pk=advocate.pk)
+        if not locked.can_earn:
+            raise ServiceError("advocate_inactive", f"The advocate is {locked.status}.", status=403)
+        if item.program_id != locked.program_id or not item.is_active:
+            raise Unprocessable("item_unavailable", "This item is not in the catalog.")
+        balance = available_points(locked.pk)
+        if balance < item.points_price:
+            raise Unprocessable(
+                "insufficient_points",
+                f"This costs {item.points_price} points; {balance} are available.",
+            )
+        item = CatalogItem.objects.select_for_update().get(pk=item.pk)
+        if item.stock is not None:
+            if item.stock == 0:
+                raise Unprocessable("out_of_stock", "This item is out of stock.")
+            item.stock -= 1
+            item.save(update_fields=["stock"])
+        code = None
+        if item.kind == CatalogItem.Kind.COUPON:
+            code = (
+                CouponCode.objects.select_for_update(skip_locked=True)
+                .filter(pool_id=item.coupon_pool_id, assigned_at__isnull=True)
+                .order_by("pk")
+                .first()
+            )
+            if code is None:
+                raise Unprocessable("out_of_stock", "No coupon codes are left for this item.")
+        redemption = Redemption.objects.create(
+            program_id=locked.program_id,
+            advocate=locked,
+            item=item,
+            points=item.points_price,
+            status=Redemption.Status.COMPLETED if code else Redemption.Status.AWAITING_FULFILMENT,
+            coupon_code=code.code if code else "",
+            idempotency_key=idempotency_key,
+        )
+        if code is not None:
+            CouponCode.objects.filter(pk=code.pk).update(
+                assigned_at=timezone.now(), redemption=redemption
+            )
+        LedgerEntry.objects.create(
+            program_id=locked.program_id,
+            advocate=locked,
+            redemption=redemption,
+            kind=LedgerEntry.Kind.REDEMPTION,
+            bucket=LedgerEntry.Bucket.AVAILABLE,
+            amount_minor=-item.points_price,
+            currency=POINTS_CURRENCY,
+            idempotency_key=f"redemption:{redemption.pk}",
+            memo=f"Redeemed {item.name}"[:200],
+        )
+        audit_log(
+            action="points.redeemed",
+            obj=redemption,
+            program=locked.program,
+            data={"item": item.pk, "points": item.points_price},
+        )
+    return redemption
+
+
+def redemption_fulfil(*, redemption_id: int, actor=None) -> bool:
+    with transaction.atomic():
+        r = Redemption.objects.select_for_update().filter(pk=redemption_id).first()
+        if r is None or r.status != Redemption.Status.AWAITING_FULFILMENT:
+            return False
+        r.status = Redemption.Status.FULFILLED
+        r.save(update_fields=["status"])
+        audit_log(action="redemption.fulfilled", obj=r, program=r.program, actor=actor)
+    return True
+
+
+def redemption_cancel(*, redemption_id: int, actor=None) -> bool:
+    """Cancel an unfulfilled redemption and return its points (a compensating entry)."""
+    with transaction.atomic():
+        r = Redemption.objects.select_for_update().filter(pk=redemption_id).first()
+        if r is None or r.status != Redemption.Status.AWAITING_FULFILMENT:
+            return False
+        r.status = Redemption.Status.CANCELLED
+        r.save(update_fields=["status"])
+        LedgerEntry.objects.create(
+            program_id=r.program_id,
+            advocate_id=r.advocate_id,
+            redemption=r,
+            kind=LedgerEntry.Kind.REDEMPTION_REFUNDED,
+            bucket=LedgerEntry.Bucket.AVAILABLE,
+            amount_minor=r.points,
+            currency=POINTS_CURRENCY,
+            idempotency_key=f"redemption:{r.pk}:cancelled",
+            memo="Redemption cancelled",
+        )
+        audit_log(action="redemption.cancelled", obj=r, program=r.program, actor=actor)
+    return True

@@ -1,0 +1,343 @@
+"""Cash payouts: group available cash, send it through Stripe Connect exactly once.
+
+A payout moves its amount from the advocate's ``available`` bucket to
+``in_payout`` when it is created, and on to ``paid`` when Stripe accepts the
+transfer — or back to ``available`` when it fails for good. The transfer
+carries an idempotency key derived from the payout's id, so a retry after a
+crash (even a worker killed mid-call) is the same transfer, never a second.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from advocacy.audit import audit_log
+from advocacy.errors import ServiceError
+from advocacy.models import Advocate, Program
+
+from . import stripe_gateway
+from .models import LedgerEntry, Payout, PayoutAccount, Reward
+
+logger = logging.getLogger(__name__)
+B = LedgerEntry.Bucket
+STALE_SENDING = timedelta(minutes=10)
+
+
+@dataclass
+class PayoutRun:
+    created: int = 0
+    sent: int = 0
+    awaiting_approval: int = 0
+    failed: int = 0
+    payout_ids: list[int] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "created": self.created,
+            "sent": self.sent,
+            "awaiting_approval": self.awaiting_approval,
+            "failed": self.failed,
+        }
+
+
+def _move(payout: Payout, *, kind: str, source: str, target: str, step: str, memo: str) -> None:
+    for bucket, sign in ((source, -1), (target, 1)):
+        LedgerEntry.objects.create(
+            program_id=payout.program_id,
+            advocate_id=payout.advocate_id,
+            payout=payout,
+            kind=kind,
+            bucket=bucket,
+            amount_minor=sign * payout.amount_minor,
+            currency=payout.currency,
+            idempotency_key=f"payout:{payout.pk}:{step}:{bucket}",
+            memo=memo,
+        )
+
+
+def available_cash(advocate_id: int) -> dict[str, int]:
+    rows = (
+        LedgerEntry.objects.filter(advocate_id=advocate_id, bucket=B.AVAILABLE)
+        .exclude(currency="PTS")
+        .values("currency")
+        .annotate(total=Sum("amount_minor"))
+        .order_by()
+    )
+    return {r["currency"]: r["total"] for r in rows}
+
+
+def payout_create(*, advocate_id: int, currency: str) -> Payout | None:
+    """Group the advocate's available cash in ``currency`` into one payout, if enough."""
+    with transaction.atomic():
+        advocate = (
+            Advocate.objects.select_for_update().select_related("program").get(pk=advocate_id)
+        )
+        program = advocate.program
+        account = PayoutAccount.objects.filter(advocate=advocate, payouts_enabled=True).first()
+        if account is None or not advocate.can_earn:
+            return None
+        amount = available_cash(advocate.pk).get(currency, 0)
+        if amount <= 0 or amount < program.min_payout_minor:
+            return None
+        needs_approval = (
+            program.payout_approval_above_minor is not None
+            and amount > program.payout_approval_above_minor
+        )
+        try:
+            with transaction.atomic():
+                payout = Payout.objects.create(
+                    program=program,
+                    advocate=advocate,
+                    amount_minor=amount,
+                    currency=currency,
+                    stripe_account_id=account.stripe_account_id,
+                    status=Payout.Status.AWAITING_APPROVAL
+                    if needs_approval
+                    else Payout.Status.PENDING,
+                )
+        except IntegrityError:
+            return None  # an open payout already holds this advocate's money
+        _move(
+            payout,
+            kind=LedgerEntry.Kind.PAYOUT,
+            source=B.AVAILABLE,
+            target=B.IN_PAYOUT,
+            step="hold",
+            memo=f"Payout {payout.pk}",
+        )
+        audit_log(
+            action="payout.created",
+            obj=payout,
+            program=program,
+            data={"amount": amount, "currency": currency, "status": payout.status},
+        )
+    return payout
+
+
+def _enqueue_send(payout_id: int) -> None:
+    from .tasks import send_payout
+
+    # After commit: the worker must find the payout row.
+    transaction.on_commit(lambda: send_payout.delay(payout_id))
+
+
+def payouts_run(*, program: Program | None = None) -> PayoutRun:
+    """Create payouts for everyone above the minimum and send what is pending."""
+    run = PayoutRun()
+    candidates = (
+        LedgerEntry.objects.filter(
+            bucket=B.AVAILABLE, advocate__payout_account__payouts_enabled=True
+        )
+        .exclude(currency="PTS")
+        .values("advocate_id", "currency")
+        .annotate(total=Sum("amount_minor"))
+        .filter(total__gt=0)
+        .order_by("advocate_id")
+    )
+    if program is not None:
+        candidates = candidates.filter(program=program)
+    for row in candidates:
+        payout = payout_create(advocate_id=row["advocate_id"], currency=row["currency"])
+        if payout is None:
+            continue
+        run.created += 1
+        if payout.status == Payout.Status.AWAITING_APPROVAL:
+            run.awaiting_approval += 1
+    # Pending payouts (new, approved, or left behind by a crash) are (re)sent;
+    # the same idempotency key makes a resend of a sent payout harmless.
+    stale = timezone.now() - STALE_SENDING
+    to_send = Payout.objects.filter(
+        Q(status=Payout.Status.PENDING) | Q(status=Payout.Status.SENDING, updated_at__lt=stale)
+    )
+    if program is not None:
+        to_send = to_send.filter(program=program)
+    ids = list(to_send.order_by("pk").values_list("pk", flat=True))
+    for payout_id in ids:
+        _enqueue_send_now(payout_id)
+    run.failed = Payout.objects.filter(pk__in=ids, status=Payout.Status.FAILED).count()
+    run.sent = len(ids) - run.failed
+    run.payout_ids = ids
+    return run
+
+
+def _enqueue_send_now(payout_id: int) -> None:
+    from .tasks import send_payout
+
+    send_payout.delay(payout_id)
+
+
+def payout_approve(*, payout_id: int, actor=None) -> bool:
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
+        if payout is None or payout.status != Payout.Status.AWAITING_APPROVAL:
+            return False
+        payout.status = Payout.Status.PENDING
+        payout.approved_at = timezone.now()
+        payout.approved_by = actor if getattr(actor, "is_authenticated", False) else None
+        payout.updated_at = timezone.now()
+        payout.save(update_fields=["status", "approved_at", "approved_by", "updated_at"])
+        audit_log(action="payout.approved", obj=payout, program=payout.program, actor=actor)
+        _enqueue_send(payout.pk)
+    return True
+
+
+def payout_retry(*, payout_id: int, actor=None) -> bool:
+    """Send a pending or stuck payout again (same idempotency key: never a second transfer)."""
+    payout = Payout.objects.filter(
+        pk=payout_id, status__in=[Payout.Status.PENDING, Payout.Status.SENDING]
+    ).first()
+    if payout is None:
+        return False
+    audit_log(action="payout.retried", obj=payout, program=payout.program, actor=actor)
+    _enqueue_send_now(payout.pk)
+    return True
+
+
+class TransientPayoutError(Exception):
+    """Stripe could not be reached or asked us to retry: the task retries with backoff."""
+
+
+def payout_execute(*, payout_id: int) -> str:
+    """Send one payout to Stripe. Safe to run twice, concurrently, or after a crash."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
+        if payout is None:
+            return "missing"
+        if payout.status not in (Payout.Status.PENDING, Payout.Status.SENDING):
+            return payout.status
+        # Record the intent before the network call; a crash leaves "sending",
+        # which is retried with the same idempotency key.
+        payout.status = Payout.Status.SENDING
+        payout.attempts += 1
+        payout.updated_at = timezone.now()
+        payout.save(update_fields=["status", "attempts", "updated_at"])
+    key = payout.stripe_idempotency_key
+    try:
+        transfer = None
+        if payout.attempts > 1:
+            # Stripe forgets idempotency keys after 24 hours: look before sending again.
+            transfer = stripe_gateway.transfer_find(transfer_group=key)
+        if transfer is None:
+            transfer = stripe_gateway.transfer_create(
+                amount_minor=payout.amount_minor,
+                currency=payout.currency,
+                destination=payout.stripe_account_id,
+                idempotency_key=key,
+                metadata={"payout_id": str(payout.pk), "advocate_id": str(payout.advocate_id)},
+            )
+    except stripe_gateway.TRANSIENT_ERRORS as exc:
+        logger.warning("payout %s: transient Stripe error: %s", payout.pk, exc)
+        raise TransientPayoutError(str(exc)) from exc
+    except stripe_gateway.stripe.StripeError as exc:
+        payout_fail(payout_id=payout.pk, reason=_reason(exc))
+        return Payout.Status.FAILED
+    except ServiceError as exc:  # Stripe switched off
+        payout_fail(payout_id=payout.pk, reason=exc.message)
+        return Payout.Status.FAILED
+    return payout_mark_paid(payout_id=payout.pk, transfer_id=transfer.id)
+
+
+def _reason(exc) -> str:
+    code = getattr(exc, "code", None)
+    message = getattr(exc, "user_message", None) or str(exc)
+    return f"{code}: {message}"[:300] if code else message[:300]
+
+
+def payout_mark_paid(*, payout_id: int, transfer_id: str) -> str:
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.status == Payout.Status.PAID:
+            return payout.status
+        if payout.status not in (Payout.Status.SENDING, Payout.Status.PENDING):
+            # Failed meanwhile but Stripe did transfer: needs a human, never silently.
+            logger.error(
+                "payout %s is %s but transfer %s exists", payout.pk, payout.status, transfer_id
+            )
+            audit_log(
+                action="payout.transfer_after_close",
+                obj=payout,
+                program=payout.program,
+                data={"transfer": transfer_id, "status": payout.status},
+            )
+            return payout.status
+        payout.status = Payout.Status.PAID
+        payout.stripe_transfer_id = transfer_id
+        payout.sent_at = payout.updated_at = timezone.now()
+        payout.save(update_fields=["status", "stripe_transfer_id", "sent_at", "updated_at"])
+        _move(
+            payout,
+            kind=LedgerEntry.Kind.PAYOUT,
+            source=B.IN_PAYOUT,
+            target=B.PAID,
+            step="paid",
+            memo=f"Payout {payout.pk} sent ({transfer_id})",
+        )
+        Reward.objects.filter(
+            advocate_id=payout.advocate_id,
+            currency=payout.currency,
+            kind=Reward.Kind.CASH,
+            status=Reward.Status.AVAILABLE,
+        ).update(status=Reward.Status.PAID)
+        audit_log(
+            action="payout.paid", obj=payout, program=payout.program, data={"transfer": transfer_id}
+        )
+        _notify_after_commit("payout_sent", payout.pk)
+    return Payout.Status.PAID
+
+
+def payout_fail(*, payout_id: int, reason: str) -> bool:
+    """A permanent failure: mark it failed and return the money to the available balance."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.status not in Payout.OPEN:
+            return False
+        payout.status = Payout.Status.FAILED
+        payout.failure_reason = reason[:300]
+        payout.updated_at = timezone.now()
+        payout.save(update_fields=["status", "failure_reason", "updated_at"])
+        _move(
+            payout,
+            kind=LedgerEntry.Kind.PAYOUT_RETURNED,
+            source=B.IN_PAYOUT,
+            target=B.AVAILABLE,
+            step="returned",
+            memo=f"Payout {payout.pk} failed: {reason}"[:200],
+        )
+        audit_log(
+            action="payout.failed", obj=payout, program=payout.program, data={"reason": reason}
+        )
+    return True
+
+
+def payout_reversed(*, payout_id: int, reason: str) -> bool:
+    """Stripe reversed a paid transfer: the money is back on the available balance."""
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().get(pk=payout_id)
+        if payout.status != Payout.Status.PAID:
+            return False
+        payout.status = Payout.Status.REVERSED
+        payout.failure_reason = reason[:300]
+        payout.updated_at = timezone.now()
+        payout.save(update_fields=["status", "failure_reason", "updated_at"])
+        _move(
+            payout,
+            kind=LedgerEntry.Kind.PAYOUT_RETURNED,
+            source=B.PAID,
+            target=B.AVAILABLE,
+            step="reversed",
+            memo=f"Transfer reversed: {reason}"[:200],
+        )
+        audit_log(
+            action="payout.reversed", obj=payout, program=payout.program, data={"reason": reason}
+        )
+    return True
+
+
+def _notify_after_commit(kind: str, object_id: int) -> None:
+    from .tasks import notify_advocate
+
+    transaction.on_commit(lambda: notify_advocate.delay(kind, object_id))

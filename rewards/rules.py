@@ -1,0 +1,239 @@
+"""The one service that evaluates a program's reward rules for an event.
+
+Every rule considered leaves a ``RewardDecision`` (applied, or skipped and
+why), so a manager can see why an advocate was or was not rewarded.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from advocacy.models import Advocate, Program
+from referrals.models import Conversion, Referral
+
+from . import coupons
+from .models import Reward, RewardDecision, RewardRule
+from .models.ledger import POINTS_CURRENCY
+
+Rule = RewardRule
+SIGNUP = "signup"
+PURCHASE = "purchase"
+
+
+class Skip(Exception):
+    """A rule does not apply; the message is the stored reason."""
+
+
+@dataclass
+class Event:
+    kind: str  # SIGNUP or PURCHASE
+    program: Program
+    advocate: Advocate
+    referral: Referral | None = None
+    conversion: Conversion | None = None
+
+    @property
+    def key(self) -> str:
+        if self.conversion is not None:
+            return f"conversion:{self.conversion.pk}"
+        return f"referral:{self.referral.pk}"
+
+
+def rules_apply(event: Event) -> list[Reward]:
+    """Evaluate every active rule of the program for ``event``; returns the rewards issued.
+
+    Call inside the transaction that records the event.
+    """
+    # The advocate's row lock serialises rewards per advocate, so limits hold
+    # under concurrency (two purchases cannot both take the last daily slot).
+    Advocate.objects.select_for_update().filter(pk=event.advocate.pk).first()
+    rules = event.program.reward_rules.filter(is_active=True).order_by("pk")
+    issued = []
+    for rule in rules:
+        if not _matches_trigger(rule, event):
+            continue
+        for recipient in rule.recipients():
+            try:
+                reward = _apply(rule, recipient, event)
+            except Skip as skip:
+                _decide(rule, recipient, event, RewardDecision.Outcome.SKIPPED, str(skip))
+                continue
+            if reward is None:  # already issued for this event: nothing to record
+                continue
+            _decide(rule, recipient, event, RewardDecision.Outcome.APPLIED, reward.reason, reward)
+            issued.append(reward)
+    return issued
+
+
+def _matches_trigger(rule: Rule, event: Event) -> bool:
+    if event.kind == SIGNUP:
+        return rule.trigger == Rule.Trigger.SIGNUP
+    return rule.trigger != Rule.Trigger.SIGNUP
+
+
+def _decide(rule, recipient, event, outcome, reason, reward=None):
+    RewardDecision.objects.create(
+        program=event.program,
+        rule=rule,
+        advocate=event.advocate,
+        event=event.kind,
+        referral=event.referral,
+        conversion=event.conversion,
+        recipient=recipient,
+        outcome=outcome,
+        reason=reason[:300],
+        reward=reward,
+    )
+
+
+def _purchase_number(conversion: Conversion) -> int:
+    """1 for the friend's first attributed purchase, 2 for the second, ..."""
+    if conversion.referral_id is None:
+        return 1
+    return Conversion.objects.filter(
+        referral_id=conversion.referral_id, attributed=True, pk__lte=conversion.pk
+    ).count()
+
+
+def _check_trigger(rule: Rule, event: Event) -> str:
+    """Raise ``Skip`` unless the trigger's conditions hold; returns the key part."""
+    conversion = event.conversion
+    if (
+        conversion is not None
+        and rule.min_order_minor
+        and (conversion.amount_minor < rule.min_order_minor)
+    ):
+        raise Skip(f"order below the minimum of {rule.min_order_minor}")
+    if rule.trigger == Rule.Trigger.SIGNUP:
+        return "signup"
+    number = _purchase_number(conversion)
+    if rule.trigger == Rule.Trigger.FIRST_PURCHASE:
+        if number != 1:
+            raise Skip(f"not the friend's first purchase (purchase #{number})")
+        return "first-purchase"
+    if rule.trigger == Rule.Trigger.EVERY_PURCHASE:
+        if rule.max_purchases and number > rule.max_purchases:
+            raise Skip(f"purchase #{number} is past the limit of {rule.max_purchases}")
+        if rule.max_months and conversion.referral_id:
+            first = (
+                Conversion.objects.filter(referral_id=conversion.referral_id, attributed=True)
+                .order_by("occurred_at")
+                .values_list("occurred_at", flat=True)
+                .first()
+            )
+            if first and conversion.occurred_at > first + timedelta(days=30 * rule.max_months):
+                raise Skip(f"more than {rule.max_months} months after the first purchase")
+        return f"purchase-{number}"
+    # Milestone: counted when a friend converts for the first time.
+    if number != 1:
+        raise Skip("milestones count friends' first purchases only")
+    converted = Referral.objects.filter(
+        advocate=event.advocate, status=Referral.Status.CONVERTED
+    ).count()
+    if converted != rule.milestone_count:
+        raise Skip(f"{converted} successful referrals, milestone is {rule.milestone_count}")
+    return f"milestone-{rule.milestone_count}"
+
+
+def _check_limits(rule: Rule, event: Event) -> None:
+    now = timezone.now()
+    given = Reward.objects.filter(
+        rule=rule, advocate=event.advocate, recipient=Reward.Recipient.ADVOCATE
+    )
+    windows = [
+        (rule.limit_per_day, now - timedelta(days=1), "per day"),
+        (rule.limit_per_month, now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+         "per month"),
+        (rule.limit_lifetime, None, "in total"),
+    ]  # fmt: skip
+    for limit, since, label in windows:
+        if limit is None:
+            continue
+        count = given.filter(created_at__gte=since).count() if since else given.count()
+        if count >= limit:
+            raise Skip(f"limit of {limit} rewards {label} reached")
+
+
+def _check_budget(program: Program, amount_minor: int, currency: str) -> None:
+    if program.monthly_budget_minor is None or currency != program.currency:
+        return
+    # Lock the program row: budget checks for one program run one at a time.
+    Program.objects.select_for_update().filter(pk=program.pk).first()
+    month_start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    spent = (
+        Reward.objects.filter(
+            program=program,
+            kind=Reward.Kind.CASH,
+            currency=currency,
+            created_at__gte=month_start,
+        ).aggregate(total=Sum("amount_minor") - Sum("reversed_minor"))["total"]
+        or 0
+    )
+    if spent + amount_minor > program.monthly_budget_minor:
+        raise Skip(f"monthly budget exhausted ({spent} of {program.monthly_budget_minor} used)")
+
+
+def _amount(rule: Rule, event: Event) -> tuple[str, int, str]:
+    """(reward kind, amount in minor units or points, currency) for an advocate reward."""
+    if rule.kind == Rule.Kind.CASH:
+        return Reward.Kind.CASH, rule.amount_minor, event.program.currency
+    if rule.kind == Rule.Kind.COMMISSION:
+        conversion = event.conversion
+        amount = (Decimal(conversion.amount_minor) * rule.percent / 100).to_integral_value(
+            rounding=ROUND_DOWN
+        )
+        if amount <= 0:
+            raise Skip("commission rounds to zero")
+        return Reward.Kind.CASH, int(amount), conversion.currency
+    if rule.kind == Rule.Kind.POINTS:
+        return Reward.Kind.POINTS, rule.points, POINTS_CURRENCY
+    if rule.kind == Rule.Kind.COUPON:
+        return Reward.Kind.COUPON, 0, ""
+    return Reward.Kind.PERK, 0, ""
+
+
+def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
+    from .services import reward_issue
+
+    if not event.advocate.can_earn:
+        raise Skip(f"advocate is {event.advocate.status}")
+    part = _check_trigger(rule, event)
+    key = f"rule:{rule.pk}:{recipient}:{part}:"
+    key += f"advocate:{event.advocate.pk}" if rule.trigger == Rule.Trigger.MILESTONE else event.key
+    if Reward.objects.filter(idempotency_key=key).exists():
+        return None
+    kind, amount, currency = _amount(rule, event)
+    if recipient == Rule.Recipient.ADVOCATE:
+        _check_limits(rule, event)
+        if kind == Reward.Kind.CASH:
+            _check_budget(event.program, amount, currency)
+    claimed = coupons.coupon_claim(rule=rule, advocate=event.advocate) if kind == "coupon" else None
+    reason = f"{rule.name}: {rule.get_trigger_display().lower()}"
+    if event.conversion is not None:
+        reason += f" (order {event.conversion.order_id})"
+    reward = reward_issue(
+        program=event.program,
+        advocate=event.advocate,
+        referral=event.referral,
+        conversion=event.conversion,
+        rule=rule,
+        recipient=recipient,
+        kind=kind,
+        amount_minor=amount,
+        currency=currency,
+        reason=reason,
+        key=key,
+        hold_days=rule.hold_days if rule.hold_days is not None else event.program.hold_days,
+        requires_approval=kind == Reward.Kind.CASH
+        and rule.approval_above_minor is not None
+        and amount > rule.approval_above_minor,
+        perk_description=rule.perk_description,
+        coupon_code=claimed.code if claimed else "",
+        coupon_percent_off=rule.coupon_percent_off,
+    )
+    if claimed is not None:
+        coupons.coupon_assign(claimed=claimed, reward=reward)
+    return reward
