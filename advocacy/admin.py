@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.db import models
+from django.urls import path
 from django.utils.html import format_html
 
 from . import services
@@ -96,9 +97,25 @@ class AdvocateAdmin(ProgramScopedAdmin):
     raw_id_fields = ["user"]
     actions = ["send_invitation", "pause", "activate", "ban"]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Moving an advocate to another program would mix two programs' books.
+        return [*self.readonly_fields, "program"] if obj else self.readonly_fields
+
+    def get_urls(self):
+        from rewards.admin import adjustment_view
+
+        return [
+            path(
+                "<int:pk>/adjust/",
+                self.admin_site.admin_view(lambda request, pk: adjustment_view(self, request, pk)),
+                name="advocacy_advocate_adjust",
+            ),
+            *super().get_urls(),
+        ]
+
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            services.advocate_update(advocate=obj, changed=form.changed_data, actor=request.user)
             return
         advocate, _ = services.advocate_enroll(
             program=obj.program,
@@ -107,6 +124,7 @@ class AdvocateAdmin(ProgramScopedAdmin):
             external_id=obj.external_id,
             locale=obj.locale,
             status=obj.status,
+            user=obj.user,
             actor=request.user,
         )
         obj.pk = advocate.pk

@@ -11,10 +11,23 @@ def managed_programs(user):
     return Program.objects.filter(memberships__user=user)
 
 
+class ManagedProgramFilter(admin.RelatedFieldListFilter):
+    """The program sidebar filter, naming only the manager's own programs."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(p.pk, str(p)) for p in managed_programs(request.user)]
+
+
 class ProgramScopedAdmin(admin.ModelAdmin):
-    """Filters rows, and program choices, to the manager's programs."""
+    """Filters rows, program filters and program or advocate choices to the manager's programs."""
 
     program_path = "program"
+
+    def get_list_filter(self, request):
+        return [
+            ("program", ManagedProgramFilter) if f == "program" else f
+            for f in super().get_list_filter(request)
+        ]
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
@@ -25,6 +38,10 @@ class ProgramScopedAdmin(admin.ModelAdmin):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "program":
             kwargs["queryset"] = managed_programs(request.user)
+        elif db_field.name == "advocate":
+            from .models import Advocate
+
+            kwargs["queryset"] = Advocate.objects.filter(program__in=managed_programs(request.user))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 

@@ -275,3 +275,29 @@ def advocate_set_status(*, advocate: Advocate, status: str, actor=None) -> Advoc
                 data={"from": old, "to": status},
             )
     return locked
+
+
+def advocate_update(*, advocate: Advocate, changed: list[str], actor=None) -> Advocate:
+    """Save a manager's edits to an advocate, keeping the normalised email in step."""
+    fields = [f for f in changed if f != "program"]
+    if "email" in fields:
+        advocate.email = advocate.email.strip()
+        advocate.email_normalized = normalize_email(advocate.email)
+        fields.append("email_normalized")
+    if not fields:
+        return advocate
+    try:
+        with transaction.atomic():
+            advocate.save(update_fields=fields)
+            audit_log(
+                action="advocate.updated",
+                obj=advocate,
+                program=advocate.program,
+                actor=actor,
+                data={"fields": sorted(fields)},
+            )
+    except IntegrityError as exc:
+        raise ServiceError(
+            "advocate_conflict", "Another advocate in this program has this email or id."
+        ) from exc
+    return advocate

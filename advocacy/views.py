@@ -1,9 +1,12 @@
+import contextlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from kombu import Connection
@@ -14,6 +17,12 @@ from . import selectors, services
 from .errors import ServiceError
 from .models import Advocate, Program
 from .money import to_decimal_string
+
+
+def advocate_payouts_enabled(advocate) -> bool:
+    from rewards.models import PayoutAccount
+
+    return PayoutAccount.objects.filter(advocate=advocate, payouts_enabled=True).exists()
 
 
 def home(request):
@@ -32,6 +41,7 @@ def home(request):
                     "program": advocate.program,
                     "referral_url": services.referral_url(link.code),
                     "stats": selectors.advocate_stats(advocate=advocate),
+                    "payouts_enabled": advocate_payouts_enabled(advocate),
                     "cash": [
                         {
                             "currency": cur,
@@ -92,3 +102,48 @@ def healthz(request):
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )
+
+
+def _own_advocate(request, slug: str) -> Advocate:
+    """The signed-in user's advocate record in this program (never someone else's)."""
+    return get_object_or_404(Advocate, program__slug=slug, user=request.user)
+
+
+@login_required
+@require_http_methods(["POST"])
+def payout_setup(request, slug: str):
+    """Start (or resume) Stripe's hosted onboarding for payouts."""
+    from rewards import payouts, stripe_gateway
+
+    advocate = _own_advocate(request, slug)
+    if not stripe_gateway.enabled():
+        messages.error(request, _("Payouts are not available yet: Stripe is not configured."))
+        return redirect("portal:home")
+    back = request.build_absolute_uri(reverse("portal:payout-return", args=[slug]))
+    try:
+        url = payouts.payout_account_onboarding_url(
+            advocate=advocate,
+            refresh_url=request.build_absolute_uri(reverse("portal:home")),
+            return_url=back,
+        )
+    except stripe_gateway.stripe.StripeError:
+        messages.error(request, _("Stripe could not be reached. Please try again in a minute."))
+        return redirect("portal:home")
+    return redirect(url)
+
+
+@login_required
+def payout_return(request, slug: str):
+    from rewards import payouts, stripe_gateway
+    from rewards.models import PayoutAccount
+
+    advocate = _own_advocate(request, slug)
+    account = PayoutAccount.objects.filter(advocate=advocate).first()
+    if account and stripe_gateway.enabled():
+        with contextlib.suppress(stripe_gateway.stripe.StripeError):
+            payouts.payout_account_refresh(account=account)
+        if account.payouts_enabled:
+            messages.success(request, _("Your payout account is ready."))
+        else:
+            messages.info(request, _("Stripe still needs a few details before paying you."))
+    return redirect("portal:home")

@@ -11,6 +11,13 @@ class ReferralLinkAdmin(ProgramScopedAdmin):
     list_filter = ["is_active", "program", "channel"]
     search_fields = ["code", "advocate__email"]
     raw_id_fields = ["advocate"]
+    fields = ["advocate", "code", "channel", "is_active"]
+
+    def save_model(self, request, obj, form, change):
+        # A link always belongs to its advocate's program.
+        obj.program_id = obj.advocate.program_id
+        obj.code = obj.code.upper()
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Click)

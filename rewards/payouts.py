@@ -341,3 +341,32 @@ def _notify_after_commit(kind: str, object_id: int) -> None:
     from .tasks import notify_advocate
 
     transaction.on_commit(lambda: notify_advocate.delay(kind, object_id))
+
+
+def payout_account_onboarding_url(*, advocate: Advocate, refresh_url: str, return_url: str) -> str:
+    """Stripe's hosted onboarding for the advocate's Express account (created on first use)."""
+    account = PayoutAccount.objects.filter(advocate=advocate).first()
+    if account is None:
+        account_id = stripe_gateway.express_account_create(email=advocate.email)
+        try:
+            with transaction.atomic():
+                account = PayoutAccount.objects.create(
+                    advocate=advocate, stripe_account_id=account_id
+                )
+                audit_log(action="payout_account.created", obj=account, program=advocate.program)
+        except IntegrityError:
+            # A double click created a second Stripe account; the first one stays ours.
+            account = PayoutAccount.objects.get(advocate=advocate)
+    return stripe_gateway.onboarding_link(
+        account_id=account.stripe_account_id, refresh_url=refresh_url, return_url=return_url
+    )
+
+
+def payout_account_refresh(*, account: PayoutAccount) -> str:
+    """Copy the account's current state from Stripe (never from a webhook payload)."""
+    fresh = stripe_gateway.account_retrieve(account.stripe_account_id)
+    account.payouts_enabled = bool(fresh.get("payouts_enabled"))
+    account.details_submitted = bool(fresh.get("details_submitted"))
+    account.updated_at = timezone.now()
+    account.save(update_fields=["payouts_enabled", "details_submitted", "updated_at"])
+    return f"payouts_enabled={account.payouts_enabled}"

@@ -1,5 +1,6 @@
 """Writes for rewards and the ledger. Every balance change is an appended entry."""
 
+import uuid
 from datetime import timedelta
 
 from django.db import transaction
@@ -271,3 +272,32 @@ def rewards_reverse_for_refund(*, conversion: Conversion) -> None:
             amount_minor=target - reward.reversed_minor,
             reason=f"Refund of order {conversion.order_id}",
         )
+
+
+def ledger_adjust(*, advocate, amount_minor: int, currency: str, reason: str, actor) -> LedgerEntry:
+    """A manager's correction: one entry on the available balance, with reason and audit row."""
+    from advocacy.errors import ServiceError
+
+    if amount_minor == 0:
+        raise ServiceError("invalid_amount", "An adjustment needs a non-zero amount.")
+    if not reason.strip():
+        raise ServiceError("reason_required", "Say why the balance is adjusted.")
+    with transaction.atomic():
+        entry = LedgerEntry.objects.create(
+            program_id=advocate.program_id,
+            advocate=advocate,
+            kind=K.ADJUSTMENT,
+            bucket=B.AVAILABLE,
+            amount_minor=amount_minor,
+            currency=currency,
+            idempotency_key=f"adjustment:{uuid.uuid4()}",
+            memo=reason.strip()[:200],
+        )
+        audit_log(
+            action="ledger.adjusted",
+            obj=entry,
+            program=advocate.program,
+            actor=actor,
+            data={"amount": amount_minor, "currency": currency, "reason": reason.strip()},
+        )
+    return entry

@@ -42,16 +42,7 @@ def _account_updated(event: StripeEvent) -> str:
     account = PayoutAccount.objects.filter(stripe_account_id=account_id).first()
     if account is None:
         return "unknown account"
-    return payout_account_refresh(account=account)
-
-
-def payout_account_refresh(*, account: PayoutAccount) -> str:
-    fresh = stripe_gateway.account_retrieve(account.stripe_account_id)
-    account.payouts_enabled = bool(fresh.get("payouts_enabled"))
-    account.details_submitted = bool(fresh.get("details_submitted"))
-    account.updated_at = timezone.now()
-    account.save(update_fields=["payouts_enabled", "details_submitted", "updated_at"])
-    return f"payouts_enabled={account.payouts_enabled}"
+    return payouts.payout_account_refresh(account=account)
 
 
 def _transfer_reversed(event: StripeEvent) -> str:

@@ -52,8 +52,11 @@ unless ``should_retry=True`` is set on the injected failure. Each retry sleeps a
 ``MAX_DELAY``) in fast tests. Errors map to SDK exceptions as: 400/404 ->
 ``stripe.InvalidRequestError`` (``type == "idempotency_error"`` ->
 ``stripe.IdempotencyError``), 401 -> ``AuthenticationError``, 402 -> ``CardError``,
-403 -> ``PermissionError``, 429 -> ``RateLimitError``, other -> ``APIError``; no response
--> ``APIConnectionError``. (All are also under ``stripe.error``.)
+403 -> ``PermissionError``, 429 -> ``RateLimitError``, anything else (409, 5xx) ->
+``APIError``; no response or a client timeout -> ``APIConnectionError``. (All are also
+under ``stripe.error``.) A client timeout is ``stripe.RequestsClient(timeout=seconds)``
+passed as ``StripeClient(..., http_client=...)`` or set as ``stripe.default_http_client``;
+close such clients (``.close()``) in fixtures to keep their sockets from leaking.
 
 Endpoints
 =========
@@ -145,6 +148,7 @@ builds an event dict; ``signed_event(...)`` gives ``(body_bytes, signature)``.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import copy
 import hashlib
@@ -338,6 +342,17 @@ def _drop() -> _Response:
 # --------------------------------------------------------------------------- params
 
 
+def _api_key(auth: str) -> str:
+    """The key from ``Bearer <key>`` (the SDK) or ``Basic base64(<key>:)`` (curl -u)."""
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if scheme.lower() == "basic":
+        with contextlib.suppress(ValueError):
+            return base64.b64decode(value).decode().partition(":")[0]
+    return ""
+
+
 def _check_known(params: dict, allowed: set[str]) -> None:
     for key in params:
         if key not in allowed and key != "expand":
@@ -436,6 +451,8 @@ class _Rule:
         self.path = spec.pop("path", "/v1/")
         self.method = (spec.pop("method", None) or "").upper() or None
         self.times = spec.pop("times", 1)
+        if self.times is not None and int(self.times) < 1:
+            raise ValueError("times must be >= 1 (or null for every request)")
         self.status = spec.pop("status", None)
         self.hang = float(spec.pop("hang", spec.pop("seconds", 0)) or 0)
         self.drop = bool(spec.pop("drop", False))
@@ -458,6 +475,8 @@ class _Rule:
             "https://stripe.com/docs/rate-limits."
             if status == 429
             else "An unknown error occurred (injected by FakeStripe)."
+            if status >= 500
+            else f"Injected error (HTTP {status}) from FakeStripe."
         )
         self.param = spec.pop("param", None)
         if spec:
@@ -791,8 +810,7 @@ class _FakeCore(_ControlMixin):
         except (ValueError, UnicodeDecodeError) as exc:
             return _Response(400, error_body(str(exc), "invalid_request_error"))
         record["params"] = params
-        auth = headers.get("Authorization") or ""
-        key = auth[7:] if auth.startswith("Bearer ") else ""
+        key = _api_key(headers.get("Authorization") or "")
         if not key.startswith(("sk_test_", "rk_test_")):
             msg = "Invalid API Key provided: " + (key[:12] + "****" if key else "(none)")
             return _Response(401, error_body(msg, "invalid_request_error"))
@@ -1515,7 +1533,7 @@ class FakeStripe(_FakeCore):
         self.url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.02},
             daemon=True,
             name="fake-stripe",
         )

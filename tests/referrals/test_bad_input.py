@@ -167,11 +167,6 @@ def test_a_body_that_is_not_a_json_object_is_400(sk, endpoint, raw, code):
     assert Conversion.objects.get(order_id="ORDER-1").refunded_minor == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: deeply nested JSON makes json.loads raise RecursionError, which DRF's "
-    "JSONParser does not turn into a ParseError (it only catches ValueError): 500",
-)
 @pytest.mark.parametrize("endpoint", ["conversions", "referrals"])
 def test_deeply_nested_json_is_400(sk, endpoint):
     path, _ = ENDPOINTS[endpoint]
@@ -276,11 +271,6 @@ def test_a_conversion_with_invalid_fields_is_400(sk, changes, field):
     assert not Conversion.objects.filter(order_id__in=[NEW_ORDER, "x" * 121]).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: advocacy/money.py to_minor quantizes before the maximum check; a huge "
-    "amount (over 28 digits) raises decimal.InvalidOperation, which is not a MoneyError: 500",
-)
 @pytest.mark.parametrize("amount", ["1e30", "-1E+30", "9.9e99"])
 def test_an_absurdly_large_conversion_amount_is_400(sk, amount):
     before = counts()
@@ -530,11 +520,6 @@ def test_a_refund_larger_than_what_is_left_is_422(sk):
     assert Conversion.objects.get(order_id="ORDER-1").refunded_minor == 4000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: referrals/api.py RefundCreateApi accepts a JSON number as the refund "
-    "amount (CharField coerces it) while conversions insist on decimal strings",
-)
 def test_a_refund_amount_sent_as_a_number_is_400(sk):
     before = counts()
     response = sk.post("/api/v1/conversions/ORDER-1/refunds", {"amount": 10.5}, format="json")
@@ -542,11 +527,6 @@ def test_a_refund_amount_sent_as_a_number_is_400(sk):
     assert counts() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: advocacy/money.py to_minor raises decimal.InvalidOperation (not MoneyError) "
-    "for an amount over 28 digits; referrals/api.py RefundCreateApi only catches MoneyError: 500",
-)
 def test_an_absurdly_large_refund_amount_is_400(sk):
     before = counts()
     response = sk.post("/api/v1/conversions/ORDER-1/refunds", {"amount": "1e30"}, format="json")
@@ -608,12 +588,6 @@ def test_a_refund_idempotency_key_reused_with_another_amount_is_409(sk):
     assert Conversion.objects.get(order_id="ORDER-1").refunded_minor == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: POST /api/v1/conversions accepts an order_id containing '/', but the refund "
-    "route (config/urls.py, <str:order_id>) can never match it: such an order cannot be "
-    "refunded (HTML 404)",
-)
 def test_an_order_id_with_a_slash_is_refundable_or_rejected(sk):
     created = sk.post(
         "/api/v1/conversions", {**CONVERSION, "order_id": "INV/2024/7"}, format="json"
@@ -626,11 +600,6 @@ def test_an_order_id_with_a_slash_is_refundable_or_rejected(sk):
     assert response.status_code == 201, response.content[:200]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unknown path under /api/v1/ (or a trailing slash) answers Django's HTML "
-    "404 page, not the JSON error shape the contract promises for the API",
-)
 @pytest.mark.parametrize("path", ["/api/v1/conversion", "/api/v1/conversions/"])
 def test_an_unknown_api_path_is_a_json_404(sk, path):
     assert_error(sk.post(path, CONVERSION, format="json"), 404, "not_found")
