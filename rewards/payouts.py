@@ -165,9 +165,16 @@ def payouts_run(*, program: Program | None = None) -> PayoutRun:
 
 
 def _enqueue_send_now(payout_id: int) -> None:
+    from celery.exceptions import Retry
+
     from .tasks import send_payout
 
-    send_payout.delay(payout_id)
+    try:
+        send_payout.delay(payout_id)
+    except (Retry, TransientPayoutError) as exc:
+        # Only without a broker (tasks run in-process): the payout stays
+        # "sending" and a later run resends it under the same idempotency key.
+        logger.warning("payout %s not sent yet: %s", payout_id, exc)
 
 
 def payout_approve(*, payout_id: int, actor=None) -> bool:
@@ -365,8 +372,8 @@ def payout_account_onboarding_url(*, advocate: Advocate, refresh_url: str, retur
 def payout_account_refresh(*, account: PayoutAccount) -> str:
     """Copy the account's current state from Stripe (never from a webhook payload)."""
     fresh = stripe_gateway.account_retrieve(account.stripe_account_id)
-    account.payouts_enabled = bool(fresh.get("payouts_enabled"))
-    account.details_submitted = bool(fresh.get("details_submitted"))
+    account.payouts_enabled = bool(fresh.payouts_enabled)
+    account.details_submitted = bool(fresh.details_submitted)
     account.updated_at = timezone.now()
     account.save(update_fields=["payouts_enabled", "details_submitted", "updated_at"])
     return f"payouts_enabled={account.payouts_enabled}"

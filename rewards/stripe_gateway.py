@@ -4,6 +4,8 @@ Stripe is on when ``STRIPE_API_KEY`` is set; ``STRIPE_API_BASE`` points the SDK
 at another host (the tests' local fake Stripe).
 """
 
+import functools
+
 import stripe
 from django.conf import settings
 
@@ -31,13 +33,20 @@ def enabled() -> bool:
 def client() -> stripe.StripeClient:
     if not enabled():
         raise StripeDisabled()
-    base = {"api": settings.STRIPE_API_BASE} if settings.STRIPE_API_BASE else None
+    return _client(
+        settings.STRIPE_API_KEY, settings.STRIPE_API_BASE, settings.STRIPE_TIMEOUT_SECONDS
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _client(api_key: str, api_base: str, timeout: int) -> stripe.StripeClient:
+    # One client (and HTTP connection pool) per configuration, reused across calls.
     # No SDK retries: Celery owns retries, with backoff and a bounded count.
     return stripe.StripeClient(
-        settings.STRIPE_API_KEY,
-        base_addresses=base,
+        api_key,
+        base_addresses={"api": api_base} if api_base else None,
         max_network_retries=0,
-        http_client=stripe.RequestsClient(timeout=settings.STRIPE_TIMEOUT_SECONDS),
+        http_client=stripe.RequestsClient(timeout=timeout),
     )
 
 

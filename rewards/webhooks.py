@@ -51,7 +51,7 @@ def _transfer_reversed(event: StripeEvent) -> str:
     if payout is None:
         return "unknown transfer"
     fresh = stripe_gateway.transfer_retrieve(transfer_id)
-    if not fresh.get("reversed"):
+    if not fresh.reversed:
         return "transfer not reversed at Stripe: ignored"
     changed = payouts.payout_reversed(payout_id=payout.pk, reason="reversed at Stripe")
     return "payout reversed" if changed else f"payout already {payout.status}"

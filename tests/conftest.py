@@ -109,3 +109,18 @@ def _eager_tasks(request):
     app.conf.task_always_eager = eager
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """A local fake Stripe with the real SDK pointed at it."""
+    from rewards import stripe_gateway
+    from tests.fake_stripe import FakeStripe
+
+    with FakeStripe() as fake:
+        settings.STRIPE_API_KEY = "sk_test_fake"
+        settings.STRIPE_API_BASE = fake.url
+        settings.STRIPE_TIMEOUT_SECONDS = 1
+        yield fake
+        stripe_gateway._client.cache_clear()
+    assert not fake.errors, fake.errors

@@ -43,7 +43,7 @@ def sign_up_and_verify(client, outbox, email: str) -> User:
     # Mandatory verification: nobody is signed in yet.
     assert "_auth_user_id" not in client.session
 
-    [message] = outbox[sent:]
+    [message] = [m for m in outbox[sent:] if CONFIRM_LINK.search(m.body)]
     assert message.to == [email]
     [link] = CONFIRM_LINK.findall(message.body)
     page = client.get(link)
@@ -138,7 +138,7 @@ def test_an_invited_advocate_signs_up_and_joins(
     with django_capture_on_commit_callbacks(execute=True):
         invited = advocate_invite(program=program, email="ivy@example.com", name="Ivy")
     assert invited.status == Advocate.Status.INVITED and invited.user is None
-    [invitation] = mailoutbox
+    [invitation] = [m for m in mailoutbox if join_url(program) in m.body]
     assert invitation.to == ["ivy@example.com"]
     assert program.name in invitation.subject
     assert f"http://testserver{join_url(program)}" in invitation.body
@@ -148,7 +148,7 @@ def test_an_invited_advocate_signs_up_and_joins(
     # Inviting again sends nothing more.
     with django_capture_on_commit_callbacks(execute=True):
         assert advocate_invite(program=program, email="Ivy@Example.com").pk == invited.pk
-    assert len(mailoutbox) == 1
+    assert [m for m in mailoutbox if join_url(program) in m.body] == [invitation]
 
     user = sign_up_and_verify(client, mailoutbox, "ivy@example.com")
     browser = log_in("ivy@example.com")
