@@ -9,7 +9,12 @@ from .models import Conversion, ReferralLink
 
 
 def conversion_for_order(*, program: Program, order_id: str) -> Conversion:
-    conversion = Conversion.objects.filter(program=program, order_id=order_id).first()
+    # An order id from a URL path may hold anything; PostgreSQL rejects NUL bytes.
+    conversion = (
+        None
+        if "\x00" in order_id
+        else Conversion.objects.filter(program=program, order_id=order_id).first()
+    )
     if conversion is None:
         raise NotFound("unknown_order", f"No conversion with order id {order_id!r}.")
     return conversion

@@ -1,30 +1,22 @@
 """A real Celery worker, fed through Redis, sending email to an SMTP sink."""
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
 from advocacy.models import Advocate
 from advocacy.services import advocate_invite
-from config.celery import app
 from rewards.models import LedgerEntry, Reward
 from rewards.tasks import mature_rewards
 from tests.helpers import post_conversion
+from tests.workers import celery_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Sink:
@@ -54,34 +46,11 @@ def smtp_sink():
 @pytest.fixture
 def real_worker(require_postgres, require_broker, smtp_sink):
     """A ``celery worker`` process on a queue of its own, on this test's database."""
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
-        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink[1]}",
-        "SITE_URL": "http://testserver",
-    }
-    log = open(f"/tmp/celery-{queue}.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
-         "-Q", queue, "--without-gossip", "--without-mingle", "-l", "info"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    previous = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    yield proc
-    app.conf.task_default_queue = previous
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with celery_worker(EMAIL_URL=f"smtp://127.0.0.1:{smtp_sink[1]}") as proc:
+        yield proc
 
 
-def _wait_until(predicate, timeout=30.0):
+def wait_until(predicate, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         connection.close()  # see the worker's commits, not a stale snapshot
@@ -96,10 +65,10 @@ def test_a_real_worker_emails_the_invitation_once(real_worker, smtp_sink, progra
     advocate = advocate_invite(program=program, email="invitee@example.com", name="Ivy")
     assert advocate.status == Advocate.Status.INVITED
 
-    assert _wait_until(
+    assert wait_until(
         lambda: Advocate.objects.get(pk=advocate.pk).invitation_sent_at is not None
     ), "the worker did not send the invitation"
-    assert _wait_until(lambda: len(sink.messages) == 1)
+    assert wait_until(lambda: len(sink.messages) == 1)
     message = sink.messages[0]
     assert message.rcpt_tos == ["invitee@example.com"]
     assert b"/join/acme-friends/" in message.content
@@ -120,5 +89,5 @@ def test_a_real_worker_matures_due_rewards(real_worker, api, link):
 
     mature_rewards.delay()
 
-    assert _wait_until(lambda: Reward.objects.get().status == Reward.Status.AVAILABLE)
+    assert wait_until(lambda: Reward.objects.get().status == Reward.Status.AVAILABLE)
     assert LedgerEntry.objects.filter(bucket="available").count() == 1

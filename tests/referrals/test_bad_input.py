@@ -3,7 +3,6 @@
 import uuid
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from advocacy.models import Advocate, ApiKey, AuditLog
@@ -545,12 +544,6 @@ def test_a_refund_for_an_unknown_order_is_404(sk, order_id):
     assert counts() == before
 
 
-@pytest.mark.xfail(
-    connection.vendor == "postgresql",
-    strict=True,
-    reason="BUG: referrals/api.py RefundCreateApi passes the URL's order id (NUL byte "
-    "included) to the database; PostgreSQL raises ValueError: 500 instead of 404",
-)
 def test_a_nul_byte_in_the_refunds_order_id_is_404(sk):
     before = counts()
     response = sk.post("/api/v1/conversions/ORDER%00-1/refunds", {}, format="json")
