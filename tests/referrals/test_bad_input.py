@@ -23,6 +23,8 @@ COUNTED = [
     Click,
     AuditLog,
 ]
+
+
 class _Missing:
     """A field left out of the body (a stable repr keeps xdist's test ids identical)."""
 
