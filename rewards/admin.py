@@ -52,7 +52,7 @@ class RewardRuleAdmin(ProgramScopedAdmin):
                              "milestone_count"]}),
         ("What and to whom", {"fields": ["recipient", "kind", "amount_minor", "percent", "points",
                                          "coupon_percent_off", "coupon_pool",
-                                         "perk_description"]}),
+                                         "stripe_promotion_codes", "perk_description"]}),
         ("Limits", {"fields": ["limit_per_day", "limit_per_month", "limit_lifetime", "hold_days",
                                "approval_above_minor"]}),
     ]  # fmt: skip

@@ -21,10 +21,12 @@ class Claimed:
     pool_code: CouponCode | None = None
 
 
-def coupon_claim(*, rule: RewardRule, advocate: Advocate) -> Claimed:
+def coupon_claim(*, rule: RewardRule, advocate: Advocate, key: str) -> Claimed:
     """Take a code for a coupon reward; call inside the reward's transaction."""
     from .rules import Skip
 
+    if rule.stripe_promotion_codes:
+        return Claimed(code=_stripe_promotion_code(rule=rule, advocate=advocate, key=key))
     if rule.coupon_pool_id is None:
         # No pool: the friend uses the advocate's personal code at the shop,
         # which also attributes the purchase to the advocate.
@@ -82,3 +84,27 @@ def coupon_pool_import(*, pool: CouponPool, data: bytes) -> dict:
     new = sorted(seen - existing)
     CouponCode.objects.bulk_create([CouponCode(pool=pool, code=c) for c in new])
     return {"added": len(new), "duplicates": len(existing), "invalid": invalid}
+
+
+def _stripe_promotion_code(*, rule: RewardRule, advocate: Advocate, key: str) -> str:
+    """A single-use Stripe promotion code; retries reuse the reward's idempotency key."""
+    from . import stripe_gateway
+    from .rules import Skip
+
+    try:
+        if not rule.stripe_coupon_id:
+            rule.stripe_coupon_id = stripe_gateway.coupon_create(
+                percent_off=rule.coupon_percent_off,
+                name=rule.name,
+                idempotency_key=f"advocacy-rule-{rule.pk}-coupon",
+            )
+            RewardRule.objects.filter(pk=rule.pk).update(stripe_coupon_id=rule.stripe_coupon_id)
+        return stripe_gateway.promotion_code_create(
+            coupon_id=rule.stripe_coupon_id,
+            metadata={"advocate_id": str(advocate.pk), "program": advocate.program.slug},
+            idempotency_key=f"advocacy-{key}",
+        )
+    except stripe_gateway.StripeDisabled as exc:
+        raise Skip("Stripe promotion codes need STRIPE_API_KEY") from exc
+    except stripe_gateway.stripe.StripeError as exc:
+        raise Skip(f"Stripe could not create a promotion code: {exc.user_message or exc}") from exc

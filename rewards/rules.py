@@ -210,7 +210,11 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
         _check_limits(rule, event)
         if kind == Reward.Kind.CASH:
             _check_budget(event.program, amount, currency)
-    claimed = coupons.coupon_claim(rule=rule, advocate=event.advocate) if kind == "coupon" else None
+    claimed = (
+        coupons.coupon_claim(rule=rule, advocate=event.advocate, key=key)
+        if kind == Reward.Kind.COUPON
+        else None
+    )
     reason = f"{rule.name}: {rule.get_trigger_display().lower()}"
     if event.conversion is not None:
         reason += f" (order {event.conversion.order_id})"

@@ -98,6 +98,27 @@ def transfer_retrieve(transfer_id: str):
     return client().v1.transfers.retrieve(transfer_id)
 
 
+def coupon_create(*, percent_off: int, name: str, idempotency_key: str) -> str:
+    coupon = client().v1.coupons.create(
+        params={"percent_off": percent_off, "duration": "once", "name": name[:40]},
+        options={"idempotency_key": idempotency_key},
+    )
+    return coupon.id
+
+
+def promotion_code_create(*, coupon_id: str, metadata: dict, idempotency_key: str) -> str:
+    """A single-use promotion code for a Stripe coupon; returns the code customers type."""
+    promo = client().v1.promotion_codes.create(
+        params={
+            "promotion": {"type": "coupon", "coupon": coupon_id},
+            "max_redemptions": 1,
+            "metadata": metadata,
+        },
+        options={"idempotency_key": idempotency_key},
+    )
+    return promo.code
+
+
 def webhook_event(payload: bytes, signature: str, secret: str) -> dict:
     """Verify a webhook's ``Stripe-Signature`` and return the event as a dict."""
     event = stripe.Webhook.construct_event(payload, signature, secret)

@@ -58,6 +58,12 @@ class RewardRule(models.Model):
         help_text="Coupon: hand out codes from this pool (else a Stripe promotion code, "
         "else the advocate's personal code).",
     )
+    stripe_promotion_codes = models.BooleanField(
+        default=False,
+        help_text="Coupon: create a single-use Stripe promotion code for each reward "
+        "(needs STRIPE_API_KEY).",
+    )
+    stripe_coupon_id = models.CharField(max_length=64, blank=True, editable=False)
     perk_description = models.CharField(max_length=200, blank=True)
     min_order_minor = models.BigIntegerField(
         null=True, blank=True, help_text="Purchases: only orders of at least this amount."
@@ -112,6 +118,10 @@ class RewardRule(models.Model):
             errors["points"] = "A points reward needs a number of points."
         if self.kind == self.Kind.COUPON and not (self.coupon_percent_off or self.coupon_pool_id):
             errors["coupon_percent_off"] = "A coupon needs a percentage or a coupon pool."
+        if self.stripe_promotion_codes and (self.coupon_pool_id or not self.coupon_percent_off):
+            errors["stripe_promotion_codes"] = (
+                "Stripe promotion codes need a percentage and no coupon pool."
+            )
         if self.kind == self.Kind.PERK and not self.perk_description:
             errors["perk_description"] = "Describe the perk."
         if self.trigger == self.Trigger.MILESTONE and not self.milestone_count:

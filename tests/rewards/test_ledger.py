@@ -94,3 +94,18 @@ def test_the_database_refuses_to_change_entries(require_postgres, reward):
     ):
         cursor.execute("DELETE FROM rewards_ledgerentry")
     assert LedgerEntry.objects.get().amount_minor == 1000
+
+
+def test_the_advocate_is_emailed_once_when_a_reward_becomes_available(
+    reward, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from rewards.tasks import notify_advocate
+
+    later = timezone.now() + timedelta(days=15)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reward_mature(reward_id=reward.pk, now=later)
+    assert [m.subject for m in mail.outbox] == ["Your reward of 10.00 EUR is available"]
+    assert notify_advocate.delay("reward_available", reward.pk).get() == "already-sent"
+    assert len(mail.outbox) == 1

@@ -240,3 +240,38 @@ def test_refunding_the_order_voids_the_rules_rewards(api, bare_program, link):
     api.post("/api/v1/conversions/o-friend@example.com-1/refunds", {}, format="json")
     assert set(Reward.objects.values_list("status", flat=True)) == {"reversed"}
     assert sum(LedgerEntry.objects.values_list("amount_minor", flat=True)) == 0
+
+
+def test_friends_get_single_use_stripe_promotion_codes(api, bare_program, link, fake_stripe):
+    rule(bare_program, trigger=R.Trigger.SIGNUP, recipient=R.Recipient.FRIEND,
+         kind=R.Kind.COUPON, coupon_percent_off=15, stripe_promotion_codes=True,
+         amount_minor=0)  # fmt: skip
+    codes = []
+    for n in range(2):
+        body = api.post(
+            "/api/v1/referrals",
+            {"referral_code": link.code, "friend": {"email": f"s{n}@example.com"}},
+            format="json",
+        ).json()
+        codes.append(body["friend_reward"]["coupon_code"])
+    [coupon] = fake_stripe.coupons.values()
+    assert coupon["percent_off"] == 15
+    promos = list(fake_stripe.promotion_codes.values())
+    assert sorted(p["code"] for p in promos) == sorted(codes)
+    assert {p["max_redemptions"] for p in promos} == {1}
+    assert len(set(codes)) == 2
+
+
+def test_a_stripe_outage_skips_the_coupon_with_the_reason(api, bare_program, link, fake_stripe):
+    rule(bare_program, trigger=R.Trigger.SIGNUP, recipient=R.Recipient.FRIEND,
+         kind=R.Kind.COUPON, coupon_percent_off=15, stripe_promotion_codes=True,
+         amount_minor=0)  # fmt: skip
+    fake_stripe.fail("/v1/coupons", status=500, type="api_error", times=5)
+    response = api.post(
+        "/api/v1/referrals",
+        {"referral_code": link.code, "friend": {"email": "x@example.com"}},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert "friend_reward" not in response.json()
+    assert "Stripe could not create" in RewardDecision.objects.get().reason
