@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "advocacy",
     "referrals",
     "rewards",
+    "integrations",
+    "storefront",
 ]
 
 MIDDLEWARE = [

@@ -34,6 +34,7 @@ urlpatterns = [
     path("webhooks/stripe/<slug:program>/", stripe_webhook, name="stripe-webhook"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("storefront.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("advocacy.urls")),
 ]
