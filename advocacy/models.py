@@ -16,6 +16,10 @@ from .money import CURRENCY_CHOICES
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+def new_widget_secret() -> str:
+    return "ws_" + secrets.token_urlsafe(32)
+
+
 def random_code(length: int = 8) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
@@ -58,6 +62,12 @@ class Program(models.Model):
     )
     stripe_webhook_secret = models.CharField(
         max_length=200, blank=True, help_text="Signing secret of this program's Stripe webhook."
+    )
+    widget_secret = models.CharField(
+        max_length=64,
+        default=new_widget_secret,
+        help_text="The merchant's server signs a customer's identity with this "
+        "(HMAC-SHA256) to open the advocate widget for them.",
     )
     open_enrollment = models.BooleanField(
         default=True, help_text="Anyone with an account can join from the portal."

@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -5,6 +7,7 @@ from rest_framework.views import APIView
 
 from advocacy.api_auth import HasAnyKey
 from advocacy.errors import ServiceError
+from advocacy.models import ApiKey
 from advocacy.money import MoneyError, to_minor
 
 from . import selectors, services
@@ -31,6 +34,7 @@ class ReferralCreateApi(APIView):
 
     @extend_schema(request=ReferralCreateInput, responses={201: OpenApiResponse()})
     def post(self, request):
+        _check_browser_origin(request)
         data = ReferralCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -45,6 +49,20 @@ class ReferralCreateApi(APIView):
         )
         body = referral_payload(referral, services.friend_reward(referral))
         return Response(body, status=_created(created))
+
+
+def _check_browser_origin(request) -> None:
+    """A publishable key used from a browser works only on the program's own domains."""
+    origin = request.headers.get("Origin")
+    if not origin or request.auth.kind != ApiKey.Kind.PUBLISHABLE:
+        return
+    if not request.program.allows_host(urlsplit(origin).hostname):
+        raise ServiceError(
+            "origin_not_allowed",
+            f"{origin} is not one of this program's domains (admin: allowed domains).",
+            status=403,
+        )
+    request._request.cors_allowed_origin = origin
 
 
 class ConversionCreateApi(APIView):

@@ -39,7 +39,7 @@ class Command(BaseCommand):
         program, _, _ = program_create(
             slug=demo.DEMO_SLUG,
             name="Demo Shop Friends",
-            landing_url=f"{settings.SITE_URL}/?landing=demo-shop",
+            landing_url=f"{settings.SITE_URL}/demo-shop/",
             allowed_domains=["127.0.0.1", "localhost"],
             currency="EUR",
             advocate_reward_minor=1000,
