@@ -165,6 +165,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.mature_rewards",
         "schedule": timedelta(minutes=env.int("MATURE_REWARDS_EVERY_MINUTES", default=5)),
     },
+    "process-pending-stripe-events": {
+        "task": "rewards.tasks.process_pending_stripe_events",
+        "schedule": timedelta(minutes=5),
+    },
     "run-payouts": {
         "task": "rewards.tasks.run_payouts",
         "schedule": timedelta(minutes=env.int("RUN_PAYOUTS_EVERY_MINUTES", default=60)),

@@ -129,6 +129,11 @@ class Conversion(models.Model):
     )
     attribution_reason = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPLETED)
+    source = models.CharField(max_length=10, default="api", help_text="api or stripe")
+    stripe_payment_intent = models.CharField(max_length=100, blank=True, db_index=True)
+    payment_fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="Card fingerprint (Stripe), to spot self-referrals."
+    )
     request_fingerprint = models.CharField(max_length=64)
     occurred_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
@@ -150,6 +155,25 @@ class Conversion(models.Model):
 
     def __str__(self) -> str:
         return self.order_id
+
+
+class StripePayment(models.Model):
+    """A card fingerprint seen on a Stripe charge, kept for conversions recorded later."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE)
+    payment_intent = models.CharField(max_length=100)
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "payment_intent"], name="stripe_payment_unique_intent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.payment_intent
 
 
 class Refund(models.Model):

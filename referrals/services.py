@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from advocacy.audit import audit_log
@@ -34,13 +35,33 @@ def click_record(
 
 
 def _is_self_referral(
-    advocate: Advocate, *, email_normalized: str, external_id: str | None
+    advocate: Advocate,
+    *,
+    email_normalized: str,
+    external_id: str | None,
+    payment_fingerprint: str = "",
 ) -> str | None:
     if email_normalized and email_normalized == advocate.email_normalized:
         return "self-referral: the friend's email is the advocate's own"
     if external_id and advocate.external_id and external_id == advocate.external_id:
         return "self-referral: the friend's customer id is the advocate's own"
+    if payment_fingerprint and _advocate_used_card(advocate, payment_fingerprint):
+        return "self-referral: paid with the advocate's own card"
     return None
+
+
+def _advocate_used_card(advocate: Advocate, payment_fingerprint: str) -> bool:
+    """Has the advocate themself paid with this card (in any of their own orders)?"""
+    own = Q(customer_email_normalized=advocate.email_normalized)
+    if advocate.external_id:
+        own |= Q(customer_external_id=advocate.external_id)
+    return (
+        Conversion.objects.filter(
+            program_id=advocate.program_id, payment_fingerprint=payment_fingerprint
+        )
+        .filter(own)
+        .exists()
+    )
 
 
 def _resolve_code(program: Program, code: str) -> ReferralLink:
@@ -153,6 +174,7 @@ def _attribute(
     referral_code: str | None,
     click_id: uuid.UUID | None,
     coupon_code: str | None,
+    payment_fingerprint: str = "",
 ) -> Attribution:
     """Decide who, if anyone, referred this purchase: click, then code, then coupon."""
     known = _find_referral(program, email_normalized, external_id)
@@ -207,7 +229,10 @@ def _attribute(
         )
 
     reason = _is_self_referral(
-        found.advocate, email_normalized=email_normalized, external_id=external_id
+        found.advocate,
+        email_normalized=email_normalized,
+        external_id=external_id,
+        payment_fingerprint=payment_fingerprint,
     )
     found.self_referral = reason is not None
     if reason is None and found.referral and found.referral.status == Referral.Status.REJECTED:
@@ -240,6 +265,9 @@ def conversion_record(
     click_id: uuid.UUID | None = None,
     coupon_code: str | None = None,
     occurred_at: datetime | None = None,
+    source: str = "api",
+    stripe_payment_intent: str = "",
+    payment_fingerprint: str = "",
 ) -> tuple[Conversion, bool]:
     """Record a purchase once per order id, attribute it and issue its rewards.
 
@@ -260,6 +288,7 @@ def conversion_record(
         referral_code=referral_code,
         click_id=click_id,
         coupon_code=coupon_code,
+        payment_fingerprint=payment_fingerprint,
     )
     try:
         with transaction.atomic():
@@ -278,6 +307,9 @@ def conversion_record(
                 attribution_reason=decision.reason[:300],
                 request_fingerprint=fingerprint,
                 occurred_at=occurred_at,
+                source=source,
+                stripe_payment_intent=stripe_payment_intent,
+                payment_fingerprint=payment_fingerprint,
             )
             identified = bool(email_normalized or customer_external_id)
             if decision.referral is not None or (
@@ -426,3 +458,32 @@ def friend_reward(referral: Referral) -> dict | None:
             "coupon_code": reward.coupon_code,
         }
     return {"kind": "perk", "description": reward.perk_description}
+
+
+def self_referral_by_card(*, conversion: Conversion) -> bool:
+    """Reverse an attributed conversion paid with its advocate's own card."""
+    with transaction.atomic():
+        conversion = Conversion.objects.select_for_update().get(pk=conversion.pk)
+        advocate = conversion.advocate
+        if not conversion.attributed or advocate is None:
+            return False
+        if not _advocate_used_card(advocate, conversion.payment_fingerprint):
+            return False
+        reason = "self-referral: paid with the advocate's own card"
+        conversion.attributed = False
+        conversion.attribution_reason = f"{conversion.attribution_reason}; not rewarded: {reason}"[
+            :300
+        ]
+        conversion.save(update_fields=["attributed", "attribution_reason"])
+        if conversion.referral_id:
+            Referral.objects.filter(pk=conversion.referral_id).update(
+                status=Referral.Status.REJECTED, rejection_reason=reason
+            )
+        from rewards.models import Reward
+
+        for reward in Reward.objects.select_for_update().filter(conversion=conversion):
+            reward_services.reward_reverse(
+                reward=reward, amount_minor=reward.amount_minor, reason=reason
+            )
+        audit_log(action="conversion.self_referral", obj=conversion, program=conversion.program)
+    return True

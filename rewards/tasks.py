@@ -9,6 +9,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from advocacy.models import Notification
+from referrals.stripe_events import NotReadyYet
 
 from . import payouts, services, stripe_gateway
 from .models import Payout, Reward
@@ -105,7 +106,7 @@ def notify_advocate(kind: str, object_id: int) -> str:
 
 @shared_task(
     acks_late=True,
-    autoretry_for=(OperationalError, *stripe_gateway.TRANSIENT_ERRORS),
+    autoretry_for=(OperationalError, NotReadyYet, *stripe_gateway.TRANSIENT_ERRORS),
     retry_backoff=30,
     max_retries=8,
 )
@@ -113,3 +114,14 @@ def process_stripe_event(event_id: str) -> str:
     from .webhooks import stripe_event_process
 
     return stripe_event_process(event_id=event_id)
+
+
+@shared_task(acks_late=True)
+def process_pending_stripe_events() -> int:
+    """Beat task: process events whose task was lost or kept failing."""
+    from .webhooks import _enqueue, stripe_events_pending
+
+    ids = stripe_events_pending()
+    for event_id in ids:
+        _enqueue(event_id)
+    return len(ids)

@@ -5,12 +5,13 @@ out of order (or replayed) act on Stripe's current state, not the payload's.
 """
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from advocacy.models import Program
+from referrals.stripe_events import HANDLERS as ATTRIBUTION_HANDLERS
 
 from . import payouts, stripe_gateway
 from .models import Payout, PayoutAccount, StripeEvent
@@ -19,9 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def stripe_event_store(*, program: Program | None, event: dict) -> tuple[StripeEvent, bool]:
-    """Store a verified event once; returns (event, created). Enqueues processing on commit."""
-    from .tasks import process_stripe_event
-
+    """Store a verified event once; returns (event, created). Processing runs after commit."""
     try:
         with transaction.atomic():
             stored = StripeEvent.objects.create(
@@ -31,10 +30,31 @@ def stripe_event_store(*, program: Program | None, event: dict) -> tuple[StripeE
                 created=datetime.fromtimestamp(int(event.get("created", 0)), tz=UTC),
                 payload=event,
             )
-            transaction.on_commit(lambda: process_stripe_event.delay(stored.id))
+            transaction.on_commit(lambda: _enqueue(stored.id))
     except IntegrityError:
-        return StripeEvent.objects.get(id=event["id"]), False
+        stored = StripeEvent.objects.get(id=event["id"])
+        if stored.processed_at is None:
+            _enqueue(stored.id)  # Stripe's retry nudges an event still waiting
+        return stored, False
     return stored, True
+
+
+def _enqueue(event_id: str) -> None:
+    from .tasks import process_stripe_event
+
+    try:
+        process_stripe_event.delay(event_id)
+    except Exception:  # the event is stored: the sweeper processes it later
+        logger.warning("stripe event %s: processing deferred", event_id, exc_info=True)
+
+
+def stripe_events_pending(*, older_than_seconds: int = 60) -> list[str]:
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        StripeEvent.objects.filter(processed_at__isnull=True, received_at__lt=cutoff)
+        .order_by("created")
+        .values_list("id", flat=True)[:500]
+    )
 
 
 def _account_updated(event: StripeEvent) -> str:
@@ -70,7 +90,14 @@ def stripe_event_process(*, event_id: str) -> str:
         if event is None or event.processed_at is not None:
             return "done"
         handler = HANDLERS.get(event.type)
-        result = handler(event) if handler else "ignored"
+        if handler:
+            result = handler(event)
+        elif event.type in ATTRIBUTION_HANDLERS and event.program is not None:
+            result = ATTRIBUTION_HANDLERS[event.type](
+                event.program, event.payload["data"]["object"]
+            )
+        else:
+            result = "ignored"
         event.processed_at = timezone.now()
         event.result = result[:300]
         event.save(update_fields=["processed_at", "result"])
