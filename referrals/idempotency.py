@@ -59,6 +59,10 @@ def idempotent(request, data: dict, handler: Callable[[], Response]) -> Response
                 response_body=response.data,
             )
     except IntegrityError:
+        # A concurrent duplicate stored its answer first. If this request is the
+        # one that created the object, its own 201 stands; otherwise replay.
         record = IdempotencyRecord.objects.get(program=program, key=key)
+        if response.status_code == 201 and record.request_fingerprint == fp:
+            return response
         return _replay(record, fp)
     return response
