@@ -159,3 +159,8 @@ class AuditLogAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "action", "object_type", "object_id", "program", "actor"]
     list_filter = ["action", "program"]
     search_fields = ["object_id", "action"]
+
+
+admin.site.site_header = "Advocacy: program managers"
+admin.site.site_title = "Advocacy admin"
+admin.site.index_title = "Programs, advocates, referrals and rewards"
