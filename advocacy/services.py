@@ -7,6 +7,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from integrations import events
+
 from .audit import audit_log
 from .errors import ServiceError, Unprocessable
 from .models import Advocate, ApiKey, Program, ProgramMembership, hash_key, random_code
@@ -208,6 +210,7 @@ def advocate_enroll(
             advocate.coupon_code = link.code
             advocate.save(update_fields=["coupon_code"])
             audit_log(action="advocate.enrolled", obj=advocate, program=program, actor=actor)
+            events.advocate_enrolled(advocate, link)
     except IntegrityError:
         # A concurrent request enrolled the same email first.
         existing = Advocate.objects.filter(program=program, email_normalized=normalized).first()

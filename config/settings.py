@@ -169,6 +169,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.process_pending_stripe_events",
         "schedule": timedelta(minutes=5),
     },
+    "deliver-due-webhooks": {
+        "task": "integrations.tasks.deliver_due_webhooks",
+        "schedule": timedelta(minutes=1),
+    },
     "run-payouts": {
         "task": "rewards.tasks.run_payouts",
         "schedule": timedelta(minutes=env.int("RUN_PAYOUTS_EVERY_MINUTES", default=60)),

@@ -13,6 +13,7 @@ from advocacy.audit import audit_log
 from advocacy.errors import Conflict, NotFound, Unprocessable
 from advocacy.models import Advocate, Program
 from advocacy.normalize import normalize_email
+from integrations import events
 from rewards import services as reward_services
 
 from .models import Click, Conversion, Referral, ReferralLink, Refund
@@ -131,6 +132,7 @@ def referral_create(
                 rejection_reason=reason or "",
             )
             audit_log(action="referral.created", obj=referral, program=program)
+            events.referral_created(referral)
             reward_services.rewards_for_signup(referral=referral)
     except IntegrityError:
         existing = _find_referral(program, normalized, friend_external_id)
@@ -327,6 +329,7 @@ def conversion_record(
                 data={"attributed": conversion.attributed, "reason": conversion.attribution_reason},
             )
             if conversion.attributed:
+                events.conversion_attributed(conversion)
                 reward_services.rewards_for_purchase(conversion=conversion)
     except IntegrityError:
         # Another request recorded this order first (the unique index decides).

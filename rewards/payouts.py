@@ -18,6 +18,7 @@ from django.utils import timezone
 from advocacy.audit import audit_log
 from advocacy.errors import ServiceError
 from advocacy.models import Advocate, Program
+from integrations import events
 
 from . import stripe_gateway
 from .models import LedgerEntry, Payout, PayoutAccount, Reward
@@ -292,6 +293,7 @@ def payout_mark_paid(*, payout_id: int, transfer_id: str) -> str:
         audit_log(
             action="payout.paid", obj=payout, program=payout.program, data={"transfer": transfer_id}
         )
+        events.payout_paid(payout)
         _notify_after_commit("payout_sent", payout.pk)
     return Payout.Status.PAID
 

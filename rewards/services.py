@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from advocacy.audit import audit_log
+from integrations import events
 from referrals.models import Conversion
 
 from .models import LedgerEntry, Reward
@@ -94,6 +95,7 @@ def reward_issue(
         program=program,
         data={"kind": kind, "amount": amount_minor, "currency": currency, "recipient": recipient},
     )
+    events.reward_changed(reward, "reward.issued")
     return reward
 
 
@@ -226,6 +228,7 @@ def reward_reverse(*, reward: Reward, amount_minor: int, reason: str) -> None:
                 program=reward.program,
                 data={"reason": reason},
             )
+            events.reward_changed(reward, "reward.reversed")
         return
     amount_minor = min(amount_minor, reward.remaining_minor)
     if amount_minor <= 0:
@@ -254,6 +257,7 @@ def reward_reverse(*, reward: Reward, amount_minor: int, reason: str) -> None:
         program=reward.program,
         data={"amount": amount_minor, "reason": reason},
     )
+    events.reward_changed(reward, "reward.reversed")
 
 
 def rewards_reverse_for_refund(*, conversion: Conversion) -> None:

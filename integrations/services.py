@@ -1,0 +1,374 @@
+"""Outgoing webhooks: emit events, attempt deliveries on a backoff schedule, resend them.
+
+Other apps call :func:`event_emit` inside their own transaction; deliveries are
+queued only after that transaction commits, so a rolled-back change never
+reaches the merchant. Each attempt is one signed POST; the delivery row is
+locked for its duration so a duplicate task cannot send the same attempt twice.
+"""
+
+import dataclasses
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import socket
+import time
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+from kombu.exceptions import KombuError
+
+from advocacy.audit import audit_log
+from advocacy.errors import NotFound, ServiceError
+from advocacy.models import Program
+
+from .models import (
+    EVENT_TYPES,
+    RESPONSE_EXCERPT_CHARS,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    new_endpoint_secret,
+)
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "Advocacy-Webhooks/1"
+SIGNATURE_HEADER = "Advocacy-Signature"
+EVENT_ID_HEADER = "Advocacy-Event-Id"
+# 60 s, 5 min, 30 min, 2 h, 6 h, 12 h, 12 h: eight attempts over about 32 hours.
+DEFAULT_RETRY_DELAYS = [60, 300, 1800, 7200, 21600, 43200, 43200]
+DEFAULT_TIMEOUT_SECONDS = 10
+
+
+# -- configuration (read at call time, so tests and the environment can change it) --
+
+
+def _configured(name: str):
+    """A Django setting, else the environment variable of the same name, else None."""
+    value = getattr(settings, name, None)
+    if value is None:
+        value = os.environ.get(name) or None
+    return value
+
+
+def retry_delays() -> list[int]:
+    """Seconds to wait after each failed attempt; when exhausted the delivery fails."""
+    value = _configured("WEBHOOK_RETRY_DELAYS")
+    if value is None:
+        return list(DEFAULT_RETRY_DELAYS)
+    try:
+        items = value.split(",") if isinstance(value, str) else value
+        delays = [int(str(item).strip()) for item in items if str(item).strip()]
+    except ValueError:
+        delays = [-1]
+    if any(d < 0 for d in delays):
+        raise ImproperlyConfigured(
+            f"WEBHOOK_RETRY_DELAYS must be whole seconds >= 0 like '60,300,1800', not {value!r}."
+        )
+    return delays
+
+
+def timeout_seconds() -> float:
+    value = _configured("WEBHOOK_TIMEOUT_SECONDS")
+    return float(value) if value is not None else DEFAULT_TIMEOUT_SECONDS
+
+
+def private_destinations_allowed() -> bool:
+    """Whether endpoints may resolve to loopback or private addresses (development, tests)."""
+    value = _configured("WEBHOOK_ALLOW_PRIVATE_URLS")
+    if value is None:
+        return bool(settings.DEBUG)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+# -- the request --
+
+
+def event_body(event: WebhookEvent) -> bytes:
+    """The JSON body of an event; serialized once per attempt, and these bytes are signed."""
+    payload = {
+        "id": event.public_id,
+        "type": event.type,
+        "created": int(event.created_at.timestamp()),
+        "data": event.data,
+    }
+    return json.dumps(
+        payload, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder
+    ).encode()
+
+
+def signature_header(*, secret: str, body: bytes, timestamp: int) -> str:
+    """``t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+@dataclasses.dataclass
+class _Outcome:
+    started_at: datetime
+    duration_ms: int = 0
+    status_code: int | None = None
+    response: str = ""
+    error: str = ""
+    permanent: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _destination_refusal(url: str) -> str:
+    """Why this URL may not be called ("" when it may): internal addresses are off limits.
+
+    Managers configure endpoint URLs, and the admin shows the responses, so an
+    endpoint aimed at the platform's own network would read it.
+    """
+    if private_destinations_allowed():
+        return ""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, ValueError, UnicodeError):
+        return ""  # not resolvable now: the request itself fails and is retried
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global:
+            return f"{host} resolves to a non-public address ({address}); refused."
+    return ""
+
+
+def _read_excerpt(response: requests.Response) -> str:
+    # Read only the start of the response: a huge or endless body must not fill memory.
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= 4 * RESPONSE_EXCERPT_CHARS:
+            break
+    return b"".join(chunks).decode("utf-8", errors="replace")[:RESPONSE_EXCERPT_CHARS]
+
+
+def _post(delivery: WebhookDelivery) -> _Outcome:
+    event, endpoint = delivery.event, delivery.endpoint
+    outcome = _Outcome(started_at=timezone.now())
+    refusal = _destination_refusal(endpoint.url)
+    if refusal:
+        outcome.error, outcome.permanent = refusal, True
+        return outcome
+    body = event_body(event)
+    timestamp = int(outcome.started_at.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        EVENT_ID_HEADER: event.public_id,
+        SIGNATURE_HEADER: signature_header(secret=endpoint.secret, body=body, timestamp=timestamp),
+    }
+    timeout = timeout_seconds()
+    started = time.monotonic()
+    try:
+        with requests.post(
+            endpoint.url,
+            data=body,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,  # the signed body goes to the configured URL only
+            stream=True,
+        ) as response:
+            outcome.status_code = response.status_code
+            outcome.response = _read_excerpt(response)
+            if response.is_redirect or 300 <= response.status_code < 400:
+                location = response.headers.get("Location", "")
+                outcome.error = f"Redirect to {location or '(no location)'} not followed."
+            elif not outcome.ok:
+                outcome.error = f"HTTP {response.status_code}."
+    except requests.Timeout:
+        outcome.error = f"Timed out after {timeout:g} s."
+    except requests.RequestException as exc:
+        outcome.error = f"{type(exc).__name__}: {exc}"[:RESPONSE_EXCERPT_CHARS]
+    outcome.duration_ms = int((time.monotonic() - started) * 1000)
+    return outcome
+
+
+# -- services --
+
+
+def event_emit(*, program: Program, type: str, data: dict) -> WebhookEvent | None:
+    """Record an event and queue a delivery per subscribed endpoint; None when nobody listens."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"Unknown webhook event type {type!r}; expected one of {EVENT_TYPES}.")
+    # The one query when a program has no endpoints (the common case).
+    endpoints = [
+        e for e in WebhookEndpoint.objects.filter(program=program, is_active=True) if e.wants(type)
+    ]
+    if not endpoints:
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        event = WebhookEvent.objects.create(program=program, type=type, data=data, created_at=now)
+        deliveries = WebhookDelivery.objects.bulk_create(
+            WebhookDelivery(event=event, endpoint=e, next_attempt_at=now, created_at=now)
+            for e in endpoints
+        )
+        for delivery in deliveries:
+            # After the caller's commit: the worker must find the rows, and a
+            # rolled-back change must not be announced.
+            transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+    return event
+
+
+def _enqueue(delivery_id: int) -> None:
+    from .tasks import deliver_webhook
+
+    try:
+        deliver_webhook.delay(delivery_id)
+    except (KombuError, OSError):  # the row is stored: the beat sweep sends it later
+        logger.warning("webhook delivery %s: enqueue deferred", delivery_id, exc_info=True)
+
+
+def delivery_attempt(*, delivery_id: int) -> str:
+    """Make one HTTP attempt if the delivery is due; returns its status after it.
+
+    Returns "delivered", "pending" (attempted, retry scheduled) or "failed";
+    "not-due" or "missing" when nothing was sent.
+    """
+    with transaction.atomic():
+        # The row lock keeps a duplicate task (an acks_late redelivery, the beat
+        # sweep) from sending the same attempt at the same time.
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("event", "endpoint")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            return "missing"
+        if delivery.status != WebhookDelivery.Status.PENDING:
+            return delivery.status
+        if delivery.next_attempt_at > timezone.now():
+            return "not-due"
+        fields = ["status", "next_attempt_at", "last_error"]
+        if not delivery.endpoint.is_active:
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+            delivery.last_error = "The endpoint was disabled."
+            delivery.save(update_fields=fields)
+            return delivery.status
+
+        outcome = _post(delivery)
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            started_at=outcome.started_at,
+            duration_ms=outcome.duration_ms,
+            status_code=outcome.status_code,
+            response_excerpt=outcome.response,
+            error=outcome.error,
+        )
+        delays = retry_delays()
+        delivery.attempts += 1
+        delivery.last_status_code = outcome.status_code
+        delivery.last_response = outcome.response
+        delivery.last_error = outcome.error
+        fields += ["attempts", "last_status_code", "last_response"]
+        if outcome.ok:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = timezone.now()
+            delivery.next_attempt_at = None
+            fields.append("delivered_at")
+        elif outcome.permanent or delivery.attempts > len(delays):
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+        else:
+            delay = delays[delivery.attempts - 1]
+            delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+        delivery.save(update_fields=fields)
+    log = logger.info if outcome.ok else logger.warning
+    log(
+        "webhook delivery %s attempt %s: %s %s",
+        delivery_id,
+        delivery.attempts,
+        delivery.status,
+        outcome.status_code or outcome.error,
+    )
+    return delivery.status
+
+
+def delivery_resend(*, delivery_id: int, actor=None) -> bool:
+    """Send a delivered or failed delivery again on a fresh schedule; False if still pending."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("event", "endpoint__program")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None:
+            raise NotFound("not_found", "No such webhook delivery.")
+        if delivery.status == WebhookDelivery.Status.PENDING:
+            return False
+        if not delivery.endpoint.is_active:
+            raise ServiceError(
+                "endpoint_inactive", f"The endpoint {delivery.endpoint.url} is disabled."
+            )
+        previous = delivery.status
+        delivery.status = WebhookDelivery.Status.PENDING
+        delivery.attempts = 0
+        delivery.next_attempt_at = timezone.now()
+        delivery.delivered_at = None
+        delivery.last_error = ""
+        delivery.save(
+            update_fields=["status", "attempts", "next_attempt_at", "delivered_at", "last_error"]
+        )
+        audit_log(
+            action="webhook_delivery.resent",
+            obj=delivery,
+            program=delivery.endpoint.program,
+            actor=actor,
+            data={"event": delivery.event.public_id, "previous_status": previous},
+        )
+        transaction.on_commit(lambda: _enqueue(delivery_id))
+    return True
+
+
+def endpoint_save(*, endpoint: WebhookEndpoint, actor=None, changed: list[str] | None = None):
+    """Create or update an endpoint from the admin, with an audit row."""
+    with transaction.atomic():
+        created = endpoint.pk is None
+        endpoint.full_clean()
+        endpoint.save()
+        audit_log(
+            action="webhook_endpoint.created" if created else "webhook_endpoint.updated",
+            obj=endpoint,
+            program=endpoint.program,
+            actor=actor,
+            data={"url": endpoint.url, "changed": changed or []},
+        )
+    return endpoint
+
+
+def endpoint_secret_rotate(*, endpoint_id: int, actor=None) -> WebhookEndpoint:
+    """Replace an endpoint's signing secret; requests signed from now on use the new one."""
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        endpoint.secret = new_endpoint_secret()
+        endpoint.save(update_fields=["secret"])
+        audit_log(
+            action="webhook_endpoint.secret_rotated",
+            obj=endpoint,
+            program=endpoint.program,
+            actor=actor,
+        )
+    return endpoint
