@@ -208,8 +208,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
-# Referral cookie set by /r/<code> (and by embed.js on the merchant's domain).
+# Referral cookie set by /r/<code> on the platform's host (embed.js keeps its own
+# first-party "advocacy_ref" cookie on the merchant's domain).
 REFERRAL_COOKIE_NAME = "adv_ref"
+# The demo shop at /demo-shop/ is served with DEBUG on, or when this is set.
+DEMO_SHOP = env.bool("DEMO_SHOP", default=False)
 
 LOGGING = {
     "version": 1,

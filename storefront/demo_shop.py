@@ -1,0 +1,125 @@
+"""The demo shop: a pretend merchant that uses the platform like a real one would.
+
+It loads ``/embed.js`` on its pages and, at checkout, reports the order to the
+conversion API over HTTP with the demo secret key, exactly as a merchant's
+server does (see docs/integration.md).
+"""
+
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+import requests
+from django.conf import settings
+from django.http import Http404
+
+from advocacy import demo
+from advocacy.models import Program
+
+API_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Product:
+    slug: str
+    name: str
+    price: str  # a decimal string in the demo program's currency, as the API takes it
+    blurb: str
+    colour: str
+
+
+PRODUCTS = {
+    p.slug: p
+    for p in [
+        Product(
+            "wool-beanie", "Wool beanie", "29.00", "Warm merino, knitted in Norway.", "#c2410c"
+        ),
+        Product(
+            "ceramic-mug", "Ceramic mug", "14.90", "Holds a large coffee, hand glazed.", "#0f766e"
+        ),
+        Product(
+            "canvas-tote", "Canvas tote", "19.50", "Heavy cotton canvas for the market.", "#4338ca"
+        ),
+    ]
+}
+
+
+def demo_shop_enabled() -> bool:
+    return bool(settings.DEBUG or getattr(settings, "DEMO_SHOP", False))
+
+
+def require_demo_shop() -> None:
+    """The demo shop exists only in development or when DEMO_SHOP is set."""
+    if not demo_shop_enabled():
+        raise Http404("The demo shop is off (DEBUG=0 and DEMO_SHOP unset).")
+
+
+def demo_program() -> Program | None:
+    return Program.objects.filter(slug=demo.DEMO_SLUG).first()
+
+
+def product_get(slug: str) -> Product:
+    try:
+        return PRODUCTS[slug]
+    except KeyError:
+        raise Http404("No such product.") from None
+
+
+def new_order_id() -> str:
+    return f"demo-{uuid.uuid4().hex[:12]}"
+
+
+def order_report(
+    *,
+    base_url: str,
+    order_id: str,
+    product: Product,
+    email: str,
+    referral_code: str = "",
+    click_id: str = "",
+) -> dict:
+    """POST the order to the conversion API; returns ``{"status", "answer"}`` or ``{"error"}``."""
+    body: dict = {
+        "order_id": order_id,
+        "amount": product.price,
+        "currency": "EUR",
+        "customer": {"email": email},
+    }
+    if referral_code:
+        body["referral_code"] = referral_code
+    if click_id:
+        body["click_id"] = click_id
+    try:
+        response = requests.post(
+            urljoin(base_url, "api/v1/conversions"),
+            json=body,
+            headers={
+                "Authorization": f"Bearer {demo.DEMO_SECRET_KEY}",
+                "Idempotency-Key": order_id,
+            },
+            timeout=API_TIMEOUT_SECONDS,
+        )
+    except requests.RequestException as exc:
+        return {"request": body, "error": f"The conversion API could not be reached: {exc}"}
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {"error": {"message": response.text[:500]}}
+    return {"request": body, "status": response.status_code, "answer": answer}
+
+
+def order_place(*, session, base_url: str, product: Product, email: str, **referral) -> str:
+    """Report a new order and keep the API's answer in the buyer's session for the receipt."""
+    order_id = new_order_id()
+    result = order_report(
+        base_url=base_url, order_id=order_id, product=product, email=email, **referral
+    )
+    orders = session.get("demo_orders", {})
+    orders[order_id] = {"product": product.slug, "email": email, **result}
+    # Keep the session small: the last few orders are enough for a demo.
+    session["demo_orders"] = dict(list(orders.items())[-5:])
+    return order_id
+
+
+def order_get(*, session, order_id: str) -> dict | None:
+    return session.get("demo_orders", {}).get(order_id)

@@ -1,0 +1,149 @@
+"""The embed script, the advocate widget and the demo shop (HTML and JS only)."""
+
+from urllib.parse import urlencode
+
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import get_conditional_response
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
+
+from advocacy import demo
+from advocacy.errors import ServiceError
+from advocacy.models import Program
+
+from . import demo_shop, selectors, services
+from .embed import embed_script
+from .signing import WidgetSignatureError, widget_params
+
+# ---------------------------------------------------------------- embed script
+
+
+@require_safe
+def embed_js(request):
+    """``/embed.js`` (short cache, revalidated by ETag) or ``/embed.js?v=<hash>`` (immutable)."""
+    content, version = embed_script()
+    response = HttpResponse(content, content_type="application/javascript; charset=utf-8")
+    response["ETag"] = f'"{version}"'
+    if request.GET.get("v") == version:
+        response["Cache-Control"] = "public, max-age=31536000, immutable"
+    else:
+        response["Cache-Control"] = "public, max-age=300"
+    # Lets merchants use crossorigin="anonymous" with Subresource Integrity.
+    response["Access-Control-Allow-Origin"] = "*"
+    return get_conditional_response(request, etag=response["ETag"], response=response)
+
+
+# ---------------------------------------------------------------- advocate widget
+
+
+@xframe_options_exempt
+@require_GET
+def widget(request, slug: str):
+    """The advocate widget, framed on the merchant's page for a customer it signed."""
+    program = Program.objects.filter(slug=slug).first()
+    if program is None:
+        return _widget_error(request, None, "This referral program does not exist.", 404)
+    q = request.GET
+    try:
+        advocate = services.widget_open(
+            program=program,
+            email=q.get("email", ""),
+            external_id=q.get("external_id") or None,
+            name=q.get("name", ""),
+            expires=q.get("expires", ""),
+            sig=q.get("sig", ""),
+        )
+    except WidgetSignatureError as exc:
+        return _widget_error(request, program, str(exc), 403)
+    except ServiceError as exc:
+        return _widget_error(request, program, exc.message, exc.status_code)
+    context = selectors.widget_context(advocate=advocate)
+    return _widget_headers(render(request, "storefront/widget.html", context), program)
+
+
+def _widget_error(request, program, reason: str, status: int):
+    context = {"program": program, "reason": reason, "status": status}
+    response = render(request, "storefront/widget_error.html", context, status=status)
+    return _widget_headers(response, program)
+
+
+def _widget_headers(response, program):
+    if program is not None:
+        response["Content-Security-Policy"] = selectors.frame_ancestors(program)
+    # Personal and signed: never cached, and the URL (email, signature) never sent onwards.
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# ---------------------------------------------------------------- demo shop
+
+
+def _shop(request, template: str, context: dict | None = None, status: int = 200):
+    demo_shop.require_demo_shop()
+    program = demo_shop.demo_program()
+    if program is None:
+        return render(request, "storefront/shop_setup.html", status=503)
+    base = {
+        "program": program,
+        "publishable_key": demo.DEMO_PUBLISHABLE_KEY,
+        "embed_version": embed_script()[1],
+        "products": demo_shop.PRODUCTS.values(),
+        "demo_code": demo.DEMO_ADVOCATE_CODE,
+    }
+    return render(request, template, {**base, **(context or {})}, status=status)
+
+
+@require_GET
+def shop_home(request):
+    return _shop(request, "storefront/shop_home.html")
+
+
+@require_GET
+def shop_product(request, slug: str):
+    demo_shop.require_demo_shop()
+    return _shop(request, "storefront/shop_product.html", {"product": demo_shop.product_get(slug)})
+
+
+@require_http_methods(["GET", "POST"])
+def shop_checkout(request, slug: str):
+    """The cart: an email and the hidden referral inputs that embed.js fills."""
+    demo_shop.require_demo_shop()
+    product = demo_shop.product_get(slug)
+    if request.method == "GET" or demo_shop.demo_program() is None:
+        return _shop(request, "storefront/shop_checkout.html", {"product": product})
+    email = request.POST.get("email", "").strip()
+    if not email:
+        context = {"product": product, "error": "Enter an email address for the receipt."}
+        return _shop(request, "storefront/shop_checkout.html", context, status=400)
+    order_id = demo_shop.order_place(
+        session=request.session,
+        base_url=request.build_absolute_uri("/"),
+        product=product,
+        email=email,
+        referral_code=request.POST.get("referral_code", "").strip(),
+        click_id=request.POST.get("referral_click", "").strip(),
+    )
+    return redirect("storefront:shop-order", order_id=order_id)
+
+
+@require_GET
+def shop_order(request, order_id: str):
+    """The order confirmation: the API's answer and the buyer's own referral widget."""
+    demo_shop.require_demo_shop()
+    order = demo_shop.order_get(session=request.session, order_id=order_id)
+    program = demo_shop.demo_program()
+    if order is None or program is None:
+        return _shop(request, "storefront/shop_order_missing.html", status=404)
+    params = widget_params(program=program, email=order["email"])
+    widget_url = reverse("storefront:widget", args=[program.slug]) + "?" + urlencode(params)
+    context = {
+        "order_id": order_id,
+        "order": order,
+        "product": demo_shop.product_get(order["product"]),
+        "answer": order.get("answer") or {},
+        "widget_url": widget_url,
+    }
+    return _shop(request, "storefront/shop_order.html", context)
