@@ -40,6 +40,7 @@ HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/advocacy_bench"
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}  # what the TLS proxy sends; see redirect.lua
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+FLOORS = ("insert", "redis", "buffer")  # views in bench/urls.py
 DISTURBED_CORES = 0.15  # a run where other processes used more than this is flagged
 
 
@@ -582,14 +583,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--floors",
-        action="store_true",
-        help="also measure floor/insert/ (302 + raw INSERT) and floor/redis/ (302 + RPUSH)",
+        nargs="?",
+        const=",".join(FLOORS),
+        default="",
+        metavar="LIST",
+        help="also measure floor/insert/ (302 + raw INSERT), floor/redis/ (302 + RPUSH) and"
+        " floor/buffer/ (302 + in-memory list INSERTed in batches), see bench/urls.py;"
+        " all three, or a comma-separated subset",
     )
     args = p.parse_args(argv)
     if min(args.duration, args.rounds, args.workers, args.threads) < 1:
         p.error("duration, rounds, workers and threads must be >= 1")
     if args.connections < args.threads:
         p.error("connections must be >= threads")
+    args.floors = [name for name in args.floors.split(",") if name]
+    if unknown := set(args.floors) - set(FLOORS):
+        p.error(f"unknown floor(s) {', '.join(sorted(unknown))}; choose from {', '.join(FLOORS)}")
     return args
 
 
@@ -606,12 +615,13 @@ def main(argv: list[str] | None = None) -> int:
         manage(env, "migrate", "--noinput")
         manage(env, "seed_demo")
 
-    # SIGTERM/SIGHUP unwind like Ctrl-C, so the finally below always stops the server.
+    # SIGINT/SIGTERM/SIGHUP unwind, so the finally below always stops the server (SIGINT
+    # too: a shell starts background jobs with it ignored).
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGHUP, interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
 
     with tempfile.TemporaryDirectory(prefix="advocacy-bench-") as workdir:
         server = Server(
@@ -623,11 +633,11 @@ def main(argv: list[str] | None = None) -> int:
             base = f"http://{HOST}:{server.port}"
             urls = {"bare": f"{base}/bare/", "redirect": f"{base}/r/{args.code}"}
             counters = {"redirect": lambda: db.settled_clicks(args.code)}
-            if args.floors:
-                urls["floor-insert"] = f"{base}/floor/insert/"
-                urls["floor-redis"] = f"{base}/floor/redis/"
-                counters["floor-insert"] = counters["redirect"]
-                counters["floor-redis"] = redis_queue.length
+            for floor in args.floors:
+                urls[f"floor-{floor}"] = f"{base}/floor/{floor}/"
+                counters[f"floor-{floor}"] = (
+                    redis_queue.length if floor == "redis" else counters["redirect"]
+                )
 
             def sample() -> CpuSample:
                 return cpu_sample(server.proc.pid, db.name)
@@ -655,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise BenchError(f"gunicorn died during the run:\n{server.log_tail()}")
         finally:
             server.stop()
-            if args.floors:
+            if "redis" in args.floors:
                 redis_queue.clear()
     return 0 if report(args, runs) else 1
 

@@ -211,6 +211,13 @@ SPECTACULAR_SETTINGS = {
 # Referral cookie set by /r/<code> on the platform's host (embed.js keeps its own
 # first-party "advocacy_ref" cookie on the merchant's domain).
 REFERRAL_COOKIE_NAME = "adv_ref"
+# The redirect's fast path (see referrals/clicks.py): links cached in process for
+# this long; clicks written in batches every CLICK_FLUSH_MS (0: one by one).
+LINK_CACHE_SECONDS = env.int("LINK_CACHE_SECONDS", default=5)
+CLICK_FLUSH_MS = env.int(
+    "CLICK_FLUSH_MS",
+    default=50 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 0,
+)
 # The demo shop at /demo-shop/ is served with DEBUG on, or when this is set.
 DEMO_SHOP = env.bool("DEMO_SHOP", default=False)
 

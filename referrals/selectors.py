@@ -5,6 +5,7 @@ import re
 from advocacy.errors import NotFound
 from advocacy.models import Advocate, Program
 
+from .clicks import cached_link
 from .models import Conversion, ReferralLink
 
 
@@ -24,9 +25,13 @@ CODE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def link_for_redirect(code: str) -> ReferralLink | None:
-    """The link for ``/r/<code>`` with what the redirect needs, in one query."""
+    """The link for ``/r/<code>`` with what the redirect needs (cached briefly in process)."""
     if not CODE_RE.fullmatch(code):
         return None
+    return cached_link(code.upper(), _load_link)
+
+
+def _load_link(code: str) -> ReferralLink | None:
     return (
         ReferralLink.objects.select_related("program", "advocate")
         .only(
@@ -41,7 +46,8 @@ def link_for_redirect(code: str) -> ReferralLink | None:
             "program__attribution_window_days",
             "advocate__status",
         )
-        .filter(code=code.upper())
+        .filter(code=code)
+        .order_by()
         .first()
     )
 

@@ -16,14 +16,19 @@ from advocacy.normalize import normalize_email
 from integrations import events
 from rewards import services as reward_services
 
+from . import clicks
 from .models import Click, Conversion, Referral, ReferralLink, Refund
 
 
 def click_record(
     *, link: ReferralLink, channel: str = "", user_agent: str = "", ip: str = ""
 ) -> uuid.UUID:
-    """Record a click on a referral link; returns the click id for the landing URL."""
-    click = Click.objects.create(
+    """Record a click on a referral link; returns the click id for the landing URL.
+
+    The row may be written a moment later, in a batch (see ``referrals.clicks``).
+    """
+    click = Click(
+        id=clicks.new_click_id(link.pk),
         program_id=link.program_id,
         link_id=link.pk,
         advocate_id=link.advocate_id,
@@ -31,7 +36,9 @@ def click_record(
         channel=channel.replace("\x00", "")[:30],
         user_agent=user_agent.replace("\x00", "")[:300],
         ip_hash=hashlib.sha256(ip.encode()).hexdigest() if ip else "",
+        created_at=timezone.now(),
     )
+    clicks.click_write(click)
     return click.id
 
 
@@ -85,7 +92,7 @@ def _resolve_click(program: Program, click_id: uuid.UUID) -> Click:
         Click.objects.select_related("advocate", "link")
         .filter(program=program, pk=click_id)
         .first()
-    )
+    ) or _click_from_id(program, click_id)
     if click is None:
         raise Unprocessable(
             "unknown_click",
@@ -93,6 +100,30 @@ def _resolve_click(program: Program, click_id: uuid.UUID) -> Click:
             fields={"click_id": ["Unknown click id."]},
         )
     return click
+
+
+def _click_from_id(program: Program, click_id: uuid.UUID) -> Click | None:
+    """A genuine click id whose row is not written (yet, or lost): recreate the row."""
+    parsed = clicks.parse_click_id(click_id)
+    if parsed is None:
+        return None
+    link_id, at = parsed
+    link = ReferralLink.objects.filter(program=program, pk=link_id).first()
+    if link is None:
+        return None
+    Click.objects.bulk_create(
+        [
+            Click(
+                id=click_id,
+                program=program,
+                link=link,
+                advocate_id=link.advocate_id,
+                created_at=at,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return Click.objects.select_related("advocate", "link").get(pk=click_id)
 
 
 def referral_create(

@@ -34,6 +34,10 @@ def require_broker():
 @pytest.fixture(autouse=True)
 def _site_url(settings):
     settings.SITE_URL = "http://testserver"
+    # Tests see every click and link change at once; tests/referrals/test_clicks.py
+    # covers the cache and the batched writer.
+    settings.LINK_CACHE_SECONDS = 0
+    settings.CLICK_FLUSH_MS = 0
 
 
 @pytest.fixture
