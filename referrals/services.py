@@ -27,19 +27,21 @@ def click_record(
 
     The row may be written a moment later, in a batch (see ``referrals.clicks``).
     """
-    click = Click(
-        id=clicks.new_click_id(link.pk),
-        program_id=link.program_id,
-        link_id=link.pk,
-        advocate_id=link.advocate_id,
-        # Query strings and headers are untrusted: PostgreSQL rejects NUL bytes.
-        channel=channel.replace("\x00", "")[:30],
-        user_agent=user_agent.replace("\x00", "")[:300],
-        ip_hash=hashlib.sha256(ip.encode()).hexdigest() if ip else "",
-        created_at=timezone.now(),
+    click_id = clicks.new_click_id(link.pk)
+    clicks.click_write(
+        (
+            click_id,
+            link.program_id,
+            link.pk,
+            link.advocate_id,
+            # Query strings and headers are untrusted: PostgreSQL rejects NUL bytes.
+            channel.replace("\x00", "")[:30],
+            user_agent.replace("\x00", "")[:300],
+            hashlib.sha256(ip.encode()).hexdigest() if ip else "",
+            timezone.now(),
+        )
     )
-    clicks.click_write(click)
-    return click.id
+    return click_id
 
 
 def _is_self_referral(

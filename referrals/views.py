@@ -2,7 +2,7 @@ import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
@@ -10,6 +10,9 @@ from . import selectors, services
 
 
 def _with_params(url: str, **params: str) -> str:
+    if "?" not in url and "#" not in url:
+        # The common case, without parsing: codes and click ids are URL-safe.
+        return url + "?" + "&".join(f"{k}={v}" for k, v in params.items())
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
     query.extend(params.items())
@@ -46,7 +49,16 @@ def referral_redirect(request, code: str):
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         ip=_client_ip(request),
     )
-    response = HttpResponseRedirect(_with_params(target, ref=link.code, click=str(click_id)))
+    # A plain 302: the target is the program's validated landing URL or an
+    # http(s) URL on its allowed domains, so HttpResponseRedirect's checks are moot.
+    response = HttpResponse(
+        status=302,
+        headers={
+            "Location": _with_params(target, ref=link.code, click=str(click_id)),
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+    )
     response.set_cookie(
         settings.REFERRAL_COOKIE_NAME,
         f"{link.code}.{click_id}",
@@ -55,6 +67,4 @@ def referral_redirect(request, code: str):
         secure=request.is_secure(),
         httponly=True,
     )
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
     return response
