@@ -1,3 +1,4 @@
+import functools
 import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -9,14 +10,26 @@ from django.views.decorators.http import require_GET
 from . import selectors, services
 
 
-def _with_params(url: str, **params: str) -> str:
+@functools.lru_cache(maxsize=4096)
+def _redirect_base(url: str) -> tuple[str, str]:
+    """(``url`` up to its query without ``ref``/``click``, ready to append to; its fragment)."""
     if "?" not in url and "#" not in url:
-        # The common case, without parsing: codes and click ids are URL-safe.
-        return url + "?" + "&".join(f"{k}={v}" for k, v in params.items())
+        return url + "?", ""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in params]
-    query.extend(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if k not in ("ref", "click")
+    ]
+    base = urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return base + ("&" if query else "?"), fragment
+
+
+def _landing(target: str, code: str, click_id: str) -> str:
+    """The landing URL with ``ref`` and ``click`` (URL-safe values: no quoting needed)."""
+    base, fragment = _redirect_base(target)
+    return f"{base}ref={code}&click={click_id}{fragment}"
 
 
 def _target(program, requested: str | None) -> str:
@@ -39,13 +52,15 @@ def referral_redirect(request, code: str):
     if link is None:
         return render(request, "referrals/link_unknown.html", {"code": code[:32]}, status=404)
     program = link.program
-    target = _target(program, request.GET.get("to"))
+    # Most clicks carry no query string: skip building a QueryDict for them.
+    query = request.GET if request.META.get("QUERY_STRING") else {}
+    target = _target(program, query.get("to"))
     if not selectors.link_accepts_clicks(link):
         # A paused program or advocate still gets the friend to the shop, untracked.
         return HttpResponseRedirect(target)
     click_id: uuid.UUID = services.click_record(
         link=link,
-        channel=request.GET.get("ch", ""),
+        channel=query.get("ch", ""),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
         ip=_client_ip(request),
     )
@@ -54,7 +69,7 @@ def referral_redirect(request, code: str):
     response = HttpResponse(
         status=302,
         headers={
-            "Location": _with_params(target, ref=link.code, click=str(click_id)),
+            "Location": _landing(target, link.code, str(click_id)),
             "Cache-Control": "no-store",
             "Referrer-Policy": "no-referrer",
         },
