@@ -20,6 +20,7 @@ from django.urls import include, path
 from django.utils import timezone
 
 from bench import FLOOR_CODE, FLOOR_REDIS_KEY, FLOOR_REDIS_URL
+from referrals.views import referral_redirect
 
 BARE_TARGET = "https://shop.example.com/landing"
 _CLICK_INSERT = (
@@ -115,6 +116,9 @@ def floor_buffer(request):
 
 
 urlpatterns = [
+    # The redirect at the top level, as in production (the first pattern of
+    # config.urls): both endpoints are resolved at the same depth.
+    path("r/<str:code>", referral_redirect),
     path("bare/", bare_redirect, name="bench-bare"),
     path("floor/insert/", floor_insert, name="bench-floor-insert"),
     path("floor/redis/", floor_redis, name="bench-floor-redis"),

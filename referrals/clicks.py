@@ -18,6 +18,7 @@ import atexit
 import functools
 import hashlib
 import hmac
+import json
 import logging
 import os
 import random
@@ -110,14 +111,17 @@ def insert_rows(rows: list[tuple]) -> None:
     columns = ", ".join(connection.ops.quote_name(c) for c in COLUMNS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # Eight array parameters instead of eight per row keeps binding cheap;
-            # psycopg adapts UUIDs and aware datetimes itself.
+            # The whole batch as one JSON parameter: serialised in C, unpacked by
+            # PostgreSQL (on its own core), instead of adapting 8 values per row.
+            batch = json.dumps(
+                [(str(r[0]), *r[1:7], r[7].isoformat()) for r in rows], separators=(",", ":")
+            )
             types = ("uuid", "bigint", "bigint", "bigint", "text", "text", "text", "timestamptz")
-            arrays = ", ".join(f"%s::{t}[]" for t in types)
+            fields = ", ".join(f"(e->>{i})::{t}" for i, t in enumerate(types))
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608
-                "ON CONFLICT DO NOTHING",
-                [list(column) for column in zip(*rows, strict=True)],
+                f"INSERT INTO {table} ({columns}) SELECT {fields} "  # noqa: S608
+                "FROM json_array_elements(%s::json) AS e ON CONFLICT DO NOTHING",
+                [batch],
             )
             return
         id_field = Click._meta.get_field("id")

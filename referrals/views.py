@@ -1,5 +1,4 @@
 import functools
-import uuid
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -58,28 +57,29 @@ def referral_redirect(request, code: str):
     if not selectors.link_accepts_clicks(link):
         # A paused program or advocate still gets the friend to the shop, untracked.
         return HttpResponseRedirect(target)
-    click_id: uuid.UUID = services.click_record(
-        link=link,
-        channel=query.get("ch", ""),
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-        ip=_client_ip(request),
+    click_id = str(
+        services.click_record(
+            link=link,
+            channel=query.get("ch", ""),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            ip=_client_ip(request),
+        )
     )
     # A plain 302: the target is the program's validated landing URL or an
     # http(s) URL on its allowed domains, so HttpResponseRedirect's checks are moot.
-    response = HttpResponse(
+    # The attribution cookie is one header written here rather than through
+    # set_cookie()'s SimpleCookie, the costliest part of a click otherwise; its
+    # value (a code and a click id) needs no quoting.
+    return HttpResponse(
         status=302,
         headers={
-            "Location": _landing(target, link.code, str(click_id)),
+            "Location": _landing(target, link.code, click_id),
             "Cache-Control": "no-store",
             "Referrer-Policy": "no-referrer",
+            "Set-Cookie": (
+                f"{settings.REFERRAL_COOKIE_NAME}={link.code}.{click_id}; "
+                f"Max-Age={program.attribution_window_days * 86400}; Path=/; SameSite=Lax; "
+                + ("HttpOnly; Secure" if request.is_secure() else "HttpOnly")
+            ),
         },
     )
-    response.set_cookie(
-        settings.REFERRAL_COOKIE_NAME,
-        f"{link.code}.{click_id}",
-        max_age=program.attribution_window_days * 86400,
-        samesite="Lax",
-        secure=request.is_secure(),
-        httponly=True,
-    )
-    return response

@@ -1,5 +1,6 @@
 """``GET /r/<code>``: a click recorded, a safe redirect, a cookie, never a 5xx."""
 
+from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,10 +26,15 @@ def test_it_records_the_click_and_redirects_with_ref_and_click(client, link):
         "Phone/1.0",
         link.advocate_id,
     )
-    cookie = response.cookies["adv_ref"]
+    cookie = SimpleCookie(response["Set-Cookie"])["adv_ref"]  # as a browser reads it
     assert cookie.value == f"{link.code}.{click.id}"
-    assert cookie["max-age"] == 30 * 86400
+    assert cookie["max-age"] == str(30 * 86400)
     assert cookie["samesite"] == "Lax"
+    assert cookie["httponly"] is True
+    assert cookie["path"] == "/"
+    assert not cookie["secure"]
+    secure = client.get(f"/r/{link.code}", secure=True)
+    assert SimpleCookie(secure["Set-Cookie"])["adv_ref"]["secure"] is True
 
 
 def test_it_costs_two_queries(client, link):
@@ -98,7 +104,7 @@ def test_a_paused_program_sends_friends_to_the_shop_untracked(client, program, l
     response = client.get(f"/r/{link.code}")
     assert response["Location"] == "https://shop.example.com/welcome"
     assert Click.objects.count() == 0
-    assert "adv_ref" not in response.cookies
+    assert "Set-Cookie" not in response
 
 
 def test_a_banned_advocates_link_records_nothing(client, advocate, link):
