@@ -300,48 +300,49 @@ def payout_mark_paid(*, payout_id: int, transfer_id: str) -> str:
 
 def payout_fail(*, payout_id: int, reason: str) -> bool:
     """A permanent failure: mark it failed and return the money to the available balance."""
-    with transaction.atomic():
-        payout = Payout.objects.select_for_update().get(pk=payout_id)
-        if payout.status not in Payout.OPEN:
-            return False
-        payout.status = Payout.Status.FAILED
-        payout.failure_reason = reason[:300]
-        payout.updated_at = timezone.now()
-        payout.save(update_fields=["status", "failure_reason", "updated_at"])
-        _move(
-            payout,
-            kind=LedgerEntry.Kind.PAYOUT_RETURNED,
-            source=B.IN_PAYOUT,
-            target=B.AVAILABLE,
-            step="returned",
-            memo=f"Payout {payout.pk} failed: {reason}"[:200],
-        )
-        audit_log(
-            action="payout.failed", obj=payout, program=payout.program, data={"reason": reason}
-        )
-    return True
+    return _return_money(
+        payout_id=payout_id,
+        reason=reason,
+        only_from=Payout.OPEN,
+        status=Payout.Status.FAILED,
+        source=B.IN_PAYOUT,
+        memo=f"Payout failed: {reason}",
+    )
 
 
 def payout_reversed(*, payout_id: int, reason: str) -> bool:
     """Stripe reversed a paid transfer: the money is back on the available balance."""
+    return _return_money(
+        payout_id=payout_id,
+        reason=reason,
+        only_from=(Payout.Status.PAID,),
+        status=Payout.Status.REVERSED,
+        source=B.PAID,
+        memo=f"Transfer reversed: {reason}",
+    )
+
+
+def _return_money(
+    *, payout_id: int, reason: str, only_from, status: str, source: str, memo: str
+) -> bool:
     with transaction.atomic():
         payout = Payout.objects.select_for_update().get(pk=payout_id)
-        if payout.status != Payout.Status.PAID:
+        if payout.status not in only_from:
             return False
-        payout.status = Payout.Status.REVERSED
+        payout.status = status
         payout.failure_reason = reason[:300]
         payout.updated_at = timezone.now()
         payout.save(update_fields=["status", "failure_reason", "updated_at"])
         _move(
             payout,
             kind=LedgerEntry.Kind.PAYOUT_RETURNED,
-            source=B.PAID,
+            source=source,
             target=B.AVAILABLE,
-            step="reversed",
-            memo=f"Transfer reversed: {reason}"[:200],
+            step=status,
+            memo=memo[:200],
         )
         audit_log(
-            action="payout.reversed", obj=payout, program=payout.program, data={"reason": reason}
+            action=f"payout.{status}", obj=payout, program=payout.program, data={"reason": reason}
         )
     return True
 
