@@ -142,3 +142,10 @@ def test_healthz_reports_a_dead_broker_as_503(client, db, settings):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["broker"].startswith("error")
+
+
+def test_the_api_docs_load_their_assets_from_the_project(client, db):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content
+    assert b"cdn.jsdelivr" not in response.content
