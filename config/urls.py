@@ -33,6 +33,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("webhooks/stripe/<slug:program>/", stripe_webhook, name="stripe-webhook"),
     path("healthz", healthz, name="healthz"),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("", include("storefront.urls")),
     path("accounts/", include("allauth.urls")),
