@@ -1,12 +1,17 @@
 from django.urls import path
 
-from . import views
+from . import portal, views
 
 app_name = "portal"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", portal.home, name="home"),
     path("join/<slug:slug>/", views.join, name="join"),
+    path("p/<slug:slug>/", portal.dashboard, name="dashboard"),
+    path("p/<slug:slug>/qr.svg", portal.qr_download, name="qr"),
+    path("p/<slug:slug>/rewards/", portal.rewards, name="rewards"),
+    path("p/<slug:slug>/rewards/redeem/", portal.redeem, name="redeem"),
+    path("p/<slug:slug>/about/", portal.about, name="about"),
     path("payouts/<slug:slug>/setup/", views.payout_setup, name="payout-setup"),
     path("payouts/<slug:slug>/return/", views.payout_return, name="payout-return"),
 ]

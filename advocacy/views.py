@@ -11,54 +11,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from kombu import Connection
 
-from rewards.selectors import balances
-
-from . import selectors, services
+from . import services
 from .errors import ServiceError
 from .models import Advocate, Program
-from .money import to_decimal_string
-
-
-def advocate_payouts_enabled(advocate) -> bool:
-    from rewards.models import PayoutAccount
-
-    return PayoutAccount.objects.filter(advocate=advocate, payouts_enabled=True).exists()
-
-
-def home(request):
-    """The portal: the advocate's programs and links, or an invitation to join."""
-    memberships = []
-    joined_ids = set()
-    if request.user.is_authenticated:
-        advocates = Advocate.objects.filter(user=request.user).select_related("program")
-        for advocate in advocates:
-            joined_ids.add(advocate.program_id)
-            link = services.advocate_primary_link(advocate)
-            raw = balances(advocate=advocate)
-            memberships.append(
-                {
-                    "advocate": advocate,
-                    "program": advocate.program,
-                    "referral_url": services.referral_url(link.code),
-                    "stats": selectors.advocate_stats(advocate=advocate),
-                    "payouts_enabled": advocate_payouts_enabled(advocate),
-                    "cash": [
-                        {
-                            "currency": cur,
-                            **{b: to_decimal_string(v, cur) for b, v in buckets.items()},
-                        }
-                        for cur, buckets in raw["cash"].items()
-                    ],
-                }
-            )
-    open_programs = Program.objects.filter(
-        status=Program.Status.ACTIVE, open_enrollment=True
-    ).exclude(pk__in=joined_ids)
-    return render(
-        request,
-        "portal/home.html",
-        {"memberships": memberships, "open_programs": open_programs},
-    )
 
 
 @login_required

@@ -1,0 +1,126 @@
+"""Balances, history, the points catalog and payouts on the rewards page."""
+
+import re
+import uuid
+
+from advocacy.models import Advocate
+from advocacy.services import advocate_set_status
+from rewards.catalog import available_points
+from rewards.models import Payout, PayoutAccount, Redemption
+
+from .helpers import add_entry, add_perk
+
+
+def rewards_page(browser, program) -> str:
+    response = browser.get(f"/p/{program.slug}/rewards/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def redeem(browser, program, item, key):
+    return browser.post(
+        f"/p/{program.slug}/rewards/redeem/",
+        {"item": item.pk, "idempotency_key": str(key)},
+        follow=True,
+    )
+
+
+def test_it_shows_balances_and_history_newest_first(alice_client, program, advocate):
+    add_entry(advocate, 1000, memo="Nina's first order")
+    add_entry(advocate, 300, bucket="pending", memo="Omar's first order")
+    add_entry(advocate, 40, currency="PTS", memo="Welcome points")
+    text = rewards_page(alice_client, program)
+    assert "10.00 EUR" in text and "3.00 EUR" in text
+    assert "<strong>40</strong> available" in text
+    history = text[text.index('id="history-title"') :]
+    assert history.index("Welcome points") < history.index("Omar&#x27;s first order")
+    assert history.index("Omar&#x27;s first order") < history.index("Nina&#x27;s first order")
+    assert "Adjustment" in history and "40 points" in history
+
+
+def test_a_double_submitted_redemption_redeems_once(alice_client, program, advocate):
+    add_entry(advocate, 500, currency="PTS")
+    item = add_perk(program, points=200)
+    text = rewards_page(alice_client, program)
+    [key] = re.findall(r'name="idempotency_key" value="([0-9a-f-]{36})"', text)
+    first = redeem(alice_client, program, item, key)
+    second = redeem(alice_client, program, item, key)
+    assert "You redeemed Tote bag" in first.content.decode()
+    assert "You redeemed Tote bag" in second.content.decode()
+    assert Redemption.objects.filter(advocate=advocate).count() == 1
+    assert available_points(advocate.pk) == 300
+    # A new form (new key) redeems again.
+    redeem(alice_client, program, item, uuid.uuid4())
+    assert available_points(advocate.pk) == 100
+
+
+def test_a_failed_redemption_shows_why(alice_client, program, advocate):
+    add_entry(advocate, 50, currency="PTS")
+    item = add_perk(program, points=200)
+    text = redeem(alice_client, program, item, uuid.uuid4()).content.decode()
+    assert "This costs 200 points; 50 are available." in text
+    assert not Redemption.objects.exists()
+
+
+def test_a_paused_advocate_cannot_redeem(alice_client, program, advocate):
+    add_entry(advocate, 500, currency="PTS")
+    item = add_perk(program, points=200)
+    advocate_set_status(advocate=advocate, status=Advocate.Status.PAUSED)
+    text = redeem(alice_client, program, item, uuid.uuid4()).content.decode()
+    assert "The advocate is paused." in text
+    assert not Redemption.objects.exists()
+
+
+def test_another_programs_item_cannot_be_redeemed(alice_client, program, advocate, other_program):
+    add_entry(advocate, 500, currency="PTS")
+    foreign = add_perk(other_program[0], points=10)
+    text = redeem(alice_client, program, foreign, uuid.uuid4()).content.decode()
+    assert "not in the catalog" in text
+    assert not Redemption.objects.exists()
+
+
+def test_a_malformed_key_redeems_nothing(alice_client, program, advocate):
+    add_entry(advocate, 500, currency="PTS")
+    item = add_perk(program)
+    redeem(alice_client, program, item, "not-a-uuid")
+    assert not Redemption.objects.exists()
+
+
+def test_it_shows_payout_setup_and_history(alice_client, program, advocate):
+    text = rewards_page(alice_client, program)
+    assert f'action="/payouts/{program.slug}/setup/"' in text
+    assert "Set up payouts" in text
+    PayoutAccount.objects.create(
+        advocate=advocate, stripe_account_id="acct_1", payouts_enabled=True
+    )
+    Payout.objects.create(
+        program=program,
+        advocate=advocate,
+        amount_minor=2500,
+        currency="EUR",
+        status=Payout.Status.PAID,
+        stripe_account_id="acct_1",
+    )
+    text = rewards_page(alice_client, program)
+    assert "Your payout account is connected" in text
+    assert "25.00 EUR" in text and "Paid" in text
+
+
+def test_the_rewards_query_count_does_not_grow_with_entries(
+    alice_client, program, advocate, django_assert_max_num_queries
+):
+    add_entry(advocate, 100)
+    add_perk(program, name="Mug")
+    with django_assert_max_num_queries(14) as few:
+        rewards_page(alice_client, program)
+    baseline = len(few.captured_queries)  # read now: each request resets the query log
+    for n in range(25):
+        add_entry(advocate, 100, memo=f"entry {n}")
+        add_entry(advocate, 10, currency="PTS")
+        add_perk(program, points=10 + n, name=f"Item {n}")
+    item = add_perk(program, points=1, name="Sticker")
+    for _ in range(5):
+        redeem(alice_client, program, item, uuid.uuid4())
+    PayoutAccount.objects.create(advocate=advocate, stripe_account_id="acct_1")
+    with django_assert_max_num_queries(baseline):
+        rewards_page(alice_client, program)
