@@ -1,5 +1,8 @@
 """Visitors choose the portal's language; the choice is remembered."""
 
+import gettext
+from pathlib import Path
+
 import pytest
 from django.conf import settings
 
@@ -16,3 +19,27 @@ def test_every_portal_language_can_be_chosen(client, db, code):
 def test_the_browser_language_is_used_by_default(client, db):
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="sv-SE,sv;q=0.9")
     assert b'<html lang="sv">' in page.content
+
+
+SIGN_UP = {"en": "Sign up", "nb": "Registrer deg", "sv": "Registrera dig", "ro": "Înregistrare",
+           "zh-hans": "注册"}  # fmt: skip
+
+
+@pytest.mark.parametrize(("code", "text"), SIGN_UP.items())
+def test_the_portal_speaks_the_chosen_language(client, db, code, text):
+    client.post("/i18n/setlang/", {"language": code, "next": "/"})
+    assert text in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize("locale", ["nb", "sv", "ro", "zh_Hans"])
+def test_every_message_is_translated_and_compiled(locale):
+    folder = Path(settings.BASE_DIR) / "locale" / locale / "LC_MESSAGES"
+    entries = (folder / "django.po").read_text(encoding="utf-8").split("\n\n")[1:]
+    # An untranslated entry ends with an empty msgstr and has no plural forms.
+    untranslated = [e for e in entries if e.rstrip().endswith('msgstr ""')]
+    assert not untranslated, untranslated[:3]
+    assert not [e for e in entries if "#, fuzzy" in e]
+    with (folder / "django.mo").open("rb") as compiled:
+        catalog = gettext.GNUTranslations(compiled)
+    assert catalog.gettext("Sign up") != "Sign up"
+    assert catalog.gettext("Your referral link") != "Your referral link"
