@@ -6,4 +6,4 @@ class AdvocacyConfig(AppConfig):
     verbose_name = "Programs and advocates"
 
     def ready(self):
-        from . import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from . import schema, signals  # noqa: F401 - OpenAPI auth extension, allauth receivers

@@ -304,3 +304,17 @@ def advocate_update(*, advocate: Advocate, changed: list[str], actor=None) -> Ad
             "advocate_conflict", "Another advocate in this program has this email or id."
         ) from exc
     return advocate
+
+
+def advocate_claim_invitations(*, user, email: str) -> list[Advocate]:
+    """A verified email address claims the invitations sent to it: the user joins those programs."""
+    joined = []
+    invited = Advocate.objects.filter(
+        email_normalized=normalize_email(email), user__isnull=True
+    ).select_related("program")
+    for advocate in invited:
+        try:
+            joined.append(advocate_join(user=user, program=advocate.program))
+        except ServiceError:
+            continue  # a banned advocate or a closed program: nothing to claim
+    return joined

@@ -1,5 +1,6 @@
 import logging
 import smtplib
+from urllib.parse import urlencode
 
 from celery import shared_task
 from django.conf import settings
@@ -45,7 +46,10 @@ def send_invitation(self, advocate_id: int) -> str:
         context = {
             "advocate": advocate,
             "program": advocate.program,
-            "join_url": settings.SITE_URL + reverse("portal:join", args=[advocate.program.slug]),
+            "join_url": settings.SITE_URL
+            + reverse("portal:join", args=[advocate.program.slug])
+            + "?"
+            + urlencode({"email": advocate.email}),
             "referral_url": referral_url(link.code),
         }
         with translation.override(advocate.locale or settings.LANGUAGE_CODE):

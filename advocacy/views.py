@@ -1,8 +1,10 @@
 import contextlib
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,10 +18,17 @@ from .errors import ServiceError
 from .models import Advocate, Program
 
 
-@login_required
 @require_http_methods(["GET", "POST"])
 def join(request, slug: str):
     program = get_object_or_404(Program, slug=slug)
+    if not request.user.is_authenticated:
+        # Invitations link here with ?email=: sign-up comes pre-filled, and the
+        # invitation is claimed when that email address is verified.
+        email = _email_param(request)
+        if not email:
+            return redirect_to_login(request.get_full_path())
+        query = urlencode({"next": request.path, **email}, safe="/")
+        return redirect(f"{reverse('account_signup')}?{query}")
     if request.method == "POST":
         try:
             services.advocate_join(user=request.user, program=program)
@@ -32,6 +41,11 @@ def join(request, slug: str):
         program=program, user=request.user, status=Advocate.Status.ACTIVE
     ).exists()
     return render(request, "portal/join.html", {"program": program, "already": already})
+
+
+def _email_param(request) -> dict:
+    email = request.GET.get("email", "")
+    return {"email": email} if email and len(email) <= 254 else {}
 
 
 @require_GET

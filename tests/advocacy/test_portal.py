@@ -150,10 +150,15 @@ def test_an_invited_advocate_signs_up_and_joins(
         assert advocate_invite(program=program, email="Ivy@Example.com").pk == invited.pk
     assert [m for m in mailoutbox if join_url(program) in m.body] == [invitation]
 
+    # The invitation's link opens the sign-up form pre-filled with the address.
+    signup = client.get(f"{join_url(program)}?email=ivy%40example.com")
+    assert signup["Location"].startswith("/accounts/signup/?")
+    assert 'value="ivy@example.com"' in client.get(signup["Location"]).content.decode()
+
+    # Verifying the address claims the invitation: no separate "join" step.
     user = sign_up_and_verify(client, mailoutbox, "ivy@example.com")
     browser = log_in("ivy@example.com")
-    assert b"Join the program" in browser.get(join_url(program)).content
-    assert browser.post(join_url(program))["Location"] == "/"
+    assert b"already an advocate" in browser.get(join_url(program)).content
 
     invited.refresh_from_db()
     assert invited.status == Advocate.Status.ACTIVE
