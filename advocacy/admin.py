@@ -5,13 +5,18 @@ from django.utils.html import format_html
 
 from . import services
 from .admin_scope import ProgramScopedAdmin, ReadOnlyAdmin, managed_programs
-from .models import Advocate, ApiKey, AuditLog, Program, ProgramMembership
+from .models import Advocate, ApiKey, AuditLog, Program, ProgramFAQ, ProgramMembership
 
 
 class MembershipInline(admin.TabularInline):
     model = ProgramMembership
     extra = 0
     autocomplete_fields = ["user"]
+
+
+class FAQInline(admin.StackedInline):
+    model = ProgramFAQ
+    extra = 0
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -33,7 +38,7 @@ class ProgramAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    inlines = [MembershipInline, ApiKeyInline]
+    inlines = [MembershipInline, ApiKeyInline, FAQInline]
 
     def get_queryset(self, request):
         return managed_programs(request.user)

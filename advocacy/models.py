@@ -63,6 +63,12 @@ class Program(models.Model):
     stripe_webhook_secret = models.CharField(
         max_length=200, blank=True, help_text="Signing secret of this program's Stripe webhook."
     )
+    terms = models.TextField(blank=True, help_text="The program's terms, shown to advocates.")
+    terms_version = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Change it when the terms change: advocates joining accept this version.",
+    )
     widget_secret = models.CharField(
         max_length=64,
         default=new_widget_secret,
@@ -268,3 +274,40 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class ProgramFAQ(models.Model):
+    """A question and answer the program's managers write for advocates."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="faqs")
+    question = models.CharField(max_length=200)
+    answer = models.TextField()
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["program", "position", "pk"]
+        verbose_name = "FAQ"
+
+    def __str__(self) -> str:
+        return self.question
+
+
+class TermsAcceptance(models.Model):
+    """An advocate's consent to one version of the program's terms, and when."""
+
+    advocate = models.ForeignKey(
+        Advocate, on_delete=models.CASCADE, related_name="terms_acceptances"
+    )
+    version = models.CharField(max_length=40)
+    accepted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-accepted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["advocate", "version"], name="terms_acceptance_once_per_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.advocate} accepted {self.version}"

@@ -136,6 +136,8 @@ def about(request, slug: str):
             "advocate": advocate,
             "program": program,
             "offer": ps.program_offer(program=program),
+            "faqs": list(program.faqs.all()),
+            "accepted": advocate.terms_acceptances.first(),
             "section": "about",
         },
     )

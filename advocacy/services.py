@@ -233,10 +233,42 @@ def advocate_invite(*, program: Program, email: str, name: str = "", actor=None)
     return advocate
 
 
-def advocate_join(*, user, program: Program) -> Advocate:
-    """A signed-in user joins a program (or claims their invitation)."""
+def advocate_join(*, user, program: Program, accepted_terms: str | None = None) -> Advocate:
+    """A signed-in user joins a program (or claims their invitation).
+
+    When the program has terms, ``accepted_terms`` must name their current version
+    (from the join form); the consent is stored with the version and the time.
+    """
     if not program.is_active:
         raise ServiceError("program_inactive", "This program is not accepting advocates.")
+    if (
+        accepted_terms is not None
+        and program.terms_version
+        and (accepted_terms != program.terms_version)
+    ):
+        raise ServiceError("terms_not_accepted", "Please accept the program's terms to join.")
+    with transaction.atomic():
+        advocate = _join(user=user, program=program)
+        if accepted_terms and program.terms_version:
+            terms_accept(advocate=advocate, version=program.terms_version)
+        return advocate
+
+
+def terms_accept(*, advocate: Advocate, version: str) -> None:
+    from .models import TermsAcceptance
+
+    _, created = TermsAcceptance.objects.get_or_create(advocate=advocate, version=version)
+    if created:
+        audit_log(
+            action="terms.accepted",
+            obj=advocate,
+            program=advocate.program,
+            actor=advocate.user,
+            data={"version": version},
+        )
+
+
+def _join(*, user, program: Program) -> Advocate:
     with transaction.atomic():
         advocate = (
             Advocate.objects.select_for_update()

@@ -31,7 +31,11 @@ def join(request, slug: str):
         return redirect(f"{reverse('account_signup')}?{query}")
     if request.method == "POST":
         try:
-            services.advocate_join(user=request.user, program=program)
+            services.advocate_join(
+                user=request.user,
+                program=program,
+                accepted_terms=request.POST.get("terms_version", ""),
+            )
         except ServiceError as exc:
             messages.error(request, exc.message)
             return redirect("portal:join", slug=slug)

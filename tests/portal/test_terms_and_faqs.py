@@ -1,0 +1,51 @@
+"""Program terms: consent stored with the version and time; FAQs on the program page."""
+
+from advocacy.models import Advocate, AuditLog, ProgramFAQ, TermsAcceptance
+from tests.factories import UserFactory
+
+
+def _verified(client, email):
+    from allauth.account.models import EmailAddress
+
+    user = UserFactory(username=email.split("@")[0], email=email)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    client.force_login(user)
+    return user
+
+
+def test_joining_a_program_with_terms_needs_consent(client, program):
+    program.terms = "Be nice. No spam."
+    program.terms_version = "2026-11"
+    program.save()
+    _verified(client, "tina@example.com")
+    page = client.get(f"/join/{program.slug}/").content.decode()
+    assert 'name="terms_version" value="2026-11" required' in page
+    client.post(f"/join/{program.slug}/")  # no consent
+    assert not Advocate.objects.filter(email="tina@example.com").exists()
+    client.post(f"/join/{program.slug}/", {"terms_version": "2025-01"})  # an old version
+    assert not Advocate.objects.filter(email="tina@example.com").exists()
+    client.post(f"/join/{program.slug}/", {"terms_version": "2026-11"})
+    advocate = Advocate.objects.get(email="tina@example.com")
+    consent = TermsAcceptance.objects.get(advocate=advocate)
+    assert consent.version == "2026-11"
+    assert consent.accepted_at is not None
+    assert AuditLog.objects.filter(action="terms.accepted", object_id=str(advocate.pk)).exists()
+    about = client.get(f"/p/{program.slug}/about/").content.decode()
+    assert "Be nice. No spam." in about
+    assert "You accepted version 2026-11" in about
+
+
+def test_a_program_without_terms_joins_at_once(client, program):
+    _verified(client, "uma@example.com")
+    client.post(f"/join/{program.slug}/")
+    assert Advocate.objects.filter(email="uma@example.com").exists()
+    assert TermsAcceptance.objects.count() == 0
+
+
+def test_faqs_written_in_admin_show_on_the_program_page(client, program):
+    ProgramFAQ.objects.create(program=program, question="When am I paid?", answer="Monthly.")
+    _verified(client, "vera@example.com")
+    client.post(f"/join/{program.slug}/")
+    about = client.get(f"/p/{program.slug}/about/").content.decode()
+    assert "When am I paid?" in about
+    assert "Monthly." in about
