@@ -350,3 +350,8 @@ def advocate_claim_invitations(*, user, email: str) -> list[Advocate]:
         except ServiceError:
             continue  # a banned advocate or a closed program: nothing to claim
     return joined
+
+
+def advocate_locale_set(*, user, locale: str) -> None:
+    """The language of the user's portal and emails, in every program they belong to."""
+    Advocate.objects.filter(user=user).exclude(locale=locale).update(locale=locale)

@@ -9,6 +9,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 from kombu import Connection
@@ -120,3 +121,15 @@ def payout_return(request, slug: str):
         else:
             messages.info(request, _("Stripe still needs a few details before paying you."))
     return redirect("portal:home")
+
+
+@require_http_methods(["POST"])
+def set_language(request):
+    """Django's language switch, also saved as the signed-in advocate's language."""
+    from django.views.i18n import set_language as django_set_language
+
+    response = django_set_language(request)
+    language = request.POST.get("language", "")
+    if request.user.is_authenticated and translation.check_for_language(language):
+        services.advocate_locale_set(user=request.user, locale=language)
+    return response

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "advocacy.middleware.AdvocateLanguageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from advocacy import api as advocacy_api
 from advocacy.api_errors import api_not_found
-from advocacy.views import healthz
+from advocacy.views import healthz, set_language
 from referrals import api as referrals_api
 from referrals.views import referral_redirect
 from rewards.views import stripe_webhook
@@ -33,7 +33,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("webhooks/stripe/<slug:program>/", stripe_webhook, name="stripe-webhook"),
     path("healthz", healthz, name="healthz"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("", include("storefront.urls")),
     path("accounts/", include("allauth.urls")),

@@ -43,3 +43,24 @@ def test_every_message_is_translated_and_compiled(locale):
         catalog = gettext.GNUTranslations(compiled)
     assert catalog.gettext("Sign up") != "Sign up"
     assert catalog.gettext("Your referral link") != "Your referral link"
+
+
+def test_an_advocates_saved_language_is_used_for_the_portal_and_emails(client, advocate):
+    from django.core import mail
+
+    from advocacy.models import Advocate
+    from advocacy.tasks import send_invitation
+    from tests.factories import UserFactory
+
+    user = UserFactory(username="alice", email="alice@example.com")
+    Advocate.objects.filter(pk=advocate.pk).update(user=user)
+    client.force_login(user)
+    client.post("/i18n/setlang/", {"language": "ro", "next": "/"})
+    advocate.refresh_from_db()
+    assert advocate.locale == "ro"
+    # A new browser (no language cookie) with an English Accept-Language.
+    client.cookies.pop(settings.LANGUAGE_COOKIE_NAME)
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="ro">' in page
+    send_invitation.delay(advocate.pk)
+    assert mail.outbox[-1].subject.startswith("Ești invitat")
