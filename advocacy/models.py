@@ -5,7 +5,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -63,6 +63,15 @@ class Program(models.Model):
     stripe_webhook_secret = models.CharField(
         max_length=200, blank=True, help_text="Signing secret of this program's Stripe webhook."
     )
+    logo_url = models.URLField(
+        max_length=500, blank=True, help_text="The program's logo, shown in the portal."
+    )
+    brand_color = models.CharField(
+        max_length=7,
+        blank=True,
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #1f6feb.")],
+        help_text="The portal's accent colour for this program, e.g. #1f6feb.",
+    )
     terms = models.TextField(blank=True, help_text="The program's terms, shown to advocates.")
     terms_version = models.CharField(
         max_length=40,
@@ -90,6 +99,10 @@ class Program(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(min_payout_minor__gte=0), name="program_min_payout_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(brand_color="") | Q(brand_color__regex=r"^#[0-9a-fA-F]{6}$"),
+                name="program_brand_color_hex",
             ),
             models.CheckConstraint(
                 condition=Q(attribution_window_days__gte=1), name="program_window_positive"

@@ -49,3 +49,23 @@ def test_faqs_written_in_admin_show_on_the_program_page(client, program):
     about = client.get(f"/p/{program.slug}/about/").content.decode()
     assert "When am I paid?" in about
     assert "Monthly." in about
+
+
+def test_the_programs_logo_and_colour_dress_its_pages(client, program):
+    program.logo_url = "https://shop.example.com/logo.svg"
+    program.brand_color = "#aa3300"
+    program.save()
+    _verified(client, "wes@example.com")
+    client.post(f"/join/{program.slug}/")
+    page = client.get(f"/p/{program.slug}/").content.decode()
+    assert "--accent: #aa3300" in page
+    assert 'src="https://shop.example.com/logo.svg"' in page
+
+
+def test_a_brand_colour_must_be_a_hex_colour(program):
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    program.brand_color = "red; background:url(x)"
+    with pytest.raises(ValidationError):
+        program.full_clean()
