@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "rewards",
     "integrations",
     "storefront",
+    "privacy",
 ]
 
 MIDDLEWARE = [

@@ -37,5 +37,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("storefront.urls")),
     path("accounts/", include("allauth.urls")),
+    path("", include("privacy.urls")),
     path("", include("advocacy.urls")),
 ]

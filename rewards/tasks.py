@@ -3,7 +3,7 @@ import smtplib
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, OperationalError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -83,6 +83,10 @@ def notify_advocate(kind: str, object_id: int) -> str:
         note = Notification.objects.select_for_update().get(key=key)
         if note.sent_at is not None:
             return "already-sent"
+        from privacy.services import list_unsubscribe_headers, may_email, unsubscribe_url
+
+        if not may_email(advocate, kind):
+            return "opted-out"
         from advocacy.money import to_decimal_string
 
         context = {
@@ -94,11 +98,18 @@ def notify_advocate(kind: str, object_id: int) -> str:
             else obj.amount_minor,
             "currency": obj.currency,
             "portal_url": settings.SITE_URL + "/",
+            "unsubscribe_url": unsubscribe_url(advocate),
         }
         with translation.override(advocate.locale or settings.LANGUAGE_CODE):
             subject = render_to_string(f"{template}_subject.txt", context).strip()
             body = render_to_string(f"{template}.txt", context)
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [advocate.email])
+        EmailMessage(
+            subject,
+            body,
+            settings.DEFAULT_FROM_EMAIL,
+            [advocate.email],
+            headers=list_unsubscribe_headers(advocate),
+        ).send()
         note.sent_at = timezone.now()
         note.save(update_fields=["sent_at"])
     return "sent"

@@ -1,0 +1,352 @@
+"""Privacy use cases: export an account, erase it, and honour email opt-outs."""
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.db.models import Count, Prefetch
+from django.urls import reverse
+from django.utils import timezone
+
+from advocacy.audit import audit_log
+from advocacy.models import Advocate
+from advocacy.normalize import normalize_email
+from referrals.models import Conversion, Referral, ReferralLink
+from rewards.models import Reward
+
+from .models import EmailPreference
+
+UNSUBSCRIBE_SALT = "privacy.unsubscribe"
+ERASED_DOMAIN = "invalid"
+
+# Which preference allows which email; invitations only stop on "unsubscribe from all".
+EMAIL_KINDS = {
+    "invitation": None,
+    "reward_available": "rewards_and_payouts",
+    "payout_sent": "rewards_and_payouts",
+    "program_news": "program_news",
+}
+
+
+# --- export -----------------------------------------------------------------
+
+
+def mask_email(email: str) -> str:
+    """``jane@example.com`` -> ``j***@e***.com``: enough to recognise, not to contact."""
+    local, sep, domain = (email or "").rpartition("@")
+    if not sep:
+        return "***" if email else ""
+    name, dot, tld = domain.rpartition(".")
+    masked_domain = f"{name[:1]}***.{tld}" if dot else f"{domain[:1]}***"
+    return f"{local[:1]}***@{masked_domain}"
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def account_export(user) -> dict:
+    """Everything we hold about ``user`` and their advocate records, as JSON-ready data.
+
+    A fixed number of queries whatever the number of programs or rows: one for
+    the advocates and one per prefetched relation.
+    """
+    advocates = (
+        Advocate.objects.filter(user=user)
+        .select_related("program")
+        .annotate(clicks_count=Count("clicks"))
+        .prefetch_related(
+            Prefetch("links", queryset=ReferralLink.objects.order_by("created_at", "pk")),
+            Prefetch("referrals", queryset=Referral.objects.order_by("created_at", "pk")),
+            Prefetch(
+                "conversions",
+                queryset=Conversion.objects.filter(attributed=True).order_by("occurred_at", "pk"),
+            ),
+            Prefetch(
+                "rewards",
+                # Friend rewards (the friend's coupon) are the friend's data, not the advocate's.
+                queryset=Reward.objects.filter(recipient=Reward.Recipient.ADVOCATE).order_by(
+                    "created_at", "pk"
+                ),
+            ),
+            "ledger_entries",
+            "redemptions__item",
+            "payouts",
+        )
+        .order_by("program__name", "pk")
+    )
+    return {
+        "exported_at": timezone.now().isoformat(),
+        "account": {
+            "username": user.get_username(),
+            "email": user.email,
+            "date_joined": _iso(user.date_joined),
+        },
+        "advocates": [_advocate_export(a) for a in advocates],
+    }
+
+
+def _advocate_export(advocate: Advocate) -> dict:
+    return {
+        "program": {"slug": advocate.program.slug, "name": advocate.program.name},
+        "email": advocate.email,
+        "name": advocate.name,
+        "external_id": advocate.external_id,
+        "locale": advocate.locale,
+        "status": advocate.status,
+        "coupon_code": advocate.coupon_code,
+        "joined_at": _iso(advocate.created_at),
+        "referral_codes": [
+            {"code": link.code, "channel": link.channel, "active": link.is_active}
+            for link in advocate.links.all()
+        ],
+        "clicks_count": advocate.clicks_count,
+        # Friends are other people: their addresses are masked and their names left out.
+        "referrals": [
+            {
+                "friend_email": mask_email(r.friend_email),
+                "status": r.status,
+                "created_at": _iso(r.created_at),
+                "converted_at": _iso(r.converted_at),
+            }
+            for r in advocate.referrals.all()
+        ],
+        "conversions": [
+            {
+                "order_id": c.order_id,
+                "amount_minor": c.amount_minor,
+                "refunded_minor": c.refunded_minor,
+                "currency": c.currency,
+                "status": c.status,
+                "occurred_at": _iso(c.occurred_at),
+            }
+            for c in advocate.conversions.all()
+        ],
+        "rewards": [
+            {
+                "kind": r.kind,
+                "amount_minor": r.amount_minor,
+                "reversed_minor": r.reversed_minor,
+                "currency": r.currency,
+                "status": r.status,
+                "reason": r.reason,
+                "coupon_code": r.coupon_code,
+                "available_at": _iso(r.available_at),
+                "created_at": _iso(r.created_at),
+            }
+            for r in advocate.rewards.all()
+        ],
+        "ledger_entries": [
+            {
+                "kind": e.kind,
+                "bucket": e.bucket,
+                "amount_minor": e.amount_minor,
+                "currency": e.currency,
+                "memo": e.memo,
+                "created_at": _iso(e.created_at),
+            }
+            for e in sorted(advocate.ledger_entries.all(), key=lambda e: (e.created_at, e.pk))
+        ],
+        "redemptions": [
+            {
+                "item": r.item.name,
+                "points": r.points,
+                "status": r.status,
+                "coupon_code": r.coupon_code,
+                "created_at": _iso(r.created_at),
+            }
+            for r in sorted(advocate.redemptions.all(), key=lambda r: (r.created_at, r.pk))
+        ],
+        "payouts": [
+            {
+                "amount_minor": p.amount_minor,
+                "currency": p.currency,
+                "status": p.status,
+                "created_at": _iso(p.created_at),
+                "sent_at": _iso(p.sent_at),
+            }
+            for p in sorted(advocate.payouts.all(), key=lambda p: (p.created_at, p.pk))
+        ],
+    }
+
+
+# --- deletion ---------------------------------------------------------------
+
+
+def erased_email(advocate: Advocate) -> str:
+    return f"deleted-{advocate.pk}@{ERASED_DOMAIN}"
+
+
+def is_erased(advocate: Advocate) -> bool:
+    return advocate.email == erased_email(advocate)
+
+
+def account_delete(*, user, actor) -> list[int]:
+    """Erase ``user``'s personal data, keep the books, delete the account; the erased ids."""
+    from allauth.account.models import EmailAddress
+
+    with transaction.atomic():
+        # Locked so a concurrent enrolment or profile edit cannot write the
+        # address back between the erasure and the user's deletion.
+        advocates = list(
+            Advocate.objects.select_for_update().select_related("program").filter(user=user)
+        )
+        addresses = list(EmailAddress.objects.filter(user=user).values_list("email", flat=True))
+        emails = {
+            normalize_email(e) for e in [user.email, *addresses, *(a.email for a in advocates)]
+        } - {""}
+        user_id = user.pk
+        for advocate in advocates:
+            links = ReferralLink.objects.filter(advocate=advocate).update(is_active=False)
+            advocate.email = advocate.email_normalized = erased_email(advocate)
+            advocate.name = ""
+            advocate.external_id = None
+            advocate.locale = ""
+            advocate.user = None
+            # The coupon code is the link code: it would keep attributing purchases.
+            advocate.coupon_code = None
+            advocate.save(
+                update_fields=[
+                    "email",
+                    "email_normalized",
+                    "name",
+                    "external_id",
+                    "locale",
+                    "user",
+                    "coupon_code",
+                ]
+            )
+            EmailPreference.objects.update_or_create(
+                advocate=advocate, defaults={"unsubscribed_all_at": timezone.now()}
+            )
+            # No personal data in the audit row: ids and counts only.
+            audit_log(
+                action="advocate.erased",
+                obj=advocate,
+                program=advocate.program,
+                actor=actor,
+                data={"user_id": user_id, "links_deactivated": links},
+            )
+        # The user may also have been someone's referred friend or a customer:
+        # those rows stay (the other advocate's books) without the address.
+        for referral in Referral.objects.select_for_update().filter(
+            friend_email_normalized__in=emails
+        ):
+            referral.friend_email = referral.friend_email_normalized = (
+                f"deleted-referral-{referral.pk}@{ERASED_DOMAIN}"
+            )
+            referral.friend_name = ""
+            referral.save(update_fields=["friend_email", "friend_email_normalized", "friend_name"])
+        Conversion.objects.filter(customer_email_normalized__in=emails).update(
+            customer_email="", customer_email_normalized=""
+        )
+        EmailAddress.objects.filter(user=user).delete()
+        user.delete()
+    return [a.pk for a in advocates]
+
+
+# --- email preferences and unsubscribe --------------------------------------
+
+
+def unsubscribe_token(advocate: Advocate) -> str:
+    # No expiry: an unsubscribe link in a years-old email must still work.
+    return signing.dumps(advocate.pk, salt=UNSUBSCRIBE_SALT)
+
+
+def advocate_from_token(token: str) -> Advocate | None:
+    """The advocate a token was made for, or None when it is forged or unknown."""
+    try:
+        advocate_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(advocate_id, int):
+        return None
+    return Advocate.objects.select_related("program").filter(pk=advocate_id).first()
+
+
+def unsubscribe_url(advocate: Advocate) -> str:
+    """The absolute one-click unsubscribe URL for emails to ``advocate``."""
+    path = reverse("privacy:unsubscribe", args=[unsubscribe_token(advocate)])
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def list_unsubscribe_headers(advocate: Advocate) -> dict[str, str]:
+    """RFC 2369 / RFC 8058 headers for an email to ``advocate``."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url(advocate)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def email_preference_get(advocate: Advocate) -> EmailPreference:
+    """The advocate's preferences (unsaved defaults when they never changed them)."""
+    return EmailPreference.objects.filter(advocate=advocate).first() or EmailPreference(
+        advocate=advocate
+    )
+
+
+def may_email(advocate: Advocate, kind: str) -> bool:
+    """Whether an email of ``kind`` may be sent to ``advocate``."""
+    if kind not in EMAIL_KINDS:
+        raise ValueError(f"unknown email kind {kind!r}")
+    if is_erased(advocate):
+        return False
+    preference = email_preference_get(advocate)
+    if preference.unsubscribed_all_at is not None:
+        return False
+    field = EMAIL_KINDS[kind]
+    return field is None or getattr(preference, field)
+
+
+def email_unsubscribe_all(*, advocate: Advocate, actor=None) -> bool:
+    """Stop every email to ``advocate``; False when they already were unsubscribed."""
+    with transaction.atomic():
+        preference, _ = EmailPreference.objects.select_for_update().get_or_create(advocate=advocate)
+        if preference.unsubscribed_all_at is not None:
+            return False
+        preference.unsubscribed_all_at = timezone.now()
+        preference.save(update_fields=["unsubscribed_all_at"])
+        audit_log(
+            action="advocate.unsubscribed", obj=advocate, program=advocate.program, actor=actor
+        )
+    return True
+
+
+def email_preferences_update(
+    *,
+    advocate: Advocate,
+    rewards_and_payouts: bool,
+    program_news: bool,
+    unsubscribe_all: bool,
+    actor=None,
+) -> EmailPreference:
+    """Set the advocate's email choices; unticking "no emails" subscribes them again."""
+    with transaction.atomic():
+        preference, _ = EmailPreference.objects.select_for_update().get_or_create(advocate=advocate)
+        before = (
+            preference.rewards_and_payouts,
+            preference.program_news,
+            preference.unsubscribed_all_at is not None,
+        )
+        if before == (rewards_and_payouts, program_news, unsubscribe_all):
+            return preference
+        preference.rewards_and_payouts = rewards_and_payouts
+        preference.program_news = program_news
+        if not unsubscribe_all:
+            preference.unsubscribed_all_at = None
+        elif preference.unsubscribed_all_at is None:
+            preference.unsubscribed_all_at = timezone.now()
+        preference.save(
+            update_fields=["rewards_and_payouts", "program_news", "unsubscribed_all_at"]
+        )
+        audit_log(
+            action="advocate.email_preferences",
+            obj=advocate,
+            program=advocate.program,
+            actor=actor,
+            data={
+                "rewards_and_payouts": rewards_and_payouts,
+                "program_news": program_news,
+                "unsubscribed_all": unsubscribe_all,
+            },
+        )
+    return preference

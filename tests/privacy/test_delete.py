@@ -1,0 +1,149 @@
+import pytest
+from allauth.account.models import EmailAddress
+from django.contrib.auth.models import User
+from django.db.models import Sum
+
+from advocacy.models import Advocate, AuditLog
+from privacy.models import EmailPreference
+from privacy.services import account_delete, may_email
+from referrals.models import Click, Conversion, Referral
+from rewards.models import LedgerEntry, Payout, PayoutAccount
+from tests.portal.helpers import add_click, add_entry, add_purchase, add_referral
+
+
+def _ledger_sums():
+    return dict(
+        LedgerEntry.objects.values_list("advocate_id")
+        .annotate(total=Sum("amount_minor"))
+        .values_list("advocate_id", "total")
+    )
+
+
+@pytest.fixture
+def books(alice, advocate, bob_advocate):
+    """Alice and Bob both have referrals, purchases, ledger entries and a payout."""
+    add_referral(advocate, "friend.one@example.net")
+    add_referral(bob_advocate, "friend.two@example.net")
+    # Alice herself was once Bob's referred friend, and bought as a customer.
+    add_referral(bob_advocate, "Alice@Example.com")
+    add_click(advocate)
+    add_purchase(advocate, "order-alice-1")
+    purchase = add_purchase(bob_advocate, "order-bob-1")
+    purchase.customer_email = purchase.customer_email_normalized = "alice@example.com"
+    purchase.save(update_fields=["customer_email", "customer_email_normalized"])
+    add_entry(advocate, 1500)
+    add_entry(advocate, -500)
+    add_entry(bob_advocate, 700)
+    PayoutAccount.objects.create(advocate=advocate, stripe_account_id="acct_alice")
+    Payout.objects.create(
+        program=advocate.program,
+        advocate=advocate,
+        amount_minor=500,
+        currency="EUR",
+        status=Payout.Status.PAID,
+        stripe_account_id="acct_alice",
+    )
+    return advocate
+
+
+def test_the_page_asks_to_type_the_email(alice_client):
+    response = alice_client.get("/account/delete/")
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert '<label for="id_email">' in body
+    assert 'id="id_email"' in body
+
+
+def test_a_wrong_confirmation_deletes_nothing(alice_client, alice, books):
+    response = alice_client.post("/account/delete/", {"email": "bob@example.com"})
+
+    assert response.status_code == 400
+    assert "not the email address of your account" in response.content.decode()
+    assert User.objects.filter(pk=alice.pk).exists()
+    books.refresh_from_db()
+    assert books.email == "alice@example.com"
+
+
+def test_it_needs_a_login(client, db):
+    assert client.post("/account/delete/", {"email": "x@example.com"}).status_code == 302
+
+
+def test_it_erases_the_user_and_keeps_the_books(
+    alice_client, alice, books, bob, bob_advocate, program
+):
+    sums_before = _ledger_sums()
+    entries_before = LedgerEntry.objects.count()
+    bob_before = Advocate.objects.values().get(pk=bob_advocate.pk)
+    link = books.links.get()
+
+    response = alice_client.post("/account/delete/", {"email": "ALICE@example.com"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    # The account and its addresses are gone; the session with it.
+    assert not User.objects.filter(pk=alice.pk).exists()
+    assert not EmailAddress.objects.filter(email__iexact="alice@example.com").exists()
+    assert alice_client.get("/account/data.json").status_code == 302
+    # The advocate row stays for the books, with no personal data.
+    erased = Advocate.objects.get(pk=books.pk)
+    assert erased.email == erased.email_normalized == f"deleted-{books.pk}@invalid"
+    assert (erased.name, erased.external_id, erased.locale, erased.user) == ("", None, "", None)
+    assert erased.coupon_code is None
+    assert erased.status == Advocate.Status.ACTIVE
+    assert not erased.links.filter(is_active=True).exists()
+    assert not may_email(erased, "invitation")
+    assert EmailPreference.objects.get(advocate=erased).unsubscribed_all_at is not None
+    # The books balance exactly as before: nothing was updated or deleted.
+    assert _ledger_sums() == sums_before
+    assert LedgerEntry.objects.count() == entries_before
+    assert Payout.objects.get(advocate=erased).amount_minor == 500
+    # Kept for accounting: the connected account id is Stripe's, not personal data.
+    assert PayoutAccount.objects.get(advocate=erased).stripe_account_id == "acct_alice"
+    assert Referral.objects.filter(advocate=erased).count() == 1
+    # Alice's address is nowhere any more.
+    assert not Advocate.objects.filter(email__icontains="alice").exists()
+    assert not Referral.objects.filter(friend_email__icontains="alice").exists()
+    assert not Conversion.objects.filter(customer_email__icontains="alice").exists()
+    assert not any("alice" in str(row).lower() for row in AuditLog.objects.values("data"))
+    [audit] = AuditLog.objects.filter(action="advocate.erased")
+    assert audit.object_id == str(books.pk)
+    assert audit.data == {"user_id": alice.pk, "links_deactivated": 1}
+    # Bob and his friends are untouched.
+    assert Advocate.objects.values().get(pk=bob_advocate.pk) == bob_before
+    assert User.objects.filter(pk=bob.pk).exists()
+    assert EmailAddress.objects.filter(user=bob).exists()
+    friends = set(Referral.objects.values_list("friend_email", flat=True))
+    assert {"friend.one@example.net", "friend.two@example.net"} < friends
+    assert bob_advocate.links.get().is_active
+    assert not link.__class__.objects.get(pk=link.pk).is_active
+
+
+def test_the_erased_advocates_link_redirects_untracked(alice, books, program, client):
+    code = books.links.get().code
+    clicks_before = Click.objects.count()
+
+    account_delete(user=alice, actor=alice)
+    response = client.get(f"/r/{code}")
+
+    assert response.status_code == 302
+    assert response["Location"] == program.landing_url
+    assert "Set-Cookie" not in response.headers
+    assert Click.objects.count() == clicks_before
+
+
+def test_a_user_without_advocate_records_is_deleted(charlie_client):
+    response = charlie_client.post("/account/delete/", {"email": "charlie@example.com"})
+
+    assert response.status_code == 302
+    assert not User.objects.filter(username="charlie").exists()
+
+
+@pytest.mark.usefixtures("require_postgres")
+def test_the_append_only_ledger_trigger_allows_the_erasure(alice, books):
+    """On PostgreSQL a trigger refuses any UPDATE/DELETE of a ledger row."""
+    sums_before = _ledger_sums()
+
+    account_delete(user=alice, actor=alice)
+
+    assert _ledger_sums() == sums_before
