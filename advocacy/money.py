@@ -57,3 +57,12 @@ def to_decimal_string(amount_minor: int, currency: str) -> str:
     exponent = CURRENCY_EXPONENTS.get(currency, 2)
     value = Decimal(amount_minor).scaleb(-exponent)
     return f"{value:.{exponent}f}"
+
+
+def format_money(amount_minor: int, currency: str) -> str:
+    """Amount and currency for people, in the active language (``10,00 EUR`` in Swedish)."""
+    from django.utils.formats import number_format
+
+    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    value = Decimal(amount_minor).scaleb(-exponent)
+    return f"{number_format(value, decimal_pos=exponent, force_grouping=True)} {currency}"

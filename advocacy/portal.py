@@ -49,16 +49,20 @@ def dashboard(request, slug: str):
 
 @login_required
 @require_GET
-def qr_download(request, slug: str):
+def qr_download(request, slug: str, fmt: str = "svg"):
     from . import services
 
     advocate = ps.advocate_for_user(request.user, slug)
     if ps.is_banned(advocate):
         return _banned(request, advocate)
-    link = services.advocate_primary_link(advocate)
-    svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + ps.qr_svg(services.referral_url(link.code))
-    response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="referral-{advocate.program.slug}.svg"'
+    url = services.referral_url(services.advocate_primary_link(advocate).code)
+    if fmt == "png":
+        response = HttpResponse(ps.qr_png(url), content_type="image/png")
+    else:
+        svg = '<?xml version="1.0" encoding="UTF-8"?>\n' + ps.qr_svg(url)
+        response = HttpResponse(svg, content_type="image/svg+xml; charset=utf-8")
+    name = f"referral-{advocate.program.slug}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 

@@ -17,7 +17,7 @@ from rewards.selectors import balances
 
 from . import selectors, services
 from .models import Advocate, Program
-from .money import to_decimal_string
+from .money import format_money
 
 CHART_DAYS = 30
 REFERRALS_SHOWN = 100
@@ -95,7 +95,7 @@ def mask_email(email: str) -> str:
 
 
 def money(amount_minor: int, currency: str) -> str:
-    return f"{to_decimal_string(amount_minor, currency)} {currency}"
+    return format_money(amount_minor, currency)
 
 
 def friend_discount_percent(program: Program) -> int:
@@ -185,6 +185,18 @@ def share_links(*, program: Program, url: str, percent: int) -> list[dict]:
             + q({"url": tagged("linkedin")}),
         },
     ]
+
+
+def qr_png(url: str) -> bytes:
+    """The QR code as a PNG (pure Python, through pypng), for print and chat apps."""
+    import io
+
+    import qrcode.image.pure
+
+    image = qrcode.make(url, image_factory=qrcode.image.pure.PyPNGImage, border=2, box_size=10)
+    out = io.BytesIO()
+    image.save(out)
+    return out.getvalue()
 
 
 def qr_svg(url: str) -> str:

@@ -40,6 +40,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
+    # Social sign-in: a provider appears on the sign-in page once a manager adds
+    # its client id and secret in admin (Social accounts -> Social applications).
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.facebook",
     "advocacy",
     "referrals",
     "rewards",

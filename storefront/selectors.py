@@ -4,7 +4,7 @@ import ipaddress
 from urllib.parse import quote, urlencode
 
 from advocacy.models import Advocate, Program
-from advocacy.money import to_decimal_string
+from advocacy.money import format_money
 from advocacy.selectors import advocate_stats
 from advocacy.services import advocate_primary_link, referral_url
 from rewards.models import RewardRule
@@ -36,7 +36,7 @@ def _friend_reward(rule: RewardRule) -> str:
 
 def _advocate_reward(rule: RewardRule, currency: str) -> str:
     if rule.kind == RewardRule.Kind.CASH:
-        return f"{to_decimal_string(rule.amount_minor, currency)} {currency}"
+        return format_money(rule.amount_minor, currency)
     if rule.kind == RewardRule.Kind.COMMISSION:
         return f"{rule.percent.normalize():f}% of their order"
     if rule.kind == RewardRule.Kind.POINTS:

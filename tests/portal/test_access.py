@@ -10,7 +10,13 @@ from tests.factories import UserFactory
 
 from .helpers import add_entry, add_perk
 
-PAGES = ["/p/{slug}/", "/p/{slug}/rewards/", "/p/{slug}/about/", "/p/{slug}/qr.svg"]
+PAGES = [
+    "/p/{slug}/",
+    "/p/{slug}/rewards/",
+    "/p/{slug}/about/",
+    "/p/{slug}/qr.svg",
+    "/p/{slug}/qr.png",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -147,3 +147,22 @@ def test_the_dashboard_query_count_does_not_grow_with_referrals(
         add_entry(advocate, 100)
     with django_assert_max_num_queries(baseline):
         dashboard(alice_client, program)
+
+
+def test_the_qr_code_downloads_as_png_too(alice_client, program):
+    import png  # pypng: reads the image back to check it is a real PNG
+
+    response = alice_client.get(f"/p/{program.slug}/qr.png")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert "attachment" in response["Content-Disposition"]
+    width, height, _, _ = png.Reader(bytes=response.content).read()
+    assert width == height > 100
+
+
+def test_amounts_are_formatted_for_the_language(alice_client, program):
+    alice_client.post("/i18n/setlang/", {"language": "sv", "next": "/"})
+    page = alice_client.get(f"/p/{program.slug}/rewards/").content.decode()
+    assert "0,00 EUR" in page
+    alice_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "0.00 EUR" in alice_client.get(f"/p/{program.slug}/rewards/").content.decode()
