@@ -5,7 +5,7 @@ from django.utils.html import format_html
 
 from . import services
 from .admin_scope import ProgramScopedAdmin, ReadOnlyAdmin, managed_programs
-from .models import Advocate, ApiKey, AuditLog, Program, ProgramFAQ, ProgramMembership
+from .models import Advocate, ApiKey, AuditLog, Program, ProgramFAQ, ProgramMembership, ShareMessage
 
 
 class MembershipInline(admin.TabularInline):
@@ -16,6 +16,11 @@ class MembershipInline(admin.TabularInline):
 
 class FAQInline(admin.StackedInline):
     model = ProgramFAQ
+    extra = 0
+
+
+class ShareMessageInline(admin.TabularInline):
+    model = ShareMessage
     extra = 0
 
 
@@ -38,7 +43,7 @@ class ProgramAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    inlines = [MembershipInline, ApiKeyInline, FAQInline]
+    inlines = [MembershipInline, ApiKeyInline, FAQInline, ShareMessageInline]
 
     def get_queryset(self, request):
         return managed_programs(request.user)

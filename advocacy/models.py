@@ -324,3 +324,35 @@ class TermsAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.advocate} accepted {self.version}"
+
+
+class ShareMessage(models.Model):
+    """The text a program suggests advocates send, per channel and language.
+
+    The referral link is added after the text. Empty channel or language means
+    "any"; the most specific message wins, then the built-in default.
+    """
+
+    class Channel(models.TextChoices):
+        ANY = "", "Any channel"
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+        WHATSAPP = "whatsapp", "WhatsApp"
+        X = "x", "X"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="share_messages")
+    channel = models.CharField(max_length=10, choices=Channel.choices, blank=True)
+    language = models.CharField(
+        max_length=10, choices=settings.LANGUAGES, blank=True, help_text="Empty: any language."
+    )
+    text = models.CharField(max_length=280)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "channel", "language"], name="share_message_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.text

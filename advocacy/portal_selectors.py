@@ -10,8 +10,8 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from rewards.selectors import balances
 
@@ -117,8 +117,21 @@ def friend_discount_percent(program: Program) -> int:
     return rule.coupon_percent_off if rule else 0
 
 
-def share_message(*, program: Program, percent: int, channel: str) -> str:
-    """The default text a friend receives; translatable, with the discount when there is one."""
+def program_share_messages(program: Program) -> dict[tuple[str, str], str]:
+    """The program's own share texts, keyed by (channel, language); one query."""
+    return {(m.channel, m.language): m.text for m in program.share_messages.all()}
+
+
+def share_message(
+    *, program: Program, percent: int, channel: str, custom: dict | None = None
+) -> str:
+    """The text a friend receives: the program's own for this channel and language, if any,
+    else a translated default that mentions the discount when there is one."""
+    if custom:
+        language = get_language() or ""
+        for key in ((channel, language), (channel, ""), ("", language), ("", "")):
+            if key in custom:
+                return custom[key]
     if channel == "x":
         if percent:
             return _("%(percent)s%% off at %(program)s with my link:") % {
@@ -145,8 +158,10 @@ def share_links(*, program: Program, url: str, percent: int) -> list[dict]:
     def q(params):
         return urlencode(params, quote_via=quote)
 
+    custom = program_share_messages(program)
+
     def text(channel):
-        message = share_message(program=program, percent=percent, channel=channel)
+        message = share_message(program=program, percent=percent, channel=channel, custom=custom)
         return f"{message} {tagged(channel)}"
 
     subject = _("A gift for you from %(program)s") % {"program": program.name}
@@ -168,7 +183,9 @@ def share_links(*, program: Program, url: str, percent: int) -> list[dict]:
             "href": "https://twitter.com/intent/tweet?"
             + q(
                 {
-                    "text": share_message(program=program, percent=percent, channel="x"),
+                    "text": share_message(
+                        program=program, percent=percent, channel="x", custom=custom
+                    ),
                     "url": tagged("x"),
                 }
             ),

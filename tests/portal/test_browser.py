@@ -65,7 +65,9 @@ def test_a_new_advocate_signs_up_shares_switches_language_and_redeems(
         page.click("main button[type=submit]")
 
         page.goto(f"{live_server.url}/join/{shop.slug}/")
+        shoot(page, "join")
         page.click("main form button[type=submit]")
+        shoot(page, "home")
         page.goto(f"{live_server.url}/p/{shop.slug}/")
         shoot(page, "dashboard")
         link_value = (
@@ -95,6 +97,9 @@ def test_a_new_advocate_signs_up_shares_switches_language_and_redeems(
 
         page.goto(f"{live_server.url}/p/{shop.slug}/about/")
         shoot(page, "about")
+        for name, path in [("emails", "/account/emails/"), ("delete", "/account/delete/")]:
+            page.goto(f"{live_server.url}{path}")
+            shoot(page, name)
 
         # Switch to Swedish from the menu at the foot of the page.
         page.select_option("#language", "sv")

@@ -166,3 +166,21 @@ def test_amounts_are_formatted_for_the_language(alice_client, program):
     assert "0,00 EUR" in page
     alice_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     assert "0.00 EUR" in alice_client.get(f"/p/{program.slug}/rewards/").content.decode()
+
+
+def test_the_program_writes_its_own_share_messages_per_channel_and_language(alice_client, program):
+    from urllib.parse import unquote
+
+    from advocacy.models import ShareMessage
+
+    ShareMessage.objects.create(program=program, text="Our wool is the warmest:")
+    ShareMessage.objects.create(
+        program=program, channel="whatsapp", language="sv", text="Ullen värmer bäst:"
+    )
+    page = unquote(alice_client.get(f"/p/{program.slug}/").content.decode())
+    assert "Our wool is the warmest:" in page
+    assert "Ullen värmer bäst:" not in page
+    alice_client.post("/i18n/setlang/", {"language": "sv", "next": "/"})
+    page = unquote(alice_client.get(f"/p/{program.slug}/").content.decode())
+    assert "Ullen värmer bäst:" in page  # WhatsApp, in Swedish
+    assert "Our wool is the warmest:" in page  # the other channels
