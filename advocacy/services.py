@@ -345,6 +345,11 @@ def advocate_claim_invitations(*, user, email: str) -> list[Advocate]:
         email_normalized=normalize_email(email), user__isnull=True
     ).select_related("program")
     for advocate in invited:
+        if advocate.program.terms_version:
+            # Terms need an explicit "I accept": link the account now, and the
+            # join page (with the terms) completes the invitation.
+            Advocate.objects.filter(pk=advocate.pk, user__isnull=True).update(user=user)
+            continue
         try:
             joined.append(advocate_join(user=user, program=advocate.program))
         except ServiceError:

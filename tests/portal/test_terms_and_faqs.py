@@ -69,3 +69,21 @@ def test_a_brand_colour_must_be_a_hex_colour(program):
     program.brand_color = "red; background:url(x)"
     with pytest.raises(ValidationError):
         program.full_clean()
+
+
+def test_an_invitation_to_a_program_with_terms_waits_for_consent(client, program):
+    from advocacy.services import advocate_claim_invitations, advocate_invite
+
+    program.terms = "Be nice."
+    program.terms_version = "v2"
+    program.save()
+    invited = advocate_invite(program=program, email="xena@example.com")
+    user = _verified(client, "xena@example.com")
+    advocate_claim_invitations(user=user, email="xena@example.com")
+    invited.refresh_from_db()
+    assert (invited.user, invited.status) == (user, Advocate.Status.INVITED)
+    assert 'value="v2" required' in client.get(f"/join/{program.slug}/").content.decode()
+    client.post(f"/join/{program.slug}/", {"terms_version": "v2"})
+    invited.refresh_from_db()
+    assert invited.status == Advocate.Status.ACTIVE
+    assert TermsAcceptance.objects.get(advocate=invited).version == "v2"
