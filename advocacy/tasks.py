@@ -4,12 +4,11 @@ from urllib.parse import urlencode
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
+from .emails import advocate_email_send
 from .models import Advocate
 
 logger = logging.getLogger(__name__)
@@ -40,35 +39,30 @@ def send_invitation(self, advocate_id: int) -> str:
             return "already-sent"
         if advocate.status not in (Advocate.Status.INVITED, Advocate.Status.ACTIVE):
             return "skipped"
-        from privacy.services import list_unsubscribe_headers, may_email, unsubscribe_url
+        from privacy.services import may_email
 
         if not may_email(advocate, "invitation"):
             return "unsubscribed"
         from .services import advocate_primary_link, referral_url
 
         link = advocate_primary_link(advocate)
-        context = {
-            "advocate": advocate,
-            "program": advocate.program,
-            "join_url": settings.SITE_URL
+        join_url = (
+            settings.SITE_URL
             + reverse("portal:join", args=[advocate.program.slug])
             + "?"
-            + urlencode({"email": advocate.email}),
-            "referral_url": referral_url(link.code),
-            "unsubscribe_url": unsubscribe_url(advocate),
-        }
-        with translation.override(advocate.locale or settings.LANGUAGE_CODE):
-            subject = render_to_string("emails/invitation_subject.txt", context).strip()
-            body = render_to_string("emails/invitation.txt", context)
+            + urlencode({"email": advocate.email})
+        )
         # Sent inside the lock and marked in the same transaction: a crash between
         # the two may send the email again (at least once), never silently drop it.
-        EmailMessage(
-            subject,
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            [advocate.email],
-            headers=list_unsubscribe_headers(advocate),
-        ).send()
+        advocate_email_send(
+            advocate=advocate,
+            template="emails/invitation",
+            context={
+                "program": advocate.program,
+                "join_url": join_url,
+                "referral_url": referral_url(link.code),
+            },
+        )
         advocate.invitation_sent_at = timezone.now()
         advocate.save(update_fields=["invitation_sent_at"])
     logger.info("invitation sent to advocate %s", advocate_id)

@@ -3,11 +3,10 @@ import smtplib
 
 from celery import shared_task
 from django.conf import settings
-from django.core.mail import EmailMessage
 from django.db import IntegrityError, OperationalError, transaction
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
+from advocacy.emails import advocate_email_send
 from advocacy.models import Notification
 from referrals.stripe_events import NotReadyYet
 
@@ -83,33 +82,25 @@ def notify_advocate(kind: str, object_id: int) -> str:
         note = Notification.objects.select_for_update().get(key=key)
         if note.sent_at is not None:
             return "already-sent"
-        from privacy.services import list_unsubscribe_headers, may_email, unsubscribe_url
+        from privacy.services import may_email
 
         if not may_email(advocate, kind):
             return "opted-out"
         from advocacy.money import to_decimal_string
 
-        context = {
-            "advocate": advocate,
-            "program": obj.program,
-            "obj": obj,
-            "amount": to_decimal_string(obj.amount_minor, obj.currency)
-            if obj.currency != "PTS"
-            else obj.amount_minor,
-            "currency": obj.currency,
-            "portal_url": settings.SITE_URL + "/",
-            "unsubscribe_url": unsubscribe_url(advocate),
-        }
-        with translation.override(advocate.locale or settings.LANGUAGE_CODE):
-            subject = render_to_string(f"{template}_subject.txt", context).strip()
-            body = render_to_string(f"{template}.txt", context)
-        EmailMessage(
-            subject,
-            body,
-            settings.DEFAULT_FROM_EMAIL,
-            [advocate.email],
-            headers=list_unsubscribe_headers(advocate),
-        ).send()
+        advocate_email_send(
+            advocate=advocate,
+            template=template,
+            context={
+                "program": obj.program,
+                "obj": obj,
+                "amount": to_decimal_string(obj.amount_minor, obj.currency)
+                if obj.currency != "PTS"
+                else obj.amount_minor,
+                "currency": obj.currency,
+                "portal_url": settings.SITE_URL + "/",
+            },
+        )
         note.sent_at = timezone.now()
         note.save(update_fields=["sent_at"])
     return "sent"
