@@ -21,10 +21,12 @@ install: $(UV)
 install-dev: $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 
+# Links and emails point at the port actually served (unless SITE_URL is set).
+run: export SITE_URL ?= http://127.0.0.1:$(PORT)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	PORT=$(PORT) $(PY) manage.py serve --port $(PORT)
+	$(PY) manage.py serve --port $(PORT)
 
 test: install-dev
 	$(VENV)/bin/ruff check .
