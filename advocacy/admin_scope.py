@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Program
+from .models import Advocate, Program
 
 
 def managed_programs(user):
@@ -39,8 +39,6 @@ class ProgramScopedAdmin(admin.ModelAdmin):
         if db_field.name == "program":
             kwargs["queryset"] = managed_programs(request.user)
         elif db_field.name == "advocate":
-            from .models import Advocate
-
             kwargs["queryset"] = Advocate.objects.filter(program__in=managed_programs(request.user))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

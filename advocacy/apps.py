@@ -6,4 +6,6 @@ class AdvocacyConfig(AppConfig):
     verbose_name = "Programs and advocates"
 
     def ready(self):
-        from . import schema, signals  # noqa: F401 - OpenAPI auth extension, allauth receivers
+        # Registered once the app registry is ready (they import models): the
+        # OpenAPI description of API keys and the allauth receivers.
+        from . import schema, signals  # noqa: F401

@@ -1,9 +1,13 @@
-from .models import AuditLog, Program
+"""The audit log: one row beside every state change that matters, in the same transaction."""
+
+from .models import AuditAction, AuditLog, Program
+
+__all__ = ["AuditAction", "audit_log"]
 
 
 def audit_log(
     *,
-    action: str,
+    action: AuditAction,
     obj,
     program: Program | None = None,
     actor=None,
@@ -13,7 +17,7 @@ def audit_log(
     return AuditLog.objects.create(
         program=program,
         actor=actor if getattr(actor, "is_authenticated", False) else None,
-        action=action,
+        action=AuditAction(action),
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),
         data=data or {},

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .money import CURRENCY_CHOICES
+from core.money import CURRENCY_CHOICES
 
 # Crockford-style alphabet without look-alikes (no 0/O, 1/I/L, U).
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -251,6 +251,59 @@ class Advocate(models.Model):
         return self.status == self.Status.ACTIVE
 
 
+class AuditAction(models.TextChoices):
+    """Every action the audit log records (stored as the dotted value)."""
+
+    PROGRAM_CREATED = "program.created", "Program created"
+    PROGRAM_UPDATED = "program.updated", "Program updated"
+    MEMBERSHIP_CHANGED = "membership.changed", "Manager access changed"
+    API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    ADVOCATE_ENROLLED = "advocate.enrolled", "Advocate enrolled"
+    ADVOCATE_JOINED = "advocate.joined", "Advocate joined"
+    ADVOCATE_UPDATED = "advocate.updated", "Advocate updated"
+    ADVOCATE_STATUS_CHANGED = "advocate.status_changed", "Advocate status changed"
+    ADVOCATE_ERASED = "advocate.erased", "Advocate's personal data erased"
+    ADVOCATE_EMAIL_PREFERENCES = "advocate.email_preferences", "Email preferences changed"
+    ADVOCATE_UNSUBSCRIBED = "advocate.unsubscribed", "Unsubscribed from all emails"
+    TERMS_ACCEPTED = "terms.accepted", "Terms accepted"
+    REFERRAL_LINK_CREATED = "referral_link.created", "Referral link created"
+    REFERRAL_LINK_UPDATED = "referral_link.updated", "Referral link updated"
+    REFERRAL_CREATED = "referral.created", "Referral recorded"
+    CONVERSION_RECORDED = "conversion.recorded", "Conversion recorded"
+    CONVERSION_REFUNDED = "conversion.refunded", "Conversion refunded"
+    CONVERSION_SELF_REFERRAL = "conversion.self_referral", "Self-referral found after payment"
+    REWARD_RULE_CREATED = "reward_rule.created", "Reward rule created"
+    REWARD_RULE_UPDATED = "reward_rule.updated", "Reward rule updated"
+    REWARD_ISSUED = "reward.issued", "Reward issued"
+    REWARD_CODE_ISSUED = "reward.code_issued", "Coupon code issued"
+    REWARD_MATURED = "reward.matured", "Reward became available"
+    REWARD_REVERSED = "reward.reversed", "Reward reversed"
+    REWARD_APPROVED = "reward.approved", "Reward approved"
+    REWARD_FULFILLED = "reward.fulfilled", "Perk fulfilled"
+    LEDGER_ADJUSTED = "ledger.adjusted", "Balance adjusted"
+    COUPON_POOL_CREATED = "coupon_pool.created", "Coupon pool created"
+    COUPON_POOL_UPDATED = "coupon_pool.updated", "Coupon pool updated"
+    COUPON_POOL_IMPORTED = "coupon_pool.imported", "Coupon codes imported"
+    CATALOG_ITEM_CREATED = "catalog_item.created", "Catalog item created"
+    CATALOG_ITEM_UPDATED = "catalog_item.updated", "Catalog item updated"
+    POINTS_REDEEMED = "points.redeemed", "Points redeemed"
+    REDEMPTION_FULFILLED = "redemption.fulfilled", "Redemption fulfilled"
+    REDEMPTION_CANCELLED = "redemption.cancelled", "Redemption cancelled"
+    PAYOUT_ACCOUNT_CREATED = "payout_account.created", "Payout account created"
+    PAYOUT_CREATED = "payout.created", "Payout created"
+    PAYOUT_APPROVED = "payout.approved", "Payout approved"
+    PAYOUT_RETRIED = "payout.retried", "Payout resent"
+    PAYOUT_PAID = "payout.paid", "Payout paid"
+    PAYOUT_FAILED = "payout.failed", "Payout failed"
+    PAYOUT_REVERSED = "payout.reversed", "Payout reversed"
+    PAYOUT_TRANSFER_AFTER_CLOSE = "payout.transfer_after_close", "Transfer found after close"
+    WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created", "Webhook endpoint created"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated", "Webhook endpoint updated"
+    WEBHOOK_ENDPOINT_SECRET_ROTATED = "webhook_endpoint.secret_rotated", "Webhook secret rotated"
+    WEBHOOK_DELIVERY_RESENT = "webhook_delivery.resent", "Webhook delivery resent"
+
+
 class AuditLog(models.Model):
     """One row beside every state change that matters (money, keys, statuses)."""
 
@@ -260,7 +313,7 @@ class AuditLog(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
-    action = models.CharField(max_length=60)
+    action = models.CharField(max_length=60, choices=AuditAction.choices, db_index=True)
     object_type = models.CharField(max_length=60)
     object_id = models.CharField(max_length=60)
     data = models.JSONField(default=dict, blank=True)
@@ -279,6 +332,9 @@ class Notification(models.Model):
     advocate = models.ForeignKey(Advocate, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=40)
     key = models.CharField(max_length=120, unique=True)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker is sending it until then (or crashed)."
+    )
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -356,3 +412,21 @@ class ShareMessage(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class EmailPreference(models.Model):
+    """One row per advocate, created on first change; no row means the defaults."""
+
+    advocate = models.OneToOneField(
+        Advocate, on_delete=models.CASCADE, related_name="email_preference"
+    )
+    rewards_and_payouts = models.BooleanField(default=True)
+    program_news = models.BooleanField(default=True)
+    unsubscribed_all_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # Created by the privacy app; the table keeps its name.
+        db_table = "privacy_emailpreference"
+
+    def __str__(self) -> str:
+        return f"email preferences of advocate {self.advocate_id}"

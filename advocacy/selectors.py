@@ -1,8 +1,6 @@
 """Reads for programs and advocates, always scoped to a program."""
 
-from django.db.models import Count, Q
-
-from advocacy.errors import NotFound
+from core.errors import NotFound
 
 from .models import Advocate, Program
 
@@ -17,16 +15,3 @@ def advocate_get(*, program: Program, advocate_id) -> Advocate:
     if advocate is None:
         raise NotFound("advocate_not_found", "No advocate with this id in this program.")
     return advocate
-
-
-def advocate_stats(*, advocate: Advocate) -> dict:
-    from referrals.models import Click, Conversion, Referral
-
-    referrals = Referral.objects.filter(advocate=advocate).aggregate(
-        total=Count("pk", filter=~Q(status=Referral.Status.REJECTED))
-    )
-    return {
-        "clicks": Click.objects.filter(advocate=advocate).count(),
-        "referrals": referrals["total"],
-        "conversions": Conversion.objects.filter(advocate=advocate, attributed=True).count(),
-    }

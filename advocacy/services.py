@@ -2,18 +2,17 @@
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from integrations import events
+from core.errors import ServiceError, Unprocessable
+from core.money import CURRENCY_EXPONENTS
+from core.normalize import normalize_email
 
-from .audit import audit_log
-from .errors import ServiceError, Unprocessable
-from .models import Advocate, ApiKey, Program, ProgramMembership, hash_key, random_code
-from .money import CURRENCY_EXPONENTS
-from .normalize import normalize_email
+from . import events
+from .audit import AuditAction, audit_log
+from .models import Advocate, ApiKey, Program, ProgramMembership, TermsAcceptance, hash_key
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -34,8 +33,6 @@ def program_create(
     landing_url: str,
     allowed_domains: list[str] | None = None,
     currency: str = "EUR",
-    advocate_reward_minor: int = 0,
-    friend_discount_percent: int = 0,
     hold_days: int = 14,
     attribution_window_days: int = 30,
     slug: str | None = None,
@@ -44,10 +41,6 @@ def program_create(
     """Create a program with one secret and one publishable key; returns the raw keys."""
     if currency not in CURRENCY_EXPONENTS:
         raise Unprocessable("unsupported_currency", f"Unsupported currency {currency!r}.")
-    if advocate_reward_minor < 0:
-        raise Unprocessable("invalid_reward", "The advocate reward cannot be negative.")
-    if not 0 <= friend_discount_percent <= 100:
-        raise Unprocessable("invalid_discount", "The friend discount is a percentage, 0-100.")
     if hold_days < 0 or attribution_window_days < 1:
         raise Unprocessable("invalid_period", "Hold days >= 0 and attribution days >= 1.")
     program = Program(
@@ -61,39 +54,14 @@ def program_create(
     )
     program.full_clean()
     program.save()
-    _default_rules(program, advocate_reward_minor, friend_discount_percent)
     if owner is not None:
         ProgramMembership.objects.create(
             program=program, user=owner, role=ProgramMembership.Role.OWNER
         )
     _, secret = api_key_create(program=program, kind=ApiKey.Kind.SECRET, name="default")
     _, publishable = api_key_create(program=program, kind=ApiKey.Kind.PUBLISHABLE, name="default")
-    audit_log(action="program.created", obj=program, program=program, actor=owner)
+    audit_log(action=AuditAction.PROGRAM_CREATED, obj=program, program=program, actor=owner)
     return program, secret, publishable
-
-
-def _default_rules(program: Program, advocate_reward_minor: int, friend_percent: int) -> None:
-    """The classic double-sided offer: cash for the advocate, a discount for the friend."""
-    from rewards.models import RewardRule
-
-    if advocate_reward_minor:
-        RewardRule.objects.create(
-            program=program,
-            name="Advocate reward",
-            trigger=RewardRule.Trigger.FIRST_PURCHASE,
-            recipient=RewardRule.Recipient.ADVOCATE,
-            kind=RewardRule.Kind.CASH,
-            amount_minor=advocate_reward_minor,
-        )
-    if friend_percent:
-        RewardRule.objects.create(
-            program=program,
-            name="Friend discount",
-            trigger=RewardRule.Trigger.SIGNUP,
-            recipient=RewardRule.Recipient.FRIEND,
-            kind=RewardRule.Kind.COUPON,
-            coupon_percent_off=friend_percent,
-        )
 
 
 def api_key_create(
@@ -106,7 +74,7 @@ def api_key_create(
     key = ApiKey.objects.create(
         program=program, kind=kind, name=name, prefix=raw[:10], key_hash=hash_key(raw)
     )
-    audit_log(action="api_key.created", obj=key, program=program, actor=actor)
+    audit_log(action=AuditAction.API_KEY_CREATED, obj=key, program=program, actor=actor)
     return key, raw
 
 
@@ -114,7 +82,7 @@ def api_key_revoke(*, key: ApiKey, actor=None) -> None:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
-        audit_log(action="api_key.revoked", obj=key, program=key.program, actor=actor)
+        audit_log(action=AuditAction.API_KEY_REVOKED, obj=key, program=key.program, actor=actor)
 
 
 def api_key_authenticate(raw: str) -> ApiKey | None:
@@ -134,40 +102,6 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key
-
-
-def _new_link_code() -> str:
-    from referrals.models import ReferralLink
-
-    for _ in range(10):
-        code = random_code(8)
-        if not ReferralLink.objects.filter(code=code).exists():
-            return code
-    raise RuntimeError("Could not find a free referral code.")  # pragma: no cover
-
-
-def _create_primary_link(advocate: Advocate):
-    from referrals.models import ReferralLink
-
-    # The unique index is the real guard; retry in the (rare) race for a code.
-    for _ in range(5):
-        try:
-            with transaction.atomic():
-                return ReferralLink.objects.create(
-                    program=advocate.program, advocate=advocate, code=_new_link_code()
-                )
-        except IntegrityError:
-            continue
-    raise RuntimeError("Could not create a referral link.")  # pragma: no cover
-
-
-def advocate_primary_link(advocate: Advocate):
-    link = advocate.links.filter(is_active=True).order_by("created_at").first()
-    return link or _create_primary_link(advocate)
-
-
-def referral_url(code: str) -> str:
-    return f"{settings.SITE_URL}/r/{code}"
 
 
 def advocate_enroll(
@@ -206,11 +140,12 @@ def advocate_enroll(
                 status=status,
                 coupon_code=None,
             )
-            link = _create_primary_link(advocate)
-            advocate.coupon_code = link.code
-            advocate.save(update_fields=["coupon_code"])
-            audit_log(action="advocate.enrolled", obj=advocate, program=program, actor=actor)
-            events.advocate_enrolled(advocate, link)
+            audit_log(
+                action=AuditAction.ADVOCATE_ENROLLED, obj=advocate, program=program, actor=actor
+            )
+            # The referral layer gives the advocate their link and personal code here,
+            # in this transaction.
+            events.advocate_enrolled.send(sender=Advocate, advocate=advocate)
     except IntegrityError:
         # A concurrent request enrolled the same email first.
         existing = Advocate.objects.filter(program=program, email_normalized=normalized).first()
@@ -218,19 +153,6 @@ def advocate_enroll(
             raise
         return existing, False
     return advocate, True
-
-
-def advocate_invite(*, program: Program, email: str, name: str = "", actor=None) -> Advocate:
-    """Create an invited advocate and email the invitation after commit."""
-    from .tasks import send_invitation
-
-    with transaction.atomic():
-        advocate, _ = advocate_enroll(
-            program=program, email=email, name=name, status=Advocate.Status.INVITED, actor=actor
-        )
-        if advocate.invitation_sent_at is None:
-            transaction.on_commit(lambda: send_invitation.delay(advocate.pk))
-    return advocate
 
 
 def advocate_join(*, user, program: Program, accepted_terms: str | None = None) -> Advocate:
@@ -255,12 +177,10 @@ def advocate_join(*, user, program: Program, accepted_terms: str | None = None) 
 
 
 def terms_accept(*, advocate: Advocate, version: str) -> None:
-    from .models import TermsAcceptance
-
     _, created = TermsAcceptance.objects.get_or_create(advocate=advocate, version=version)
     if created:
         audit_log(
-            action="terms.accepted",
+            action=AuditAction.TERMS_ACCEPTED,
             obj=advocate,
             program=advocate.program,
             actor=advocate.user,
@@ -291,7 +211,7 @@ def _join(*, user, program: Program) -> Advocate:
             changed.append("status")
         if changed:
             advocate.save(update_fields=changed)
-            audit_log(action="advocate.joined", obj=advocate, program=program, actor=user)
+            audit_log(action=AuditAction.ADVOCATE_JOINED, obj=advocate, program=program, actor=user)
         return advocate
 
 
@@ -303,7 +223,7 @@ def advocate_set_status(*, advocate: Advocate, status: str, actor=None) -> Advoc
             locked.status = status
             locked.save(update_fields=["status"])
             audit_log(
-                action="advocate.status_changed",
+                action=AuditAction.ADVOCATE_STATUS_CHANGED,
                 obj=locked,
                 program=locked.program,
                 actor=actor,
@@ -325,7 +245,7 @@ def advocate_update(*, advocate: Advocate, changed: list[str], actor=None) -> Ad
         with transaction.atomic():
             advocate.save(update_fields=fields)
             audit_log(
-                action="advocate.updated",
+                action=AuditAction.ADVOCATE_UPDATED,
                 obj=advocate,
                 program=advocate.program,
                 actor=actor,

@@ -45,17 +45,21 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.facebook",
-    "advocacy",
-    "referrals",
-    "rewards",
-    "integrations",
-    "storefront",
-    "privacy",
+    # The layers, bottom up (import-linter checks them in `make test`):
+    "core",  # plumbing: errors, money, API errors, email sending, CORS
+    "advocacy",  # programs, API keys, advocates, the audit log
+    "referrals",  # links, clicks, referred friends, conversions, attribution
+    "rewards",  # rules, rewards, the ledger, coupons, catalog, payouts
+    "console",  # program managers' admin
+    "portal",  # the advocate portal
+    "storefront",  # the merchant's side: REST API, embed script, widget, demo shop
+    "integrations",  # webhooks to merchants, events from Stripe
+    "privacy",  # data export, erasure, email preferences
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "advocacy.cors.BrowserApiCorsMiddleware",
+    "core.cors.BrowserApiCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -155,7 +159,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Advocacy <no-reply@l
 # Celery: without a broker, tasks run eagerly in the calling process.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
-CELERY_TASK_EAGER_PROPAGATES = True
+# In-process tasks behave as in a worker: a retry runs again (at once), and a
+# failure is logged and kept in the result, never raised into the caller.
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -174,7 +180,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=env.int("MATURE_REWARDS_EVERY_MINUTES", default=5)),
     },
     "process-pending-stripe-events": {
-        "task": "rewards.tasks.process_pending_stripe_events",
+        "task": "integrations.tasks.process_pending_stripe_events",
+        "schedule": timedelta(minutes=5),
+    },
+    "issue-pending-coupon-codes": {
+        "task": "rewards.tasks.issue_pending_coupon_codes",
         "schedule": timedelta(minutes=5),
     },
     "deliver-due-webhooks": {
@@ -194,6 +204,31 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": env.int("CELERY_RESTORE_THROTTLE", default=10),
 }
 
+
+# Outgoing webhooks to merchants.
+def _seconds(name: str, default: list[int]) -> list[int]:
+    """A comma-separated list of whole seconds >= 0, e.g. ``60,300,1800``."""
+    raw = env.str(name, default="")
+    if not raw.strip():
+        return default
+    try:
+        values = [int(item) for item in raw.split(",") if item.strip()]
+    except ValueError:
+        values = [-1]
+    if not values or any(v < 0 for v in values):
+        raise ImproperlyConfigured(
+            f"{name} must be whole seconds >= 0 like '60,300,1800', not {raw!r}."
+        )
+    return values
+
+
+# 60 s, 5 min, 30 min, 2 h, 6 h, 12 h, 12 h: eight attempts over about 32 hours.
+WEBHOOK_RETRY_DELAYS_DEFAULT = [60, 300, 1800, 7200, 21600, 43200, 43200]
+WEBHOOK_RETRY_DELAYS = _seconds("WEBHOOK_RETRY_DELAYS", WEBHOOK_RETRY_DELAYS_DEFAULT)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# Endpoints on loopback or private addresses: for development and tests only.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
+
 # Stripe: features switch on when a key is set.
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
@@ -203,9 +238,9 @@ STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["advocacy.api_auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["advocacy.api_auth.HasSecretKey"],
-    "DEFAULT_PARSER_CLASSES": ["advocacy.api_parsers.SafeJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api_parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "advocacy.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

@@ -2,25 +2,25 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from advocacy import api as advocacy_api
-from advocacy.api_errors import api_not_found
-from advocacy.views import healthz, set_language
-from referrals import api as referrals_api
+from core.api_errors import api_not_found
+from core.views import healthz
+from integrations.views import stripe_webhook
+from portal.views import set_language
 from referrals.views import referral_redirect
-from rewards.views import stripe_webhook
+from storefront import api
 
 api_v1 = [
-    path("advocates", advocacy_api.AdvocateCreateApi.as_view(), name="advocate-create"),
+    path("advocates", api.AdvocateCreateApi.as_view(), name="advocate-create"),
     path(
         "advocates/<str:advocate_id>",
-        advocacy_api.AdvocateDetailApi.as_view(),
+        api.AdvocateDetailApi.as_view(),
         name="advocate-detail",
     ),
-    path("referrals", referrals_api.ReferralCreateApi.as_view(), name="referral-create"),
-    path("conversions", referrals_api.ConversionCreateApi.as_view(), name="conversion-create"),
+    path("referrals", api.ReferralCreateApi.as_view(), name="referral-create"),
+    path("conversions", api.ConversionCreateApi.as_view(), name="conversion-create"),
     path(
         "conversions/<path:order_id>/refunds",
-        referrals_api.RefundCreateApi.as_view(),
+        api.RefundCreateApi.as_view(),
         name="refund-create",
     ),
     re_path(r"^.*$", api_not_found),
@@ -38,5 +38,5 @@ urlpatterns = [
     path("", include("storefront.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("privacy.urls")),
-    path("", include("advocacy.urls")),
+    path("", include("portal.urls")),
 ]

@@ -5,11 +5,12 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from advocacy.admin_scope import ProgramScopedAdmin, ReadOnlyAdmin, managed_programs
-from advocacy.errors import ServiceError
+from core.errors import ServiceError
 
 from . import services
 from .models import (
     EVENT_TYPE_CHOICES,
+    StripeEvent,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -191,3 +192,10 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     @admin.display(description="Data")
     def payload(self, obj):
         return _pretty_json(obj.data)
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "type", "program", "created", "received_at", "processed_at", "result"]
+    list_filter = ["type", "program"]
+    search_fields = ["id", "type"]

@@ -170,3 +170,26 @@ class WebhookAttempt(models.Model):
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class StripeEvent(models.Model):
+    """A webhook event, stored once under Stripe's id and processed in a task."""
+
+    id = models.CharField(max_length=100, primary_key=True)
+    program = models.ForeignKey(
+        Program, on_delete=models.CASCADE, null=True, blank=True, related_name="stripe_events"
+    )
+    type = models.CharField(max_length=100)
+    created = models.DateTimeField(help_text="When Stripe created the event.")
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        # Created by the rewards app; the table keeps its name.
+        db_table = "rewards_stripeevent"
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.id}"

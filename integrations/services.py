@@ -12,23 +12,22 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
 import socket
 import time
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import requests
+from celery import shared_task
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from advocacy.audit import audit_log
-from advocacy.errors import NotFound, ServiceError
+from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Program
+from core.errors import NotFound, ServiceError
 
 from .models import (
     EVENT_TYPES,
@@ -45,52 +44,26 @@ logger = logging.getLogger(__name__)
 USER_AGENT = "Advocacy-Webhooks/1"
 SIGNATURE_HEADER = "Advocacy-Signature"
 EVENT_ID_HEADER = "Advocacy-Event-Id"
-# 60 s, 5 min, 30 min, 2 h, 6 h, 12 h, 12 h: eight attempts over about 32 hours.
-DEFAULT_RETRY_DELAYS = [60, 300, 1800, 7200, 21600, 43200, 43200]
-DEFAULT_TIMEOUT_SECONDS = 10
+# While an attempt is under way its delivery is claimed for the request's timeout
+# plus this margin: a duplicate task or the sweep finds it "not-due" meanwhile.
+CLAIM_MARGIN = timedelta(seconds=30)
 
 
-# -- configuration (read at call time, so tests and the environment can change it) --
-
-
-def _configured(name: str):
-    """A Django setting, else the environment variable of the same name, else None."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name) or None
-    return value
+# -- configuration (config/settings.py reads it from the environment) --
 
 
 def retry_delays() -> list[int]:
     """Seconds to wait after each failed attempt; when exhausted the delivery fails."""
-    value = _configured("WEBHOOK_RETRY_DELAYS")
-    if value is None:
-        return list(DEFAULT_RETRY_DELAYS)
-    try:
-        items = value.split(",") if isinstance(value, str) else value
-        delays = [int(str(item).strip()) for item in items if str(item).strip()]
-    except ValueError:
-        delays = [-1]
-    if any(d < 0 for d in delays):
-        raise ImproperlyConfigured(
-            f"WEBHOOK_RETRY_DELAYS must be whole seconds >= 0 like '60,300,1800', not {value!r}."
-        )
-    return delays
+    return list(settings.WEBHOOK_RETRY_DELAYS)
 
 
 def timeout_seconds() -> float:
-    value = _configured("WEBHOOK_TIMEOUT_SECONDS")
-    return float(value) if value is not None else DEFAULT_TIMEOUT_SECONDS
+    return float(settings.WEBHOOK_TIMEOUT_SECONDS)
 
 
 def private_destinations_allowed() -> bool:
     """Whether endpoints may resolve to loopback or private addresses (development, tests)."""
-    value = _configured("WEBHOOK_ALLOW_PRIVATE_URLS")
-    if value is None:
-        return bool(settings.DEBUG)
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+    return bool(settings.WEBHOOK_ALLOW_PRIVATE_URLS)
 
 
 # -- the request --
@@ -231,8 +204,6 @@ def event_emit(*, program: Program, type: str, data: dict) -> WebhookEvent | Non
 
 
 def _enqueue(delivery_id: int) -> None:
-    from .tasks import deliver_webhook
-
     try:
         deliver_webhook.delay(delivery_id)
     except (KombuError, OSError):  # the row is stored: the beat sweep sends it later
@@ -243,11 +214,13 @@ def delivery_attempt(*, delivery_id: int) -> str:
     """Make one HTTP attempt if the delivery is due; returns its status after it.
 
     Returns "delivered", "pending" (attempted, retry scheduled) or "failed";
-    "not-due" or "missing" when nothing was sent.
+    "not-due" or "missing" when nothing was sent. The delivery is claimed and
+    committed before the request, and the outcome recorded after it: no lock or
+    transaction is held across the network call.
     """
     with transaction.atomic():
-        # The row lock keeps a duplicate task (an acks_late redelivery, the beat
-        # sweep) from sending the same attempt at the same time.
+        # The row lock makes the claim atomic: of two duplicate tasks (an acks_late
+        # redelivery, the beat sweep), one claims and the other finds it not due.
         delivery = (
             WebhookDelivery.objects.select_for_update(of=("self",))
             .select_related("event", "endpoint")
@@ -258,17 +231,22 @@ def delivery_attempt(*, delivery_id: int) -> str:
             return "missing"
         if delivery.status != WebhookDelivery.Status.PENDING:
             return delivery.status
-        if delivery.next_attempt_at > timezone.now():
+        now = timezone.now()
+        if delivery.next_attempt_at > now:
             return "not-due"
-        fields = ["status", "next_attempt_at", "last_error"]
         if not delivery.endpoint.is_active:
             delivery.status = WebhookDelivery.Status.FAILED
             delivery.next_attempt_at = None
             delivery.last_error = "The endpoint was disabled."
-            delivery.save(update_fields=fields)
+            delivery.save(update_fields=["status", "next_attempt_at", "last_error"])
             return delivery.status
+        delivery.next_attempt_at = now + timedelta(seconds=timeout_seconds()) + CLAIM_MARGIN
+        delivery.save(update_fields=["next_attempt_at"])
 
-        outcome = _post(delivery)
+    outcome = _post(delivery)
+
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
         WebhookAttempt.objects.create(
             delivery=delivery,
             started_at=outcome.started_at,
@@ -282,7 +260,8 @@ def delivery_attempt(*, delivery_id: int) -> str:
         delivery.last_status_code = outcome.status_code
         delivery.last_response = outcome.response
         delivery.last_error = outcome.error
-        fields += ["attempts", "last_status_code", "last_response"]
+        fields = ["status", "next_attempt_at", "last_error", "attempts", "last_status_code",
+                  "last_response"]  # fmt: skip
         if outcome.ok:
             delivery.status = WebhookDelivery.Status.DELIVERED
             delivery.delivered_at = timezone.now()
@@ -304,6 +283,20 @@ def delivery_attempt(*, delivery_id: int) -> str:
         outcome.status_code or outcome.error,
     )
     return delivery.status
+
+
+@shared_task(
+    name="integrations.tasks.deliver_webhook",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=10,
+    max_retries=3,
+    soft_time_limit=60,
+    time_limit=90,
+)
+def deliver_webhook(delivery_id: int) -> str:
+    """Attempt one delivery if due. Later attempts are queued by the beat sweep when due."""
+    return delivery_attempt(delivery_id=delivery_id)
 
 
 def delivery_resend(*, delivery_id: int, actor=None) -> bool:
@@ -333,7 +326,7 @@ def delivery_resend(*, delivery_id: int, actor=None) -> bool:
             update_fields=["status", "attempts", "next_attempt_at", "delivered_at", "last_error"]
         )
         audit_log(
-            action="webhook_delivery.resent",
+            action=AuditAction.WEBHOOK_DELIVERY_RESENT,
             obj=delivery,
             program=delivery.endpoint.program,
             actor=actor,
@@ -350,7 +343,7 @@ def endpoint_save(*, endpoint: WebhookEndpoint, actor=None, changed: list[str] |
         endpoint.full_clean()
         endpoint.save()
         audit_log(
-            action="webhook_endpoint.created" if created else "webhook_endpoint.updated",
+            action=AuditAction.WEBHOOK_ENDPOINT_CREATED if created else "webhook_endpoint.updated",
             obj=endpoint,
             program=endpoint.program,
             actor=actor,
@@ -366,7 +359,7 @@ def endpoint_secret_rotate(*, endpoint_id: int, actor=None) -> WebhookEndpoint:
         endpoint.secret = new_endpoint_secret()
         endpoint.save(update_fields=["secret"])
         audit_log(
-            action="webhook_endpoint.secret_rotated",
+            action=AuditAction.WEBHOOK_ENDPOINT_SECRET_ROTATED,
             obj=endpoint,
             program=endpoint.program,
             actor=actor,

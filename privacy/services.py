@@ -1,31 +1,16 @@
 """Privacy use cases: export an account, erase it, and honour email opt-outs."""
 
-from django.conf import settings
-from django.core import signing
+from allauth.account.models import EmailAddress
 from django.db import transaction
 from django.db.models import Count, Prefetch
-from django.urls import reverse
 from django.utils import timezone
 
-from advocacy.audit import audit_log
-from advocacy.models import Advocate
-from advocacy.normalize import normalize_email
+from advocacy.audit import AuditAction, audit_log
+from advocacy.emails import ERASED_DOMAIN, erased_email
+from advocacy.models import Advocate, EmailPreference
+from core.normalize import normalize_email
 from referrals.models import Conversion, Referral, ReferralLink
 from rewards.models import Reward
-
-from .models import EmailPreference
-
-UNSUBSCRIBE_SALT = "privacy.unsubscribe"
-ERASED_DOMAIN = "invalid"
-
-# Which preference allows which email; invitations only stop on "unsubscribe from all".
-EMAIL_KINDS = {
-    "invitation": None,
-    "reward_available": "rewards_and_payouts",
-    "payout_sent": "rewards_and_payouts",
-    "program_news": "program_news",
-}
-
 
 # --- export -----------------------------------------------------------------
 
@@ -172,18 +157,8 @@ def _advocate_export(advocate: Advocate) -> dict:
 # --- deletion ---------------------------------------------------------------
 
 
-def erased_email(advocate: Advocate) -> str:
-    return f"deleted-{advocate.pk}@{ERASED_DOMAIN}"
-
-
-def is_erased(advocate: Advocate) -> bool:
-    return advocate.email == erased_email(advocate)
-
-
 def account_delete(*, user, actor) -> list[int]:
     """Erase ``user``'s personal data, keep the books, delete the account; the erased ids."""
-    from allauth.account.models import EmailAddress
-
     with transaction.atomic():
         # Locked so a concurrent enrolment or profile edit cannot write the
         # address back between the erasure and the user's deletion.
@@ -220,7 +195,7 @@ def account_delete(*, user, actor) -> list[int]:
             )
             # No personal data in the audit row: ids and counts only.
             audit_log(
-                action="advocate.erased",
+                action=AuditAction.ADVOCATE_ERASED,
                 obj=advocate,
                 program=advocate.program,
                 actor=actor,
@@ -242,111 +217,3 @@ def account_delete(*, user, actor) -> list[int]:
         EmailAddress.objects.filter(user=user).delete()
         user.delete()
     return [a.pk for a in advocates]
-
-
-# --- email preferences and unsubscribe --------------------------------------
-
-
-def unsubscribe_token(advocate: Advocate) -> str:
-    # No expiry: an unsubscribe link in a years-old email must still work.
-    return signing.dumps(advocate.pk, salt=UNSUBSCRIBE_SALT)
-
-
-def advocate_from_token(token: str) -> Advocate | None:
-    """The advocate a token was made for, or None when it is forged or unknown."""
-    try:
-        advocate_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
-        return None
-    if not isinstance(advocate_id, int):
-        return None
-    return Advocate.objects.select_related("program").filter(pk=advocate_id).first()
-
-
-def unsubscribe_url(advocate: Advocate) -> str:
-    """The absolute one-click unsubscribe URL for emails to ``advocate``."""
-    path = reverse("privacy:unsubscribe", args=[unsubscribe_token(advocate)])
-    return settings.SITE_URL.rstrip("/") + path
-
-
-def list_unsubscribe_headers(advocate: Advocate) -> dict[str, str]:
-    """RFC 2369 / RFC 8058 headers for an email to ``advocate``."""
-    return {
-        "List-Unsubscribe": f"<{unsubscribe_url(advocate)}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
-
-
-def email_preference_get(advocate: Advocate) -> EmailPreference:
-    """The advocate's preferences (unsaved defaults when they never changed them)."""
-    return EmailPreference.objects.filter(advocate=advocate).first() or EmailPreference(
-        advocate=advocate
-    )
-
-
-def may_email(advocate: Advocate, kind: str) -> bool:
-    """Whether an email of ``kind`` may be sent to ``advocate``."""
-    if kind not in EMAIL_KINDS:
-        raise ValueError(f"unknown email kind {kind!r}")
-    if is_erased(advocate):
-        return False
-    preference = email_preference_get(advocate)
-    if preference.unsubscribed_all_at is not None:
-        return False
-    field = EMAIL_KINDS[kind]
-    return field is None or getattr(preference, field)
-
-
-def email_unsubscribe_all(*, advocate: Advocate, actor=None) -> bool:
-    """Stop every email to ``advocate``; False when they already were unsubscribed."""
-    with transaction.atomic():
-        preference, _ = EmailPreference.objects.select_for_update().get_or_create(advocate=advocate)
-        if preference.unsubscribed_all_at is not None:
-            return False
-        preference.unsubscribed_all_at = timezone.now()
-        preference.save(update_fields=["unsubscribed_all_at"])
-        audit_log(
-            action="advocate.unsubscribed", obj=advocate, program=advocate.program, actor=actor
-        )
-    return True
-
-
-def email_preferences_update(
-    *,
-    advocate: Advocate,
-    rewards_and_payouts: bool,
-    program_news: bool,
-    unsubscribe_all: bool,
-    actor=None,
-) -> EmailPreference:
-    """Set the advocate's email choices; unticking "no emails" subscribes them again."""
-    with transaction.atomic():
-        preference, _ = EmailPreference.objects.select_for_update().get_or_create(advocate=advocate)
-        before = (
-            preference.rewards_and_payouts,
-            preference.program_news,
-            preference.unsubscribed_all_at is not None,
-        )
-        if before == (rewards_and_payouts, program_news, unsubscribe_all):
-            return preference
-        preference.rewards_and_payouts = rewards_and_payouts
-        preference.program_news = program_news
-        if not unsubscribe_all:
-            preference.unsubscribed_all_at = None
-        elif preference.unsubscribed_all_at is None:
-            preference.unsubscribed_all_at = timezone.now()
-        preference.save(
-            update_fields=["rewards_and_payouts", "program_news", "unsubscribed_all_at"]
-        )
-        audit_log(
-            action="advocate.email_preferences",
-            obj=advocate,
-            program=advocate.program,
-            actor=actor,
-            data={
-                "rewards_and_payouts": rewards_and_payouts,
-                "program_news": program_news,
-                "unsubscribed_all": unsubscribe_all,
-            },
-        )
-    return preference

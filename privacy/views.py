@@ -14,10 +14,10 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from advocacy.models import Advocate
+from advocacy import emails
+from advocacy.models import Advocate, EmailPreference
 
 from . import services
-from .models import EmailPreference
 
 
 @login_required
@@ -82,7 +82,7 @@ def email_preferences(request):
         # Only the user's own advocates are read from the form: fields naming
         # anyone else's record are ignored.
         for advocate in advocates:
-            services.email_preferences_update(
+            emails.email_preferences_update(
                 advocate=advocate,
                 rewards_and_payouts=f"rewards-{advocate.pk}" in request.POST,
                 program_news=f"news-{advocate.pk}" in request.POST,
@@ -96,7 +96,7 @@ def email_preferences(request):
         try:
             preference = advocate.email_preference
         except EmailPreference.DoesNotExist:
-            preference = services.email_preference_get(advocate)
+            preference = emails.email_preference_get(advocate)
         rows.append({"advocate": advocate, "preference": preference})
     return render(request, "privacy/email_preferences.html", {"rows": rows})
 
@@ -108,11 +108,11 @@ def email_preferences(request):
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
     """``/unsubscribe/<token>/``: unsubscribe from every email of one program."""
-    advocate = services.advocate_from_token(token)
+    advocate = emails.advocate_from_token(token)
     if advocate is None:
         return render(request, "privacy/bad_token.html", status=400)
     context = {"program": advocate.program}
     if request.method == "POST":
-        services.email_unsubscribe_all(advocate=advocate)
+        emails.email_unsubscribe_all(advocate=advocate)
         return render(request, "privacy/unsubscribed.html", context)
     return render(request, "privacy/unsubscribe.html", context)

@@ -7,7 +7,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from advocacy.models import Advocate, Program
-from advocacy.money import CURRENCY_CHOICES
+from core.money import CURRENCY_CHOICES
 
 
 class ReferralLink(models.Model):

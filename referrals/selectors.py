@@ -2,11 +2,13 @@
 
 import re
 
-from advocacy.errors import NotFound
+from django.db.models import Count, Q
+
 from advocacy.models import Advocate, Program
+from core.errors import NotFound
 
 from .clicks import cached_link
-from .models import Conversion, ReferralLink
+from .models import Click, Conversion, Referral, ReferralLink
 
 
 def conversion_for_order(*, program: Program, order_id: str) -> Conversion:
@@ -58,3 +60,15 @@ def link_accepts_clicks(link: ReferralLink) -> bool:
         and link.program.status == Program.Status.ACTIVE
         and link.advocate.status == Advocate.Status.ACTIVE
     )
+
+
+def advocate_stats(*, advocate: Advocate) -> dict:
+    """Clicks, referred friends (not rejected) and attributed purchases of one advocate."""
+    referrals = Referral.objects.filter(advocate=advocate).aggregate(
+        total=Count("pk", filter=~Q(status=Referral.Status.REJECTED))
+    )
+    return {
+        "clicks": Click.objects.filter(advocate=advocate).count(),
+        "referrals": referrals["total"],
+        "conversions": Conversion.objects.filter(advocate=advocate, attributed=True).count(),
+    }

@@ -5,19 +5,59 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from advocacy.audit import audit_log
-from advocacy.errors import Conflict, NotFound, Unprocessable
-from advocacy.models import Advocate, Program
-from advocacy.normalize import normalize_email
-from integrations import events
-from rewards import services as reward_services
+from advocacy.audit import AuditAction, audit_log
+from advocacy.models import Advocate, Program, random_code
+from core.errors import Conflict, NotFound, Unprocessable
+from core.normalize import normalize_email
 
-from . import clicks
+from . import clicks, events
 from .models import Click, Conversion, Referral, ReferralLink, Refund
+
+
+def referral_url(code: str) -> str:
+    """The public link a friend follows: ``<SITE_URL>/r/<code>``."""
+    return f"{settings.SITE_URL}/r/{code}"
+
+
+def _new_link_code() -> str:
+    for _ in range(10):
+        code = random_code(8)
+        if not ReferralLink.objects.filter(code=code).exists():
+            return code
+    raise RuntimeError("Could not find a free referral code.")  # pragma: no cover
+
+
+def _create_primary_link(advocate: Advocate) -> ReferralLink:
+    # The unique index is the real guard; retry in the (rare) race for a code.
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                return ReferralLink.objects.create(
+                    program=advocate.program, advocate=advocate, code=_new_link_code()
+                )
+        except IntegrityError:
+            continue
+    raise RuntimeError("Could not create a referral link.")  # pragma: no cover
+
+
+def advocate_primary_link(advocate: Advocate) -> ReferralLink:
+    """The advocate's oldest active link, created when they have none."""
+    link = advocate.links.filter(is_active=True).order_by("created_at").first()
+    return link or _create_primary_link(advocate)
+
+
+def advocate_link_setup(*, advocate: Advocate) -> ReferralLink:
+    """Give a newly enrolled advocate their link, and its code as their personal coupon code."""
+    link = advocate_primary_link(advocate)
+    if not advocate.coupon_code:
+        advocate.coupon_code = link.code
+        advocate.save(update_fields=["coupon_code"])
+    return link
 
 
 def click_record(
@@ -164,9 +204,8 @@ def referral_create(
                 status=Referral.Status.REJECTED if reason else Referral.Status.SIGNED_UP,
                 rejection_reason=reason or "",
             )
-            audit_log(action="referral.created", obj=referral, program=program)
-            events.referral_created(referral)
-            reward_services.rewards_for_signup(referral=referral)
+            audit_log(action=AuditAction.REFERRAL_CREATED, obj=referral, program=program)
+            events.referral_created.send(sender=Referral, referral=referral)
     except IntegrityError:
         existing = _find_referral(program, normalized, friend_external_id)
         if existing is None:
@@ -356,14 +395,13 @@ def conversion_record(
                 conversion.referral = referral
                 conversion.save(update_fields=["referral"])
             audit_log(
-                action="conversion.recorded",
+                action=AuditAction.CONVERSION_RECORDED,
                 obj=conversion,
                 program=program,
                 data={"attributed": conversion.attributed, "reason": conversion.attribution_reason},
             )
             if conversion.attributed:
-                events.conversion_attributed(conversion)
-                reward_services.rewards_for_purchase(conversion=conversion)
+                events.conversion_attributed.send(sender=Conversion, conversion=conversion)
     except IntegrityError:
         # Another request recorded this order first (the unique index decides).
         existing = Conversion.objects.filter(program=program, order_id=order_id).first()
@@ -466,38 +504,19 @@ def conversion_refund(
         )
         conversion.save(update_fields=["refunded_minor", "status"])
         audit_log(
-            action="conversion.refunded",
+            action=AuditAction.CONVERSION_REFUNDED,
             obj=conversion,
             program=program,
             data={"amount_minor": amount_minor, "refund_id": refund.pk},
         )
-        reward_services.rewards_reverse_for_refund(conversion=conversion)
     return conversion, refund, True
 
 
-def friend_reward(referral: Referral) -> dict | None:
-    """The friend's reward (a discount coupon or a perk), when the program grants one."""
-    from rewards.models import Reward
-
-    reward = (
-        Reward.objects.filter(referral=referral, recipient=Reward.Recipient.FRIEND)
-        .exclude(status=Reward.Status.REVERSED)
-        .order_by("pk")
-        .first()
-    )
-    if reward is None:
-        return None
-    if reward.kind == Reward.Kind.COUPON:
-        return {
-            "kind": "discount",
-            "percent_off": reward.coupon_percent_off,
-            "coupon_code": reward.coupon_code,
-        }
-    return {"kind": "perk", "description": reward.perk_description}
-
-
 def self_referral_by_card(*, conversion: Conversion) -> bool:
-    """Reverse an attributed conversion paid with its advocate's own card."""
+    """Un-attribute a conversion paid with its advocate's own card; True when it was.
+
+    Call inside the transaction that also reverses the conversion's rewards.
+    """
     with transaction.atomic():
         conversion = Conversion.objects.select_for_update().get(pk=conversion.pk)
         advocate = conversion.advocate
@@ -515,11 +534,7 @@ def self_referral_by_card(*, conversion: Conversion) -> bool:
             Referral.objects.filter(pk=conversion.referral_id).update(
                 status=Referral.Status.REJECTED, rejection_reason=reason
             )
-        from rewards.models import Reward
-
-        for reward in Reward.objects.select_for_update().filter(conversion=conversion):
-            reward_services.reward_reverse(
-                reward=reward, amount_minor=reward.amount_minor, reason=reason
-            )
-        audit_log(action="conversion.self_referral", obj=conversion, program=conversion.program)
+        audit_log(
+            action=AuditAction.CONVERSION_SELF_REFERRAL, obj=conversion, program=conversion.program
+        )
     return True

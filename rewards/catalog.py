@@ -1,26 +1,14 @@
 """Points redemptions: atomic, never overdrawing a balance."""
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
-from advocacy.audit import audit_log
-from advocacy.errors import ServiceError, Unprocessable
+from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Advocate
+from core.errors import ServiceError, Unprocessable
 
+from . import ledger
 from .models import CatalogItem, CouponCode, LedgerEntry, Redemption
-from .models.ledger import POINTS_CURRENCY
-
-
-def available_points(advocate_id: int) -> int:
-    return (
-        LedgerEntry.objects.filter(
-            advocate_id=advocate_id,
-            currency=POINTS_CURRENCY,
-            bucket=LedgerEntry.Bucket.AVAILABLE,
-        ).aggregate(total=Sum("amount_minor"))["total"]
-        or 0
-    )
 
 
 def points_redeem(*, advocate: Advocate, item: CatalogItem, idempotency_key: str) -> Redemption:
@@ -36,7 +24,7 @@ def points_redeem(*, advocate: Advocate, item: CatalogItem, idempotency_key: str
             raise ServiceError("advocate_inactive", f"The advocate is {locked.status}.", status=403)
         if item.program_id != locked.program_id or not item.is_active:
             raise Unprocessable("item_unavailable", "This item is not in the catalog.")
-        balance = available_points(locked.pk)
+        balance = ledger.available_points(locked.pk)
         if balance < item.points_price:
             raise Unprocessable(
                 "insufficient_points",
@@ -71,19 +59,15 @@ def points_redeem(*, advocate: Advocate, item: CatalogItem, idempotency_key: str
             CouponCode.objects.filter(pk=code.pk).update(
                 assigned_at=timezone.now(), redemption=redemption
             )
-        LedgerEntry.objects.create(
-            program_id=locked.program_id,
-            advocate=locked,
+        ledger.redemption_append(
             redemption=redemption,
             kind=LedgerEntry.Kind.REDEMPTION,
-            bucket=LedgerEntry.Bucket.AVAILABLE,
             amount_minor=-item.points_price,
-            currency=POINTS_CURRENCY,
-            idempotency_key=f"redemption:{redemption.pk}",
-            memo=f"Redeemed {item.name}"[:200],
+            key=f"redemption:{redemption.pk}",
+            memo=f"Redeemed {item.name}",
         )
         audit_log(
-            action="points.redeemed",
+            action=AuditAction.POINTS_REDEEMED,
             obj=redemption,
             program=locked.program,
             data={"item": item.pk, "points": item.points_price},
@@ -98,7 +82,7 @@ def redemption_fulfil(*, redemption_id: int, actor=None) -> bool:
             return False
         r.status = Redemption.Status.FULFILLED
         r.save(update_fields=["status"])
-        audit_log(action="redemption.fulfilled", obj=r, program=r.program, actor=actor)
+        audit_log(action=AuditAction.REDEMPTION_FULFILLED, obj=r, program=r.program, actor=actor)
     return True
 
 
@@ -110,16 +94,12 @@ def redemption_cancel(*, redemption_id: int, actor=None) -> bool:
             return False
         r.status = Redemption.Status.CANCELLED
         r.save(update_fields=["status"])
-        LedgerEntry.objects.create(
-            program_id=r.program_id,
-            advocate_id=r.advocate_id,
+        ledger.redemption_append(
             redemption=r,
             kind=LedgerEntry.Kind.REDEMPTION_REFUNDED,
-            bucket=LedgerEntry.Bucket.AVAILABLE,
             amount_minor=r.points,
-            currency=POINTS_CURRENCY,
-            idempotency_key=f"redemption:{r.pk}:cancelled",
+            key=f"redemption:{r.pk}:cancelled",
             memo="Redemption cancelled",
         )
-        audit_log(action="redemption.cancelled", obj=r, program=r.program, actor=actor)
+        audit_log(action=AuditAction.REDEMPTION_CANCELLED, obj=r, program=r.program, actor=actor)
     return True

@@ -11,21 +11,22 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from celery import shared_task
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from advocacy.audit import audit_log
-from advocacy.errors import ServiceError
+from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Advocate, Program
-from integrations import events
+from core.errors import ServiceError
 
-from . import stripe_gateway
+from . import events, ledger, notifications, stripe_gateway
+from .ledger import Bucket as B
 from .models import LedgerEntry, Payout, PayoutAccount, Reward
 
 logger = logging.getLogger(__name__)
-B = LedgerEntry.Bucket
 STALE_SENDING = timedelta(minutes=10)
+SEND_RETRIES = 8
 
 
 @dataclass
@@ -45,32 +46,6 @@ class PayoutRun:
         }
 
 
-def _move(payout: Payout, *, kind: str, source: str, target: str, step: str, memo: str) -> None:
-    for bucket, sign in ((source, -1), (target, 1)):
-        LedgerEntry.objects.create(
-            program_id=payout.program_id,
-            advocate_id=payout.advocate_id,
-            payout=payout,
-            kind=kind,
-            bucket=bucket,
-            amount_minor=sign * payout.amount_minor,
-            currency=payout.currency,
-            idempotency_key=f"payout:{payout.pk}:{step}:{bucket}",
-            memo=memo,
-        )
-
-
-def available_cash(advocate_id: int) -> dict[str, int]:
-    rows = (
-        LedgerEntry.objects.filter(advocate_id=advocate_id, bucket=B.AVAILABLE)
-        .exclude(currency="PTS")
-        .values("currency")
-        .annotate(total=Sum("amount_minor"))
-        .order_by()
-    )
-    return {r["currency"]: r["total"] for r in rows}
-
-
 def payout_create(*, advocate_id: int, currency: str) -> Payout | None:
     """Group the advocate's available cash in ``currency`` into one payout, if enough."""
     with transaction.atomic():
@@ -81,7 +56,7 @@ def payout_create(*, advocate_id: int, currency: str) -> Payout | None:
         account = PayoutAccount.objects.filter(advocate=advocate, payouts_enabled=True).first()
         if account is None or not advocate.can_earn:
             return None
-        amount = available_cash(advocate.pk).get(currency, 0)
+        amount = ledger.available_cash(advocate.pk).get(currency, 0)
         if amount <= 0 or amount < program.min_payout_minor:
             return None
         needs_approval = (
@@ -102,16 +77,24 @@ def payout_create(*, advocate_id: int, currency: str) -> Payout | None:
                 )
         except IntegrityError:
             return None  # an open payout already holds this advocate's money
-        _move(
-            payout,
+        ledger.payout_move(
+            payout=payout,
             kind=LedgerEntry.Kind.PAYOUT,
             source=B.AVAILABLE,
             target=B.IN_PAYOUT,
             step="hold",
             memo=f"Payout {payout.pk}",
         )
+        # The payout knows its rewards: the cash rewards whose money it holds.
+        Reward.objects.filter(
+            advocate=advocate,
+            currency=currency,
+            kind=Reward.Kind.CASH,
+            status=Reward.Status.AVAILABLE,
+            payout__isnull=True,
+        ).update(payout=payout)
         audit_log(
-            action="payout.created",
+            action=AuditAction.PAYOUT_CREATED,
             obj=payout,
             program=program,
             data={"amount": amount, "currency": currency, "status": payout.status},
@@ -119,29 +102,10 @@ def payout_create(*, advocate_id: int, currency: str) -> Payout | None:
     return payout
 
 
-def _enqueue_send(payout_id: int) -> None:
-    from .tasks import send_payout
-
-    # After commit: the worker must find the payout row.
-    transaction.on_commit(lambda: send_payout.delay(payout_id))
-
-
 def payouts_run(*, program: Program | None = None) -> PayoutRun:
     """Create payouts for everyone above the minimum and send what is pending."""
     run = PayoutRun()
-    candidates = (
-        LedgerEntry.objects.filter(
-            bucket=B.AVAILABLE, advocate__payout_account__payouts_enabled=True
-        )
-        .exclude(currency="PTS")
-        .values("advocate_id", "currency")
-        .annotate(total=Sum("amount_minor"))
-        .filter(total__gt=0)
-        .order_by("advocate_id")
-    )
-    if program is not None:
-        candidates = candidates.filter(program=program)
-    for row in candidates:
+    for row in ledger.payable_totals(program=program):
         payout = payout_create(advocate_id=row["advocate_id"], currency=row["currency"])
         if payout is None:
             continue
@@ -158,24 +122,11 @@ def payouts_run(*, program: Program | None = None) -> PayoutRun:
         to_send = to_send.filter(program=program)
     ids = list(to_send.order_by("pk").values_list("pk", flat=True))
     for payout_id in ids:
-        _enqueue_send_now(payout_id)
+        send_payout.delay(payout_id)
     run.failed = Payout.objects.filter(pk__in=ids, status=Payout.Status.FAILED).count()
     run.sent = len(ids) - run.failed
     run.payout_ids = ids
     return run
-
-
-def _enqueue_send_now(payout_id: int) -> None:
-    from celery.exceptions import Retry
-
-    from .tasks import send_payout
-
-    try:
-        send_payout.delay(payout_id)
-    except (Retry, TransientPayoutError) as exc:
-        # Only without a broker (tasks run in-process): the payout stays
-        # "sending" and a later run resends it under the same idempotency key.
-        logger.warning("payout %s not sent yet: %s", payout_id, exc)
 
 
 def payout_approve(*, payout_id: int, actor=None) -> bool:
@@ -188,8 +139,11 @@ def payout_approve(*, payout_id: int, actor=None) -> bool:
         payout.approved_by = actor if getattr(actor, "is_authenticated", False) else None
         payout.updated_at = timezone.now()
         payout.save(update_fields=["status", "approved_at", "approved_by", "updated_at"])
-        audit_log(action="payout.approved", obj=payout, program=payout.program, actor=actor)
-        _enqueue_send(payout.pk)
+        audit_log(
+            action=AuditAction.PAYOUT_APPROVED, obj=payout, program=payout.program, actor=actor
+        )
+        # After commit: the worker must find the payout approved.
+        send_payout.delay_on_commit(payout.pk)
     return True
 
 
@@ -200,8 +154,8 @@ def payout_retry(*, payout_id: int, actor=None) -> bool:
     ).first()
     if payout is None:
         return False
-    audit_log(action="payout.retried", obj=payout, program=payout.program, actor=actor)
-    _enqueue_send_now(payout.pk)
+    audit_log(action=AuditAction.PAYOUT_RETRIED, obj=payout, program=payout.program, actor=actor)
+    send_payout.delay(payout.pk)
     return True
 
 
@@ -266,7 +220,7 @@ def payout_mark_paid(*, payout_id: int, transfer_id: str) -> str:
                 "payout %s is %s but transfer %s exists", payout.pk, payout.status, transfer_id
             )
             audit_log(
-                action="payout.transfer_after_close",
+                action=AuditAction.PAYOUT_TRANSFER_AFTER_CLOSE,
                 obj=payout,
                 program=payout.program,
                 data={"transfer": transfer_id, "status": payout.status},
@@ -276,25 +230,25 @@ def payout_mark_paid(*, payout_id: int, transfer_id: str) -> str:
         payout.stripe_transfer_id = transfer_id
         payout.sent_at = payout.updated_at = timezone.now()
         payout.save(update_fields=["status", "stripe_transfer_id", "sent_at", "updated_at"])
-        _move(
-            payout,
+        ledger.payout_move(
+            payout=payout,
             kind=LedgerEntry.Kind.PAYOUT,
             source=B.IN_PAYOUT,
             target=B.PAID,
             step="paid",
             memo=f"Payout {payout.pk} sent ({transfer_id})",
         )
-        Reward.objects.filter(
-            advocate_id=payout.advocate_id,
-            currency=payout.currency,
-            kind=Reward.Kind.CASH,
-            status=Reward.Status.AVAILABLE,
-        ).update(status=Reward.Status.PAID)
-        audit_log(
-            action="payout.paid", obj=payout, program=payout.program, data={"transfer": transfer_id}
+        Reward.objects.filter(payout=payout, status=Reward.Status.AVAILABLE).update(
+            status=Reward.Status.PAID
         )
-        events.payout_paid(payout)
-        _notify_after_commit("payout_sent", payout.pk)
+        audit_log(
+            action=AuditAction.PAYOUT_PAID,
+            obj=payout,
+            program=payout.program,
+            data={"transfer": transfer_id},
+        )
+        events.payout_paid.send(sender=Payout, payout=payout)
+        notifications.notify_advocate.delay_on_commit("payout_sent", payout.pk)
     return Payout.Status.PAID
 
 
@@ -333,24 +287,25 @@ def _return_money(
         payout.failure_reason = reason[:300]
         payout.updated_at = timezone.now()
         payout.save(update_fields=["status", "failure_reason", "updated_at"])
-        _move(
-            payout,
+        ledger.payout_move(
+            payout=payout,
             kind=LedgerEntry.Kind.PAYOUT_RETURNED,
             source=source,
             target=B.AVAILABLE,
             step=status,
             memo=memo[:200],
         )
+        # Its rewards are available again, for the next payout to take.
+        Reward.objects.filter(
+            payout=payout, status__in=[Reward.Status.AVAILABLE, Reward.Status.PAID]
+        ).update(payout=None, status=Reward.Status.AVAILABLE)
         audit_log(
-            action=f"payout.{status}", obj=payout, program=payout.program, data={"reason": reason}
+            action=AuditAction(f"payout.{status}"),
+            obj=payout,
+            program=payout.program,
+            data={"reason": reason},
         )
     return True
-
-
-def _notify_after_commit(kind: str, object_id: int) -> None:
-    from .tasks import notify_advocate
-
-    transaction.on_commit(lambda: notify_advocate.delay(kind, object_id))
 
 
 def payout_account_onboarding_url(*, advocate: Advocate, refresh_url: str, return_url: str) -> str:
@@ -363,7 +318,9 @@ def payout_account_onboarding_url(*, advocate: Advocate, refresh_url: str, retur
                 account = PayoutAccount.objects.create(
                     advocate=advocate, stripe_account_id=account_id
                 )
-                audit_log(action="payout_account.created", obj=account, program=advocate.program)
+                audit_log(
+                    action=AuditAction.PAYOUT_ACCOUNT_CREATED, obj=account, program=advocate.program
+                )
         except IntegrityError:
             # A double click created a second Stripe account; the first one stays ours.
             account = PayoutAccount.objects.get(advocate=advocate)
@@ -380,3 +337,26 @@ def payout_account_refresh(*, account: PayoutAccount) -> str:
     account.updated_at = timezone.now()
     account.save(update_fields=["payouts_enabled", "details_submitted", "updated_at"])
     return f"payouts_enabled={account.payouts_enabled}"
+
+
+@shared_task(
+    bind=True,
+    name="rewards.tasks.send_payout",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    max_retries=SEND_RETRIES,
+    time_limit=120,
+    soft_time_limit=100,
+)
+def send_payout(self, payout_id: int) -> str:
+    """Send one payout; transient Stripe errors retry with backoff, then wait for the next run.
+
+    A payout left "sending" is resent by ``payouts_run`` under the same idempotency key.
+    """
+    try:
+        return payout_execute(payout_id=payout_id)
+    except TransientPayoutError as exc:
+        if self.request.retries >= SEND_RETRIES:
+            logger.warning("payout %s: still failing (%s); the next run resends it", payout_id, exc)
+            return Payout.Status.SENDING
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 1800)) from exc

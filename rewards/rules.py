@@ -15,8 +15,9 @@ from advocacy.models import Advocate, Program
 from referrals.models import Conversion, Referral
 
 from . import coupons
+from .ledger import POINTS_CURRENCY
 from .models import Reward, RewardDecision, RewardRule
-from .models.ledger import POINTS_CURRENCY
+from .services import reward_issue
 
 Rule = RewardRule
 SIGNUP = "signup"
@@ -196,8 +197,6 @@ def _amount(rule: Rule, event: Event) -> tuple[str, int, str]:
 
 
 def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
-    from .services import reward_issue
-
     if not event.advocate.can_earn:
         raise Skip(f"advocate is {event.advocate.status}")
     part = _check_trigger(rule, event)
@@ -210,11 +209,14 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
         _check_limits(rule, event)
         if kind == Reward.Kind.CASH:
             _check_budget(event.program, amount, currency)
-    claimed = (
-        coupons.coupon_claim(rule=rule, advocate=event.advocate, key=key)
-        if kind == Reward.Kind.COUPON
-        else None
-    )
+    try:
+        claimed = (
+            coupons.coupon_claim(rule=rule, advocate=event.advocate)
+            if kind == Reward.Kind.COUPON
+            else None
+        )
+    except coupons.CouponUnavailable as exc:
+        raise Skip(str(exc)) from exc
     reason = f"{rule.name}: {rule.get_trigger_display().lower()}"
     if event.conversion is not None:
         reason += f" (order {event.conversion.order_id})"
@@ -237,7 +239,32 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
         perk_description=rule.perk_description,
         coupon_code=claimed.code if claimed else "",
         coupon_percent_off=rule.coupon_percent_off,
+        awaiting_code=bool(claimed and claimed.from_stripe),
     )
     if claimed is not None:
         coupons.coupon_assign(claimed=claimed, reward=reward)
     return reward
+
+
+def rewards_for_signup(*, referral: Referral) -> list[Reward]:
+    """Apply the program's sign-up rules (e.g. the friend's coupon) to a new referral."""
+    if referral.status == Referral.Status.REJECTED:
+        return []
+    return rules_apply(
+        Event(kind=SIGNUP, program=referral.program, advocate=referral.advocate, referral=referral)
+    )
+
+
+def rewards_for_purchase(*, conversion: Conversion) -> list[Reward]:
+    """Apply the program's purchase rules to an attributed conversion."""
+    if not conversion.attributed:
+        return []
+    return rules_apply(
+        Event(
+            kind=PURCHASE,
+            program=conversion.program,
+            advocate=conversion.advocate,
+            referral=conversion.referral,
+            conversion=conversion,
+        )
+    )

@@ -1,25 +1,30 @@
-"""Reads of balances and reward history."""
+"""Reads of rewards (balances are ``rewards.ledger``'s)."""
 
-from django.db.models import Sum
+from referrals.models import Conversion, Referral
 
-from .models import LedgerEntry
+from .models import Reward
 
 
-def balances(*, advocate) -> dict:
-    """Cash per currency and points, per bucket, as sums of ledger entries."""
-    rows = (
-        LedgerEntry.objects.filter(advocate=advocate)
-        .values("currency", "bucket")
-        .annotate(total=Sum("amount_minor"))
-        .order_by()
+def conversion_rewards(*, conversion: Conversion) -> list[Reward]:
+    """The rewards a conversion gave, in the order they were issued."""
+    return list(Reward.objects.filter(conversion=conversion).order_by("pk"))
+
+
+def friend_reward(*, referral: Referral) -> dict | None:
+    """The friend's reward (a discount coupon or a perk), when the program grants one."""
+    reward = (
+        Reward.objects.filter(referral=referral, recipient=Reward.Recipient.FRIEND)
+        .exclude(status=Reward.Status.REVERSED)
+        .order_by("pk")
+        .first()
     )
-    cash: dict[str, dict[str, int]] = {}
-    points = {"pending": 0, "available": 0}
-    for row in rows:
-        if row["currency"] == "PTS":
-            if row["bucket"] in points:
-                points[row["bucket"]] = row["total"]
-            continue
-        buckets = cash.setdefault(row["currency"], {"pending": 0, "available": 0, "paid": 0})
-        buckets[row["bucket"]] = row["total"]
-    return {"cash": cash, "points": points}
+    if reward is None:
+        return None
+    if reward.kind == Reward.Kind.COUPON:
+        return {
+            "kind": "discount",
+            "percent_off": reward.coupon_percent_off,
+            # Empty while a Stripe code is still being fetched.
+            "coupon_code": reward.coupon_code or None,
+        }
+    return {"kind": "perk", "description": reward.perk_description}

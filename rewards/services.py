@@ -1,33 +1,24 @@
-"""Writes for rewards and the ledger. Every balance change is an appended entry."""
+"""Writes for rewards: issue, mature, approve, fulfil, reverse, adjust.
 
-import uuid
+Every balance change goes through ``rewards.ledger``.
+"""
+
 from datetime import timedelta
 
-from django.db import transaction
+from celery import shared_task
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from advocacy.audit import audit_log
-from integrations import events
+from advocacy.audit import AuditAction, audit_log
+from advocacy.models import Program
+from advocacy.services import program_create
+from core.errors import ServiceError, Unprocessable
 from referrals.models import Conversion
 
-from .models import LedgerEntry, Reward
-
-B = LedgerEntry.Bucket
-K = LedgerEntry.Kind
-
-
-def _append(*, reward: Reward, kind: str, bucket: str, amount_minor: int, key: str, memo=""):
-    return LedgerEntry.objects.create(
-        program_id=reward.program_id,
-        advocate_id=reward.advocate_id,
-        reward=reward,
-        kind=kind,
-        bucket=bucket,
-        amount_minor=amount_minor,
-        currency=reward.currency,
-        idempotency_key=key,
-        memo=memo[:200],
-    )
+from . import events, ledger, notifications
+from .ledger import Bucket as B
+from .ledger import Kind as K
+from .models import LedgerEntry, Reward, RewardRule
 
 
 def reward_issue(
@@ -48,15 +39,20 @@ def reward_issue(
     coupon_code: str = "",
     coupon_percent_off: int = 0,
     perk_description: str = "",
+    awaiting_code: bool = False,
 ) -> Reward:
-    """Create a reward once per ``key``; cash and points are credited as pending."""
+    """Create a reward once per ``key``; cash and points are credited as pending.
+
+    A coupon whose code comes from Stripe stays pending (``awaiting_code``) until
+    ``rewards.coupons`` fetches the code after commit.
+    """
     existing = Reward.objects.filter(idempotency_key=key).first()
     if existing:
         return existing
     now = timezone.now()
     hold_days = program.hold_days if hold_days is None else hold_days
     status = Reward.Status.PENDING
-    if kind == Reward.Kind.COUPON:
+    if kind == Reward.Kind.COUPON and not awaiting_code:
         status = Reward.Status.ISSUED
     reward = Reward.objects.create(
         program=program,
@@ -79,7 +75,7 @@ def reward_issue(
         perk_description=perk_description,
     )
     if kind in Reward.BALANCE_KINDS:
-        _append(
+        ledger.reward_append(
             reward=reward,
             kind=K.REWARD_ISSUED,
             bucket=B.PENDING,
@@ -88,49 +84,26 @@ def reward_issue(
             memo=reason,
         )
         if hold_days == 0 and not requires_approval:
-            transaction.on_commit(lambda: _mature_after_commit(reward.pk))
+            mature_reward.delay_on_commit(reward.pk)
     audit_log(
-        action="reward.issued",
+        action=AuditAction.REWARD_ISSUED,
         obj=reward,
         program=program,
         data={"kind": kind, "amount": amount_minor, "currency": currency, "recipient": recipient},
     )
-    events.reward_changed(reward, "reward.issued")
+    events.reward_issued.send(sender=Reward, reward=reward)
     return reward
 
 
-def _mature_after_commit(reward_id: int) -> None:
-    from .tasks import mature_reward
-
-    mature_reward.delay(reward_id)
-
-
-def rewards_for_signup(*, referral) -> list[Reward]:
-    """Apply the program's sign-up rules (e.g. the friend's coupon) to a new referral."""
-    from .rules import SIGNUP, Event, rules_apply
-
-    if referral.status == referral.Status.REJECTED:
-        return []
-    return rules_apply(
-        Event(kind=SIGNUP, program=referral.program, advocate=referral.advocate, referral=referral)
-    )
-
-
-def rewards_for_purchase(*, conversion: Conversion) -> list[Reward]:
-    """Apply the program's purchase rules to an attributed conversion."""
-    from .rules import PURCHASE, Event, rules_apply
-
-    if not conversion.attributed:
-        return []
-    return rules_apply(
-        Event(
-            kind=PURCHASE,
-            program=conversion.program,
-            advocate=conversion.advocate,
-            referral=conversion.referral,
-            conversion=conversion,
-        )
-    )
+@shared_task(
+    name="rewards.tasks.mature_reward",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=10,
+    max_retries=5,
+)
+def mature_reward(reward_id: int) -> bool:
+    return reward_mature(reward_id=reward_id)
 
 
 def reward_approve(*, reward_id: int, actor=None) -> bool:
@@ -142,7 +115,9 @@ def reward_approve(*, reward_id: int, actor=None) -> bool:
         reward.approved_at = timezone.now()
         reward.approved_by = actor if getattr(actor, "is_authenticated", False) else None
         reward.save(update_fields=["approved_at", "approved_by"])
-        audit_log(action="reward.approved", obj=reward, program=reward.program, actor=actor)
+        audit_log(
+            action=AuditAction.REWARD_APPROVED, obj=reward, program=reward.program, actor=actor
+        )
     return True
 
 
@@ -156,7 +131,9 @@ def reward_fulfil(*, reward_id: int, actor=None) -> bool:
             return False
         reward.status = Reward.Status.FULFILLED
         reward.save(update_fields=["status"])
-        audit_log(action="reward.fulfilled", obj=reward, program=reward.program, actor=actor)
+        audit_log(
+            action=AuditAction.REWARD_FULFILLED, obj=reward, program=reward.program, actor=actor
+        )
     return True
 
 
@@ -175,14 +152,14 @@ def reward_mature(*, reward_id: int, now=None) -> bool:
             return False
         remaining = reward.remaining_minor
         if remaining > 0:
-            _append(
+            ledger.reward_append(
                 reward=reward,
                 kind=K.REWARD_MATURED,
                 bucket=B.PENDING,
                 amount_minor=-remaining,
                 key=f"reward:{reward.pk}:matured:pending",
             )
-            _append(
+            ledger.reward_append(
                 reward=reward,
                 kind=K.REWARD_MATURED,
                 bucket=B.AVAILABLE,
@@ -191,16 +168,10 @@ def reward_mature(*, reward_id: int, now=None) -> bool:
             )
         reward.status = Reward.Status.AVAILABLE
         reward.save(update_fields=["status"])
-        audit_log(action="reward.matured", obj=reward, program=reward.program)
+        audit_log(action=AuditAction.REWARD_MATURED, obj=reward, program=reward.program)
         if remaining > 0:
-            _notify_after_commit(reward.pk)
+            notifications.notify_advocate.delay_on_commit("reward_available", reward.pk)
     return True
-
-
-def _notify_after_commit(reward_id: int) -> None:
-    from .tasks import notify_advocate
-
-    transaction.on_commit(lambda: notify_advocate.delay("reward_available", reward_id))
 
 
 def reward_ids_due(*, now=None) -> list[int]:
@@ -223,12 +194,12 @@ def reward_reverse(*, reward: Reward, amount_minor: int, reason: str) -> None:
             reward.status = Reward.Status.REVERSED
             reward.save(update_fields=["status"])
             audit_log(
-                action="reward.reversed",
+                action=AuditAction.REWARD_REVERSED,
                 obj=reward,
                 program=reward.program,
                 data={"reason": reason},
             )
-            events.reward_changed(reward, "reward.reversed")
+            events.reward_reversed.send(sender=Reward, reward=reward)
         return
     amount_minor = min(amount_minor, reward.remaining_minor)
     if amount_minor <= 0:
@@ -243,7 +214,7 @@ def reward_reverse(*, reward: Reward, amount_minor: int, reason: str) -> None:
         # Paid money cannot be un-paid: the debt is carried on the available
         # balance (it may go negative) and netted against future rewards.
         bucket, kind = B.AVAILABLE, K.CLAWBACK
-    _append(
+    ledger.reward_append(
         reward=reward, kind=kind, bucket=bucket, amount_minor=-amount_minor, key=key, memo=reason
     )
     fields = ["reversed_minor"]
@@ -252,12 +223,18 @@ def reward_reverse(*, reward: Reward, amount_minor: int, reason: str) -> None:
         fields.append("status")
     reward.save(update_fields=fields)
     audit_log(
-        action="reward.reversed",
+        action=AuditAction.REWARD_REVERSED,
         obj=reward,
         program=reward.program,
         data={"amount": amount_minor, "reason": reason},
     )
-    events.reward_changed(reward, "reward.reversed")
+    events.reward_reversed.send(sender=Reward, reward=reward)
+
+
+def rewards_reverse_all(*, conversion: Conversion, reason: str) -> None:
+    """Reverse every reward of a conversion in full (it turned out not to count)."""
+    for reward in Reward.objects.select_for_update().filter(conversion=conversion).order_by("pk"):
+        reward_reverse(reward=reward, amount_minor=reward.amount_minor, reason=reason)
 
 
 def rewards_reverse_for_refund(*, conversion: Conversion) -> None:
@@ -280,28 +257,67 @@ def rewards_reverse_for_refund(*, conversion: Conversion) -> None:
 
 def ledger_adjust(*, advocate, amount_minor: int, currency: str, reason: str, actor) -> LedgerEntry:
     """A manager's correction: one entry on the available balance, with reason and audit row."""
-    from advocacy.errors import ServiceError
-
     if amount_minor == 0:
         raise ServiceError("invalid_amount", "An adjustment needs a non-zero amount.")
     if not reason.strip():
         raise ServiceError("reason_required", "Say why the balance is adjusted.")
     with transaction.atomic():
-        entry = LedgerEntry.objects.create(
-            program_id=advocate.program_id,
-            advocate=advocate,
-            kind=K.ADJUSTMENT,
-            bucket=B.AVAILABLE,
-            amount_minor=amount_minor,
-            currency=currency,
-            idempotency_key=f"adjustment:{uuid.uuid4()}",
-            memo=reason.strip()[:200],
+        entry = ledger.adjustment_append(
+            advocate=advocate, amount_minor=amount_minor, currency=currency, memo=reason.strip()
         )
         audit_log(
-            action="ledger.adjusted",
+            action=AuditAction.LEDGER_ADJUSTED,
             obj=entry,
             program=advocate.program,
             actor=actor,
             data={"amount": amount_minor, "currency": currency, "reason": reason.strip()},
         )
     return entry
+
+
+def offer_rules_create(
+    *, program, advocate_reward_minor: int = 0, friend_discount_percent: int = 0
+) -> list[RewardRule]:
+    """The classic double-sided offer: cash for the advocate, a discount for the friend."""
+    if advocate_reward_minor < 0:
+        raise Unprocessable("invalid_reward", "The advocate reward cannot be negative.")
+    if not 0 <= friend_discount_percent <= 100:
+        raise Unprocessable("invalid_discount", "The friend discount is a percentage, 0-100.")
+    rules = []
+    if advocate_reward_minor:
+        rules.append(
+            RewardRule.objects.create(
+                program=program,
+                name="Advocate reward",
+                trigger=RewardRule.Trigger.FIRST_PURCHASE,
+                recipient=RewardRule.Recipient.ADVOCATE,
+                kind=RewardRule.Kind.CASH,
+                amount_minor=advocate_reward_minor,
+            )
+        )
+    if friend_discount_percent:
+        rules.append(
+            RewardRule.objects.create(
+                program=program,
+                name="Friend discount",
+                trigger=RewardRule.Trigger.SIGNUP,
+                recipient=RewardRule.Recipient.FRIEND,
+                kind=RewardRule.Kind.COUPON,
+                coupon_percent_off=friend_discount_percent,
+            )
+        )
+    return rules
+
+
+@transaction.atomic
+def program_create_with_offer(
+    *, advocate_reward_minor: int = 0, friend_discount_percent: int = 0, **program_fields
+) -> tuple[Program, str, str]:
+    """Create a program (with its keys) and its double-sided offer; returns the raw keys."""
+    program, secret, publishable = program_create(**program_fields)
+    offer_rules_create(
+        program=program,
+        advocate_reward_minor=advocate_reward_minor,
+        friend_discount_percent=friend_discount_percent,
+    )
+    return program, secret, publishable

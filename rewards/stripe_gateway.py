@@ -9,7 +9,7 @@ import functools
 import stripe
 from django.conf import settings
 
-from advocacy.errors import ServiceError
+from core.errors import ServiceError
 
 # Errors worth retrying: the request may not have reached Stripe, or Stripe
 # asked us to slow down. Everything else is a permanent answer.

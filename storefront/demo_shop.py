@@ -13,8 +13,8 @@ import requests
 from django.conf import settings
 from django.http import Http404
 
-from advocacy import demo
 from advocacy.models import Program
+from storefront import demo
 
 API_TIMEOUT_SECONDS = 10
 

@@ -4,9 +4,9 @@ import ipaddress
 from urllib.parse import quote, urlencode
 
 from advocacy.models import Advocate, Program
-from advocacy.money import format_money
-from advocacy.selectors import advocate_stats
-from advocacy.services import advocate_primary_link, referral_url
+from core.money import format_money
+from referrals.selectors import advocate_stats
+from referrals.services import advocate_primary_link, referral_url
 from rewards.models import RewardRule
 
 PURCHASE_TRIGGERS = (RewardRule.Trigger.FIRST_PURCHASE, RewardRule.Trigger.EVERY_PURCHASE)

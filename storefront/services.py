@@ -3,9 +3,9 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from advocacy.errors import ServiceError
 from advocacy.models import Advocate, Program
 from advocacy.services import advocate_enroll, advocate_set_status
+from core.errors import ServiceError
 
 from .signing import widget_verify
 

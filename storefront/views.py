@@ -9,9 +9,9 @@ from django.utils.cache import get_conditional_response
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
-from advocacy import demo
-from advocacy.errors import ServiceError
 from advocacy.models import Program
+from core.errors import ServiceError
+from storefront import demo
 
 from . import demo_shop, selectors, services
 from .embed import embed_script

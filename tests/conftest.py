@@ -6,7 +6,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from advocacy.models import ApiKey
-from advocacy.services import advocate_enroll, api_key_create, program_create
+from advocacy.services import advocate_enroll, api_key_create
+from rewards.services import program_create_with_offer
 
 # In CI the real services are required: a test that would be skipped for
 # lack of PostgreSQL or Redis fails instead, so it can never silently not run.
@@ -42,7 +43,7 @@ def _site_url(settings):
 
 @pytest.fixture
 def program_with_keys(db):
-    program, secret, publishable = program_create(
+    program, secret, publishable = program_create_with_offer(
         name="Acme Friends",
         landing_url="https://shop.example.com/welcome",
         allowed_domains=["example.com"],
@@ -80,7 +81,7 @@ def api(secret_key):
 @pytest.fixture
 def other_program(db):
     """Charlie's program: an outsider whose keys must never reach Acme's data."""
-    program, secret, _ = program_create(
+    program, secret, _ = program_create_with_offer(
         name="Other Shop", landing_url="https://other.example.org/", currency="USD"
     )
     return program, secret

@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from advocacy.models import Advocate
-from advocacy.services import advocate_invite
+from referrals.invitations import advocate_invite
 from rewards.models import LedgerEntry, Reward
 from rewards.tasks import mature_rewards
 from tests.helpers import post_conversion
@@ -75,7 +75,7 @@ def test_a_real_worker_emails_the_invitation_once(real_worker, smtp_sink, progra
 
     # Asking again (a duplicate task) sends nothing more.
     advocate_invite(program=program, email="invitee@example.com")
-    from advocacy.tasks import send_invitation
+    from referrals.tasks import send_invitation
 
     send_invitation.delay(advocate.pk)
     time.sleep(2)

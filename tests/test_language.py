@@ -49,7 +49,7 @@ def test_an_advocates_saved_language_is_used_for_the_portal_and_emails(client, a
     from django.core import mail
 
     from advocacy.models import Advocate
-    from advocacy.tasks import send_invitation
+    from referrals.tasks import send_invitation
     from tests.factories import UserFactory
 
     user = UserFactory(username="alice", email="alice@example.com")

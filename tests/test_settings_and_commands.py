@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from advocacy import demo
 from advocacy.models import Advocate, ApiKey, Program, hash_key
 from referrals.models import Conversion
+from storefront import demo
 
 ROOT = Path(__file__).resolve().parent.parent
 

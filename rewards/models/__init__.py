@@ -1,7 +1,7 @@
 from .catalog import CatalogItem, Redemption
 from .coupons import CouponCode, CouponPool
 from .ledger import LedgerEntry, Reward
-from .payouts import Payout, PayoutAccount, StripeEvent
+from .payouts import Payout, PayoutAccount
 from .rules import RewardDecision, RewardRule
 
 __all__ = [
@@ -15,5 +15,4 @@ __all__ = [
     "Reward",
     "RewardDecision",
     "RewardRule",
-    "StripeEvent",
 ]

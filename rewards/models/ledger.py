@@ -65,6 +65,14 @@ class Reward(models.Model):
     coupon_code = models.CharField(max_length=60, blank=True)
     coupon_percent_off = models.PositiveSmallIntegerField(default=0)
     perk_description = models.CharField(max_length=200, blank=True)
+    payout = models.ForeignKey(
+        "rewards.Payout",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rewards",
+        help_text="The payout holding this cash reward's money.",
+    )
     requires_approval = models.BooleanField(default=False)
     approved_at = models.DateTimeField(null=True, blank=True)
     approved_by = models.ForeignKey(

@@ -1,4 +1,4 @@
-"""Cash payouts to advocates through Stripe Connect, and Stripe's webhook events."""
+"""Cash payouts to advocates through Stripe Connect."""
 
 from django.conf import settings
 from django.db import models
@@ -76,24 +76,3 @@ class Payout(models.Model):
     def stripe_idempotency_key(self) -> str:
         # Derived from our own row id: every retry of this payout is the same transfer.
         return f"advocacy-payout-{self.pk}"
-
-
-class StripeEvent(models.Model):
-    """A webhook event, stored once under Stripe's id and processed in a task."""
-
-    id = models.CharField(max_length=100, primary_key=True)
-    program = models.ForeignKey(
-        Program, on_delete=models.CASCADE, null=True, blank=True, related_name="stripe_events"
-    )
-    type = models.CharField(max_length=100)
-    created = models.DateTimeField(help_text="When Stripe created the event.")
-    payload = models.JSONField()
-    received_at = models.DateTimeField(default=timezone.now)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    result = models.CharField(max_length=300, blank=True)
-
-    class Meta:
-        ordering = ["-received_at"]
-
-    def __str__(self) -> str:
-        return f"{self.type} {self.id}"

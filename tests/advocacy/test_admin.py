@@ -12,11 +12,11 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from advocacy.models import Advocate, ApiKey, AuditLog, Program, ProgramMembership
-from advocacy.normalize import normalize_email
-from advocacy.services import program_create
+from core.normalize import normalize_email
 from referrals.models import Click, Conversion, Referral, ReferralLink
 from referrals.services import click_record
 from rewards.models import LedgerEntry, Reward
+from rewards.services import program_create_with_offer
 from tests.factories import UserFactory, enroll
 
 READ_ONLY = [LedgerEntry, Reward, Conversion, Click, AuditLog, Referral]
@@ -116,7 +116,7 @@ def program_a(program, secret_key, link):
 
 @pytest.fixture
 def program_b(db):
-    program, secret, _ = program_create(
+    program, secret, _ = program_create_with_offer(
         name="Bravo Outlet",
         landing_url="https://bravo.example.net/",
         currency="USD",

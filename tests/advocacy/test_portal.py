@@ -9,7 +9,8 @@ from django.core.cache import cache
 from django.test import Client
 
 from advocacy.models import Advocate, Program
-from advocacy.services import advocate_invite, advocate_set_status
+from advocacy.services import advocate_set_status
+from referrals.invitations import advocate_invite
 from tests.factories import UserFactory, enroll
 
 PASSWORD = "Tr1cky-Sunflower-42"

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from integrations.models import WebhookEndpoint
-from integrations.services import DEFAULT_RETRY_DELAYS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "snippets"
 
@@ -108,7 +107,9 @@ def _webhook_settings(settings):
     # The receiver listens on 127.0.0.1, which production refuses to call.
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     settings.WEBHOOK_TIMEOUT_SECONDS = 5
-    settings.WEBHOOK_RETRY_DELAYS = list(DEFAULT_RETRY_DELAYS)  # whatever the environment says
+    settings.WEBHOOK_RETRY_DELAYS = list(
+        settings.WEBHOOK_RETRY_DELAYS_DEFAULT
+    )  # whatever the env says
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 

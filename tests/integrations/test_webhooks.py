@@ -1,14 +1,15 @@
 """Outgoing webhooks: emitting events, signed deliveries, retries, the beat sweep."""
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,6 +19,8 @@ from integrations.services import delivery_attempt, event_emit
 from integrations.tasks import deliver_due_webhooks, deliver_webhook
 
 from .conftest import DOCS
+
+ROOT = DOCS.parents[1]
 
 pytestmark = pytest.mark.django_db
 
@@ -253,7 +256,7 @@ def test_a_delivered_delivery_is_not_sent_again(endpoint, receiver):
     assert deliver_webhook.delay(delivery.pk + 1000).get() == "missing"
 
 
-def test_the_task_does_not_recurse_when_run_eagerly(settings, endpoint, receiver):
+def test_a_failed_attempt_leaves_the_next_one_to_the_sweep(settings, endpoint, receiver):
     settings.WEBHOOK_RETRY_DELAYS = [0, 0, 0]
     receiver.fail_first = 100
     delivery = emit(endpoint.program).deliveries.get()
@@ -298,22 +301,30 @@ def test_private_addresses_are_refused_unless_allowed(settings, endpoint, receiv
     assert receiver.requests == []
 
 
-def test_settings_fall_back_to_the_environment(settings, monkeypatch):
-    del settings.WEBHOOK_RETRY_DELAYS
-    del settings.WEBHOOK_TIMEOUT_SECONDS
-    monkeypatch.delenv("WEBHOOK_RETRY_DELAYS", raising=False)
-    monkeypatch.delenv("WEBHOOK_TIMEOUT_SECONDS", raising=False)
-    assert services.retry_delays() == services.DEFAULT_RETRY_DELAYS
-    assert services.timeout_seconds() == 10
+def _settings_from(env: dict) -> str:
+    """What config/settings.py makes of these environment variables, read as a user would."""
+    code = (
+        "from django.conf import settings; "
+        "print(settings.WEBHOOK_RETRY_DELAYS, settings.WEBHOOK_TIMEOUT_SECONDS)"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.stdout.strip() + result.stderr
 
-    monkeypatch.setenv("WEBHOOK_RETRY_DELAYS", "1, 2,3")
-    monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", "2.5")
-    assert services.retry_delays() == [1, 2, 3]
-    assert services.timeout_seconds() == 2.5
 
-    monkeypatch.setenv("WEBHOOK_RETRY_DELAYS", "1,soon")
-    with pytest.raises(ImproperlyConfigured, match="WEBHOOK_RETRY_DELAYS"):
-        services.retry_delays()
+def test_the_settings_read_the_environment_once():
+    defaults = {"WEBHOOK_RETRY_DELAYS": "", "WEBHOOK_TIMEOUT_SECONDS": "10"}
+    assert _settings_from(defaults) == "[60, 300, 1800, 7200, 21600, 43200, 43200] 10.0"
+    custom = {"WEBHOOK_RETRY_DELAYS": "1, 2,3", "WEBHOOK_TIMEOUT_SECONDS": "2.5"}
+    assert _settings_from(custom) == "[1, 2, 3] 2.5"
+    wrong = _settings_from({"WEBHOOK_RETRY_DELAYS": "1,soon"})
+    assert "ImproperlyConfigured" in wrong and "WEBHOOK_RETRY_DELAYS" in wrong
 
 
 def test_the_documentation_quotes_both_snippets_verbatim():

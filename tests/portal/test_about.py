@@ -25,7 +25,7 @@ def test_it_describes_the_offer_window_and_hold(alice_client, program):
     assert response.status_code == 200
     text = response.content.decode()
     assert program.name in text
-    assert "You get 10.00 EUR when a friend makes their first purchase." in text
+    assert "You get €10.00 when a friend makes their first purchase." in text
     assert "Friends get 10% off when they sign up with your link." in text
     assert "You get 50 points for every purchase a friend makes." in text
     assert "999" not in text

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from django.core import mail
 
-from advocacy.services import program_create
 from rewards.models import CatalogItem, Reward
-from rewards.services import reward_issue, reward_mature
+from rewards.services import program_create_with_offer, reward_issue, reward_mature
 from tests.storefront.conftest import browser  # noqa: F401 - the module's Chromium
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,7 +22,7 @@ WIDTHS = {"phone": 360, "desktop": 1280}
 @pytest.fixture
 def shop(settings, live_server):
     settings.SITE_URL = live_server.url
-    program, _, _ = program_create(
+    program, _, _ = program_create_with_offer(
         name="Nordlys Friends",
         landing_url="https://shop.example.com/",
         advocate_reward_minor=1000,

@@ -5,7 +5,7 @@ import uuid
 
 from advocacy.models import Advocate
 from advocacy.services import advocate_set_status
-from rewards.catalog import available_points
+from rewards.ledger import available_points
 from rewards.models import Payout, PayoutAccount, Redemption
 
 from .helpers import add_entry, add_perk
@@ -30,7 +30,7 @@ def test_it_shows_balances_and_history_newest_first(alice_client, program, advoc
     add_entry(advocate, 300, bucket="pending", memo="Omar's first order")
     add_entry(advocate, 40, currency="PTS", memo="Welcome points")
     text = rewards_page(alice_client, program)
-    assert "10.00 EUR" in text and "3.00 EUR" in text
+    assert "€10.00" in text and "€3.00" in text
     assert "<strong>40</strong> available" in text
     history = text[text.index('id="history-title"') :]
     assert history.index("Welcome points") < history.index("Omar&#x27;s first order")
@@ -103,7 +103,7 @@ def test_it_shows_payout_setup_and_history(alice_client, program, advocate):
     )
     text = rewards_page(alice_client, program)
     assert "Your payout account is connected" in text
-    assert "25.00 EUR" in text and "Paid" in text
+    assert "€25.00" in text and "Paid" in text
 
 
 def test_the_rewards_query_count_does_not_grow_with_entries(

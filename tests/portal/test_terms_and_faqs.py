@@ -72,7 +72,8 @@ def test_a_brand_colour_must_be_a_hex_colour(program):
 
 
 def test_an_invitation_to_a_program_with_terms_waits_for_consent(client, program):
-    from advocacy.services import advocate_claim_invitations, advocate_invite
+    from advocacy.services import advocate_claim_invitations
+    from referrals.invitations import advocate_invite
 
     program.terms = "Be nice."
     program.terms_version = "v2"

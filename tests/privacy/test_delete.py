@@ -3,9 +3,9 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import User
 from django.db.models import Sum
 
-from advocacy.models import Advocate, AuditLog
-from privacy.models import EmailPreference
-from privacy.services import account_delete, may_email
+from advocacy.emails import may_email
+from advocacy.models import Advocate, AuditLog, EmailPreference
+from privacy.services import account_delete
 from referrals.models import Click, Conversion, Referral
 from rewards.models import LedgerEntry, Payout, PayoutAccount
 from tests.portal.helpers import add_click, add_entry, add_purchase, add_referral

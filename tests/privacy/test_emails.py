@@ -2,14 +2,13 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from advocacy.models import AuditLog
-from privacy.models import EmailPreference
-from privacy.services import (
+from advocacy.emails import (
     list_unsubscribe_headers,
     may_email,
     unsubscribe_token,
     unsubscribe_url,
 )
+from advocacy.models import AuditLog, EmailPreference
 from tests.factories import enroll
 
 

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from advocacy.services import program_create
 from privacy.services import account_export, mask_email
 from rewards.models import Payout, Reward
+from rewards.services import program_create_with_offer
 from tests.factories import enroll
 from tests.portal.helpers import add_click, add_entry, add_purchase, add_referral
 
@@ -97,7 +97,9 @@ def test_an_outsider_gets_an_empty_export(charlie_client, alice_data):
 def test_the_export_takes_a_fixed_number_of_queries(alice, alice_data, django_assert_num_queries):
     with django_assert_num_queries(8):
         account_export(alice)
-    second, _, _ = program_create(name="Second", landing_url="https://second.example.com/")
+    second, _, _ = program_create_with_offer(
+        name="Second", landing_url="https://second.example.com/"
+    )
     other = enroll(second, "alice@example.com", user=alice)
     add_referral(other, "friend.two@example.net")
     add_entry(other, 300)

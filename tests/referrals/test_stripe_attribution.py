@@ -4,9 +4,10 @@ import json
 
 import pytest
 
+from integrations.models import StripeEvent
+from integrations.tasks import process_pending_stripe_events
 from referrals.models import Conversion, Referral
-from rewards.models import Reward, RewardRule, StripeEvent
-from rewards.tasks import process_pending_stripe_events
+from rewards.models import Reward, RewardRule
 from tests.fake_stripe import make_event, sign_payload
 
 SECRET = "whsec_attribution"

@@ -5,9 +5,10 @@ import threading
 import pytest
 from django.db import connection
 
-from advocacy.errors import ServiceError
-from rewards.catalog import available_points, points_redeem, redemption_cancel
+from core.errors import ServiceError
+from rewards.catalog import points_redeem, redemption_cancel
 from rewards.coupons import coupon_pool_import
+from rewards.ledger import available_points
 from rewards.models import CatalogItem, CouponPool, LedgerEntry, Redemption, Reward
 from rewards.services import reward_issue, reward_mature
 

@@ -9,8 +9,8 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from rewards import services
+from rewards.ledger import balances
 from rewards.models import LedgerEntry, Reward
-from rewards.selectors import balances
 from tests.helpers import post_conversion
 
 

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 
 from rewards import payouts
+from rewards.ledger import balances
 from rewards.models import LedgerEntry, Payout, PayoutAccount
-from rewards.selectors import balances
 from rewards.tasks import send_payout
 from tests.rewards.test_payouts import earn
 from tests.workers import start_worker, stop_worker, task_queue

@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from advocacy.models import AuditLog
+from rewards.ledger import balances
 from rewards.models import CouponPool, LedgerEntry, Reward, RewardRule
-from rewards.selectors import balances
 from tests.helpers import post_conversion
 
 

@@ -8,10 +8,12 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from referrals.services import referral_create
+from advocacy.models import AuditLog
 from rewards import services
 from rewards.coupons import coupon_pool_import
+from rewards.flows import referral_create
 from rewards.models import CouponPool, LedgerEntry, Reward, RewardDecision, RewardRule
+from rewards.tasks import issue_pending_coupon_codes
 from tests.factories import enroll
 from tests.helpers import post_conversion
 
@@ -176,9 +178,9 @@ def test_friend_coupons_come_from_the_pool_once_each(api, bare_program, advocate
         referral, _ = referral_create(
             program=bare_program, friend_email=f"f{n}@example.com", referral_code=link.code
         )
-        from referrals.services import friend_reward
+        from rewards.selectors import friend_reward
 
-        reward = friend_reward(referral)
+        reward = friend_reward(referral=referral)
         codes.append(reward["coupon_code"] if reward else None)
     assert codes == ["WELCOME-A", "WELCOME-B", None]
     assert "no codes left" in RewardDecision.objects.get(outcome="skipped").reason
@@ -242,18 +244,21 @@ def test_refunding_the_order_voids_the_rules_rewards(api, bare_program, link):
     assert sum(LedgerEntry.objects.values_list("amount_minor", flat=True)) == 0
 
 
-def test_friends_get_single_use_stripe_promotion_codes(api, bare_program, link, fake_stripe):
+def test_friends_get_single_use_stripe_promotion_codes(
+    transactional_db, api, bare_program, link, fake_stripe
+):
     rule(bare_program, trigger=R.Trigger.SIGNUP, recipient=R.Recipient.FRIEND,
          kind=R.Kind.COUPON, coupon_percent_off=15, stripe_promotion_codes=True,
          amount_minor=0)  # fmt: skip
     codes = []
     for n in range(2):
-        body = api.post(
+        # The code is fetched from Stripe after the referral commits, before the answer.
+        response = api.post(
             "/api/v1/referrals",
             {"referral_code": link.code, "friend": {"email": f"s{n}@example.com"}},
             format="json",
-        ).json()
-        codes.append(body["friend_reward"]["coupon_code"])
+        )
+        codes.append(response.json()["friend_reward"]["coupon_code"])
     [coupon] = fake_stripe.coupons.values()
     assert coupon["percent_off"] == 15
     promos = list(fake_stripe.promotion_codes.values())
@@ -262,16 +267,69 @@ def test_friends_get_single_use_stripe_promotion_codes(api, bare_program, link, 
     assert len(set(codes)) == 2
 
 
-def test_a_stripe_outage_skips_the_coupon_with_the_reason(api, bare_program, link, fake_stripe):
+def test_a_stripe_outage_delays_the_friends_coupon_but_never_loses_it(
+    api, bare_program, link, fake_stripe, django_capture_on_commit_callbacks, time_machine
+):
     rule(bare_program, trigger=R.Trigger.SIGNUP, recipient=R.Recipient.FRIEND,
          kind=R.Kind.COUPON, coupon_percent_off=15, stripe_promotion_codes=True,
          amount_minor=0)  # fmt: skip
-    fake_stripe.fail("/v1/coupons", status=500, type="api_error", times=5)
-    response = api.post(
+    fake_stripe.fail("/v1/coupons", status=500, type="api_error", times=100)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/referrals",
+            {"referral_code": link.code, "friend": {"email": "x@example.com"}},
+            format="json",
+        )
+    assert response.status_code == 201
+    # The reward is there, waiting for its code; no request held a lock while Stripe failed.
+    assert response.json()["friend_reward"] == {
+        "kind": "discount",
+        "percent_off": 15,
+        "coupon_code": None,
+    }
+    reward = Reward.objects.get()
+    assert (reward.status, reward.coupon_code) == ("pending", "")
+    assert RewardDecision.objects.get().outcome == "applied"
+
+    fake_stripe.clear_failures()
+    time_machine.move_to(timezone.now() + timedelta(minutes=5))
+    assert issue_pending_coupon_codes() == 1
+    reward.refresh_from_db()
+    [promo] = fake_stripe.promotion_codes.values()
+    assert (reward.status, reward.coupon_code) == ("issued", promo["code"])
+    assert issue_pending_coupon_codes() == 0
+    body = api.post(
         "/api/v1/referrals",
         {"referral_code": link.code, "friend": {"email": "x@example.com"}},
         format="json",
-    )
+    ).json()
+    assert body["friend_reward"]["coupon_code"] == promo["code"]
+
+
+def test_stripe_refusing_the_code_voids_the_coupon_with_the_reason(
+    api, bare_program, link, fake_stripe, django_capture_on_commit_callbacks
+):
+    rule(bare_program, trigger=R.Trigger.SIGNUP, recipient=R.Recipient.FRIEND,
+         kind=R.Kind.COUPON, coupon_percent_off=15, stripe_promotion_codes=True,
+         amount_minor=0)  # fmt: skip
+    fake_stripe.fail("/v1/coupons", status=400, type="invalid_request_error", times=5)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/v1/referrals",
+            {"referral_code": link.code, "friend": {"email": "x@example.com"}},
+            format="json",
+        )
     assert response.status_code == 201
-    assert "friend_reward" not in response.json()
-    assert "Stripe could not create" in RewardDecision.objects.get().reason
+    reward = Reward.objects.get()
+    assert reward.status == "reversed"
+    assert (
+        "friend_reward"
+        not in api.post(
+            "/api/v1/referrals",
+            {"referral_code": link.code, "friend": {"email": "x@example.com"}},
+            format="json",
+        ).json()
+    )
+    assert (
+        "Stripe could not create" in AuditLog.objects.get(action="reward.reversed").data["reason"]
+    )

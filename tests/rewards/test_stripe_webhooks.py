@@ -5,9 +5,10 @@ import time
 
 import pytest
 
+from integrations.models import StripeEvent
 from rewards import payouts
-from rewards.models import Payout, PayoutAccount, StripeEvent
-from rewards.selectors import balances
+from rewards.ledger import balances
+from rewards.models import Payout, PayoutAccount
 from tests.fake_stripe import make_event, sign_payload
 from tests.rewards.test_payouts import earn, run_payouts
 

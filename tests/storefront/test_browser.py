@@ -6,9 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from advocacy.services import advocate_enroll, program_create
+from advocacy.services import advocate_enroll
 from referrals.models import Click, Conversion, Referral
 from rewards.models import Reward
+from rewards.services import program_create_with_offer
 
 from .conftest import SNIPPETS
 
@@ -155,7 +156,7 @@ def test_a_referred_friend_signs_up_from_the_demo_shop(page, live_server):
 def test_signup_works_only_on_the_programs_own_domains(
     page, live_server, merchant_site, demo, caplog
 ):
-    other, _, other_key = program_create(
+    other, _, other_key = program_create_with_offer(
         name="Other Shop", landing_url="https://shop.example.com/", allowed_domains=["example.com"]
     )
     bob, _ = advocate_enroll(program=other, email="bob@example.com")

@@ -4,8 +4,7 @@ import io
 
 import pytest
 
-from advocacy import demo
-from storefront import demo_shop
+from storefront import demo, demo_shop
 
 PAGES = [
     "/demo-shop/",

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from advocacy import demo as demo_keys
 from referrals.models import Conversion
 from rewards.models import Reward
+from storefront import demo as demo_keys
 from storefront.signing import widget_signature, widget_verify
 from tests.conftest import _need
 

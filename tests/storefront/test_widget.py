@@ -32,7 +32,7 @@ def test_a_signed_customer_gets_their_link_share_buttons_and_stats(client, progr
     assert f"http%3A%2F%2Ftestserver%2Fr%2F{code}%3Fch%3Dwhatsapp" in html
     assert 'id="stat-clicks">0<' in html
     assert "Friends get 10% off" in html
-    assert "You get 10.00 EUR when a friend buys" in html
+    assert "You get €10.00 when a friend buys" in html
 
 
 def test_the_same_customer_again_sees_the_same_advocate(client, program, advocate):

@@ -1,0 +1,51 @@
+"""Emails that tell an advocate their money moved: a reward became available, a payout left."""
+
+import smtplib
+
+from celery import shared_task
+from django.conf import settings
+
+from advocacy.emails import advocate_notify
+from core.money import to_decimal_string
+
+from .models import Payout, Reward
+from .models.ledger import POINTS_CURRENCY
+
+NOTIFICATIONS = {
+    "reward_available": (Reward, "emails/reward_available"),
+    "payout_sent": (Payout, "emails/payout_sent"),
+}
+
+
+@shared_task(
+    name="rewards.tasks.notify_advocate",
+    acks_late=True,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def notify_advocate(kind: str, object_id: int) -> str:
+    """Email an advocate about a reward or payout, at most once per object."""
+    model, template = NOTIFICATIONS[kind]
+    obj = model.objects.select_related("advocate", "program").filter(pk=object_id).first()
+    if obj is None:
+        return "missing"
+    amount = (
+        obj.amount_minor
+        if obj.currency == POINTS_CURRENCY
+        else to_decimal_string(obj.amount_minor, obj.currency)
+    )
+    return advocate_notify(
+        advocate=obj.advocate,
+        kind=kind,
+        key=f"{kind}:{object_id}",
+        template=template,
+        context={
+            "program": obj.program,
+            "obj": obj,
+            "amount": amount,
+            "currency": obj.currency,
+            "portal_url": settings.SITE_URL + "/",
+        },
+    )

@@ -1,0 +1,170 @@
+"""The REST API's inputs and payloads (shapes fixed in the contract)."""
+
+from rest_framework import serializers
+
+from core.money import CURRENCY_EXPONENTS, MoneyError, to_decimal_string, to_minor
+from referrals.services import referral_url
+from rewards import ledger
+from rewards.selectors import conversion_rewards
+
+
+class FriendInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=120, required=False, allow_null=True)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if not attrs.get("email") and not attrs.get("external_id"):
+            raise serializers.ValidationError("Give the friend's email or external_id.")
+        return attrs
+
+
+class ReferralCreateInput(serializers.Serializer):
+    referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
+    click_id = serializers.UUIDField(required=False, allow_null=True)
+    friend = FriendInput()
+
+    def validate(self, attrs):
+        if not attrs.get("referral_code") and not attrs.get("click_id"):
+            raise serializers.ValidationError("Give referral_code or click_id.")
+        return attrs
+
+
+class CustomerInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=120, required=False, allow_null=True)
+
+
+class ConversionCreateInput(serializers.Serializer):
+    order_id = serializers.CharField(max_length=120)
+    amount = serializers.CharField(max_length=20)
+    currency = serializers.CharField(min_length=3, max_length=3)
+    customer = CustomerInput(required=False)
+    referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
+    click_id = serializers.UUIDField(required=False, allow_null=True)
+    coupon_code = serializers.CharField(max_length=40, required=False, allow_null=True)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_currency(self, value):
+        value = value.upper()
+        if value not in CURRENCY_EXPONENTS:
+            raise serializers.ValidationError(f"Unsupported currency {value!r}.")
+        return value
+
+    def validate(self, attrs):
+        if not isinstance(self.initial_data.get("amount"), str):
+            raise serializers.ValidationError({"amount": ["Send the amount as a decimal string."]})
+        try:
+            attrs["amount_minor"] = to_minor(attrs.pop("amount"), attrs["currency"])
+        except MoneyError as exc:
+            raise serializers.ValidationError({"amount": [str(exc)]}) from exc
+        if attrs["amount_minor"] <= 0:
+            raise serializers.ValidationError({"amount": ["The amount must be positive."]})
+        return attrs
+
+
+class RefundCreateInput(serializers.Serializer):
+    amount = serializers.CharField(max_length=20, required=False, allow_null=True)
+
+    def validate_amount(self, value):
+        if value is not None and not isinstance(self.initial_data.get("amount"), str):
+            raise serializers.ValidationError("Send the amount as a decimal string.")
+        return value
+
+
+def money(amount_minor: int, currency: str) -> str:
+    return to_decimal_string(amount_minor, currency)
+
+
+def reward_payload(reward) -> dict:
+    return {
+        "id": reward.pk,
+        "recipient": reward.recipient,
+        "kind": reward.kind,
+        "amount": money(reward.amount_minor, reward.currency),
+        "reversed": money(reward.reversed_minor, reward.currency),
+        "currency": reward.currency,
+        "status": reward.status,
+        "reason": reward.reason,
+        "available_at": reward.available_at.isoformat(),
+    }
+
+
+def conversion_payload(conversion) -> dict:
+    body = {
+        "id": conversion.pk,
+        "order_id": conversion.order_id,
+        "amount": money(conversion.amount_minor, conversion.currency),
+        "refunded": money(conversion.refunded_minor, conversion.currency),
+        "currency": conversion.currency,
+        "attributed": conversion.attributed,
+        "attribution": {
+            "method": conversion.attribution_method,
+            "reason": conversion.attribution_reason,
+        },
+        "rewards": [reward_payload(r) for r in conversion_rewards(conversion=conversion)],
+        "status": conversion.status,
+    }
+    if conversion.attributed:
+        body["advocate_id"] = conversion.advocate_id
+        body["referral_id"] = conversion.referral_id
+    return body
+
+
+def referral_payload(referral, friend_reward: dict | None) -> dict:
+    body = {
+        "id": referral.pk,
+        "status": referral.status,
+        "advocate_id": referral.advocate_id,
+    }
+    if referral.rejection_reason:
+        body["reason"] = referral.rejection_reason
+    if friend_reward:
+        body["friend_reward"] = friend_reward
+    return body
+
+
+class AdvocateCreateInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=120, required=False, allow_null=True)
+    locale = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
+
+
+class AdvocateOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    external_id = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    referral_code = serializers.CharField()
+    referral_url = serializers.URLField()
+    coupon_code = serializers.CharField(allow_null=True)
+
+
+def advocate_payload(advocate, link) -> dict:
+    return {
+        "id": advocate.pk,
+        "email": advocate.email,
+        "name": advocate.name,
+        "external_id": advocate.external_id,
+        "status": advocate.status,
+        "referral_code": link.code,
+        "referral_url": referral_url(link.code),
+        "coupon_code": advocate.coupon_code,
+    }
+
+
+def advocate_detail_payload(advocate, link, stats: dict) -> dict:
+    raw = ledger.balances(advocate=advocate)
+    return {
+        **advocate_payload(advocate, link),
+        "stats": stats,
+        "balances": {
+            "cash": {
+                cur: {bucket: to_decimal_string(v, cur) for bucket, v in buckets.items()}
+                for cur, buckets in raw["cash"].items()
+            },
+            "points": raw["points"],
+        },
+    }
