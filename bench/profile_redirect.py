@@ -3,8 +3,12 @@
 Calls the project's WSGI application directly, with the same environment as
 ``bench/redirect.py`` (DEBUG=0, PostgreSQL, ``bench.settings``), and reports per request:
 wall and CPU time of ``/bare/`` and ``/r/<code>``, the SQL statements the redirect runs and
-the time spent in each (``connection.execute_wrapper``), and optionally a pyinstrument
-profile when pyinstrument is importable (it is not a project dependency)::
+the time spent in each (``connection.execute_wrapper``), then the pieces of the redirect
+path called one by one (``referrals.views.referral_redirect`` without middleware,
+``referrals.selectors.link_for_redirect`` cached and not, ``referrals.services.click_record``
+buffered and not, ``referrals.clicks.insert_rows`` as the writer thread calls it,
+``referrals.views._landing``), and optionally a pyinstrument profile when pyinstrument is
+importable (it is not a project dependency)::
 
     .venv/bin/python bench/profile_redirect.py [--requests 2000] [--pyinstrument]
 
@@ -118,69 +122,94 @@ def per_call(fn, n: int) -> float:
     return best
 
 
+BATCH = 50  # rows per writer batch in the batched-write measurement (about 50 ms of clicks)
+
+
 def components(n: int, code: str) -> None:
-    """The redirect's pieces one by one: ORM compile vs database round trip, per request."""
-    import uuid
+    """The redirect's pieces one by one, each the product's own function called directly."""
+    from unittest import mock
 
+    from django.conf import settings
     from django.db import connection
-    from django.http import HttpResponseRedirect
+    from django.test import RequestFactory, override_settings
+    from django.test.utils import CaptureQueriesContext
 
-    from referrals import selectors, services
-    from referrals.models import Click, ReferralLink
-    from referrals.views import _with_params
+    from referrals import clicks, selectors, services
+    from referrals.views import _landing, referral_redirect
 
     link = selectors.link_for_redirect(code)
-    # The selector's query as .first() runs it (Meta.ordering, LIMIT 1).
-    qs = (
-        ReferralLink.objects.select_related("program", "advocate")
-        .only(
-            "id",
-            "code",
-            "is_active",
-            "program_id",
-            "advocate_id",
-            "program__landing_url",
-            "program__allowed_domains",
-            "program__status",
-            "program__attribution_window_days",
-            "advocate__status",
-        )
-        .filter(code=code.upper())
-    )
-    query = qs[:1].query
-    sql, params = query.get_compiler("default").as_sql()
+    if link is None:
+        raise SystemExit(f"no referral link {code!r} (run bench/redirect.py once to seed it)")
+    ua = environ_for("/")["HTTP_USER_AGENT"]
+
+    def lookup_miss():
+        clicks.clear_link_cache()
+        return selectors.link_for_redirect(code)
+
+    # The SELECT a cache miss runs, replayed through a raw cursor (round trip + PostgreSQL).
+    with CaptureQueriesContext(connection) as captured:
+        lookup_miss()
+    select_sql = captured.captured_queries[-1]["sql"]
 
     def raw_select():
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(select_sql)
             cursor.fetchall()
 
-    def raw_insert():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO referrals_click (id, program_id, link_id, advocate_id, channel,"
-                " user_agent, ip_hash, created_at) VALUES (%s, %s, %s, %s, '', %s, %s, now())",
-                [uuid.uuid4(), link.program_id, link.pk, link.advocate_id, "Mozilla/5.0", "x" * 64],
-            )
+    def click_record():
+        return services.click_record(link=link, user_agent=ua, ip=HOST)
 
-    def response():
-        r = HttpResponseRedirect(_with_params(link.program.landing_url, ref=code, click="x"))
-        r.set_cookie("adv_ref", "x", max_age=86400, samesite="Lax", secure=True, httponly=True)
+    click_id = str(clicks.new_click_id(link.pk))
+    request = RequestFactory().get(
+        f"/r/{code}", HTTP_USER_AGENT=ua, HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR=HOST
+    )
+
+    def view():
+        response = referral_redirect(request, code)
+        if response.status_code != 302:
+            raise SystemExit(f"referral_redirect answered {response.status_code}")
 
     rows = [
-        ("health check (connection.is_usable, 1/request)", connection.is_usable),
-        ("link lookup: selectors.link_for_redirect", lambda: selectors.link_for_redirect(code)),
-        ("  of which ORM compile only (as_sql)", lambda: query.get_compiler("default").as_sql()),
+        ("health check (connection.is_usable, before a request's 1st query)", connection.is_usable),
+        ("view only, no middleware: views.referral_redirect", view),
+        (
+            "link lookup, cached: selectors.link_for_redirect",
+            lambda: selectors.link_for_redirect(code),
+        ),
+        (f"link lookup, cache miss (1 per {settings.LINK_CACHE_SECONDS} s)", lookup_miss),
         ("  of which the same SELECT, raw cursor", raw_select),
-        ("click insert: services.click_record", lambda: services.click_record(link=link)),
-        ("  of which the same INSERT, raw cursor", raw_insert),
-        ("  of which Click(...) instance only", lambda: Click(program_id=1, link_id=1)),
-        ("build the 302 + cookie", response),
+        ("click: services.click_record (buffered)", click_record),
+        ("  of which the click id: clicks.new_click_id", lambda: clicks.new_click_id(link.pk)),
+        ("landing URL: views._landing", lambda: _landing(link.program.landing_url, code, click_id)),
     ]
     print()
     print(f"components, wall ms per call, fastest of {REPEAT} batches (clicks written are extra):")
     for label, fn in rows:
         print(f"  {per_call(fn, n):7.3f} ms  {label}")
+    with override_settings(CLICK_FLUSH_MS=0):  # each click INSERTed at once, autocommit
+        unbuffered = per_call(click_record, n)
+    print(f"  {unbuffered:7.3f} ms  click, CLICK_FLUSH_MS=0: services.click_record + its INSERT")
+
+    # What the writer thread spends per click: clicks.insert_rows on batches of BATCH rows,
+    # rows made by services.click_record (click_write captured instead of buffered).
+    def batch() -> list[tuple]:
+        rows: list[tuple] = []
+        with mock.patch.object(clicks, "click_write", rows.append):
+            for _ in range(BATCH):
+                click_record()
+        return rows
+
+    batches = [batch() for _ in range(max(n // BATCH, REPEAT))]
+    group, best = len(batches) // REPEAT, float("inf")
+    for start in range(0, group * REPEAT, group):
+        begin = time.perf_counter()
+        for rows_ in batches[start : start + group]:
+            clicks.insert_rows(rows_)
+        best = min(best, (time.perf_counter() - begin) * 1000 / (group * BATCH))
+    print(
+        f"  {best:7.3f} ms  click row write in the writer thread: clicks.insert_rows, per row"
+        f" of a batch of {BATCH}"
+    )
 
 
 def main() -> int:
@@ -195,13 +224,19 @@ def main() -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from referrals.clicks import buffer, clear_link_cache
+
     redirect = f"/r/{args.code}"
     for path in ("/bare/", redirect):  # warm up: imports, URL resolver, connection
         timed(app, path, 50)
 
+    clear_link_cache()  # so the statement a link cache miss runs shows too
     with CaptureQueriesContext(connection) as captured:
         call(app, redirect)
-    print(f"SQL statements for one {redirect} (connection reused, CONN_HEALTH_CHECKS on):")
+    print(
+        f"SQL statements for one {redirect} with the link cache empty (connection reused,"
+        " CONN_HEALTH_CHECKS on; the click row goes to the writer thread's next batch):"
+    )
     for query in captured.captured_queries:
         print(f"  {query['time']}s  {query['sql'][:150]}")
     print()
@@ -220,13 +255,15 @@ def main() -> int:
     print(f"  difference    wall {red_wall - bare_wall:.3f} ms   CPU {red_cpu - bare_cpu:.3f} ms")
     print()
     print(
-        f"time in cursor.execute per {redirect} (mean of a separate pass, {timed_wall:.3f} ms/req):"
+        f"time in cursor.execute per {redirect} in the request thread (link cache misses; click"
+        f" rows are written by the writer thread), mean of a separate pass, {timed_wall:.3f}"
+        " ms/req:"
     )
     total = 0.0
     for sql, times in timer.by_sql.items():
         per = sum(times) * 1000 / n
         total += per
-        print(f"  {per:7.3f} ms  x{len(times) / n:.0f}  {sql}")
+        print(f"  {per:7.3f} ms  x{len(times) / n:.3f}  {sql}")
     rest = timed_wall - bare_wall - total
     print(f"  {total:7.3f} ms  all SQL; the rest, less /bare/: {rest:.3f} ms")
 
@@ -243,6 +280,7 @@ def main() -> int:
             for _ in range(n):
                 call(app, redirect)
         print(profiler.output_text(unicode=True, color=False, show_all=False))
+    buffer.stop()  # write the clicks still buffered and end the writer thread
     return 0
 
 
