@@ -258,6 +258,7 @@ class AuditAction(models.TextChoices):
     PROGRAM_UPDATED = "program.updated", "Program updated"
     MEMBERSHIP_CHANGED = "membership.changed", "Manager access changed"
     API_KEY_CREATED = "api_key.created", "API key created"
+    API_KEY_RENAMED = "api_key.renamed", "API key renamed"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     ADVOCATE_ENROLLED = "advocate.enrolled", "Advocate enrolled"
     ADVOCATE_JOINED = "advocate.joined", "Advocate joined"

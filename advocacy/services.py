@@ -12,7 +12,16 @@ from core.normalize import normalize_email
 
 from . import events
 from .audit import AuditAction, audit_log
-from .models import Advocate, ApiKey, Program, ProgramMembership, TermsAcceptance, hash_key
+from .models import (
+    Advocate,
+    ApiKey,
+    Program,
+    ProgramFAQ,
+    ProgramMembership,
+    ShareMessage,
+    TermsAcceptance,
+    hash_key,
+)
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -76,6 +85,19 @@ def api_key_create(
     )
     audit_log(action=AuditAction.API_KEY_CREATED, obj=key, program=program, actor=actor)
     return key, raw
+
+
+def api_key_rename(*, key: ApiKey, actor=None) -> None:
+    """Save a key's new name (the only thing about a key that changes)."""
+    with transaction.atomic():
+        key.save(update_fields=["name"])
+        audit_log(
+            action=AuditAction.API_KEY_RENAMED,
+            obj=key,
+            program=key.program,
+            actor=actor,
+            data={"name": key.name},
+        )
 
 
 def api_key_revoke(*, key: ApiKey, actor=None) -> None:
@@ -280,3 +302,56 @@ def advocate_claim_invitations(*, user, email: str) -> list[Advocate]:
 def advocate_locale_set(*, user, locale: str) -> None:
     """The language of the user's portal and emails, in every program they belong to."""
     Advocate.objects.filter(user=user).exclude(locale=locale).update(locale=locale)
+
+
+def program_save(*, program: Program, actor, changed: list[str] | None = None) -> Program:
+    """Create or update a program from the admin; a manager who creates one owns it."""
+    created = program._state.adding
+    with transaction.atomic():
+        program.save()
+        if created and actor is not None and not actor.is_superuser:
+            ProgramMembership.objects.get_or_create(
+                program=program, user=actor, defaults={"role": ProgramMembership.Role.OWNER}
+            )
+        audit_log(
+            action=AuditAction.PROGRAM_CREATED if created else AuditAction.PROGRAM_UPDATED,
+            obj=program,
+            program=program,
+            actor=actor,
+            data={"fields": sorted(changed or [])},
+        )
+    return program
+
+
+def _part_audit(*, obj, actor, deleted: bool) -> None:
+    program = obj.program
+    if isinstance(obj, ProgramMembership):
+        audit_log(
+            action=AuditAction.MEMBERSHIP_CHANGED,
+            obj=program,
+            program=program,
+            actor=actor,
+            data={"user": obj.user_id, "role": None if deleted else obj.role},
+        )
+        return
+    audit_log(
+        action=AuditAction.PROGRAM_UPDATED,
+        obj=program,
+        program=program,
+        actor=actor,
+        data={"part": obj._meta.model_name, "id": obj.pk, "deleted": deleted},
+    )
+
+
+def program_part_save(*, obj: ProgramMembership | ProgramFAQ | ShareMessage, actor) -> None:
+    """Save a manager, an FAQ or a share message of a program, with an audit row."""
+    with transaction.atomic():
+        obj.save()
+        _part_audit(obj=obj, actor=actor, deleted=False)
+
+
+def program_part_delete(*, obj: ProgramMembership | ProgramFAQ | ShareMessage, actor) -> None:
+    """Remove a manager, an FAQ or a share message of a program, with an audit row."""
+    with transaction.atomic():
+        _part_audit(obj=obj, actor=actor, deleted=True)
+        obj.delete()

@@ -61,8 +61,12 @@ class WebhookEndpointAdmin(ProgramScopedAdmin):
     def save_model(self, request, obj, form, change):
         services.endpoint_save(endpoint=obj, actor=request.user, changed=form.changed_data)
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # its deliveries are the merchant's history: deactivate it instead
+
     @admin.action(description="Rotate the signing secret", permissions=["change"])
     def rotate_secret(self, request, queryset):
+        queryset = self.writable(request, queryset)
         for endpoint in queryset:
             services.endpoint_secret_rotate(endpoint_id=endpoint.pk, actor=request.user)
         self.message_user(
@@ -144,12 +148,14 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         return _pretty_json(obj.event.data)
 
     def has_resend_permission(self, request):
-        return request.user.has_perm("integrations.change_webhookdelivery")
+        return request.user.has_perm("integrations.change_webhookdelivery") and self.may_write(
+            request
+        )
 
     @admin.action(description="Resend selected deliveries", permissions=["resend"])
     def resend(self, request, queryset):
         sent = skipped = 0
-        for delivery in queryset:
+        for delivery in self.writable(request, queryset):
             try:
                 if services.delivery_resend(delivery_id=delivery.pk, actor=request.user):
                     sent += 1

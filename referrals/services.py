@@ -538,3 +538,25 @@ def self_referral_by_card(*, conversion: Conversion) -> bool:
             action=AuditAction.CONVERSION_SELF_REFERRAL, obj=conversion, program=conversion.program
         )
     return True
+
+
+def referral_link_save(*, link: ReferralLink, actor, changed: list[str] | None = None):
+    """Create or update a link from the admin: it belongs to its advocate's program."""
+    created = link._state.adding
+    link.program_id = link.advocate.program_id
+    link.code = link.code.upper()
+    try:
+        with transaction.atomic():
+            link.save()
+            audit_log(
+                action=AuditAction.REFERRAL_LINK_CREATED
+                if created
+                else AuditAction.REFERRAL_LINK_UPDATED,
+                obj=link,
+                program=link.program,
+                actor=actor,
+                data={"code": link.code, "fields": sorted(changed or [])},
+            )
+    except IntegrityError as exc:
+        raise Conflict("code_taken", f"The code {link.code} is already used.") from exc
+    return link

@@ -82,7 +82,7 @@ def coupon_assign(*, claimed: Claimed, reward: Reward) -> None:
 
 
 @transaction.atomic
-def coupon_pool_import(*, pool: CouponPool, data: bytes) -> dict:
+def coupon_pool_import(*, pool: CouponPool, data: bytes, actor=None) -> dict:
     """Import codes from a CSV file (one code per row, first column; header optional).
 
     Returns counts: ``{"added", "duplicates", "invalid"}``. Codes already in the
@@ -109,7 +109,15 @@ def coupon_pool_import(*, pool: CouponPool, data: bytes) -> dict:
     existing = set(pool.codes.filter(code__in=seen).values_list("code", flat=True))
     new = sorted(seen - existing)
     CouponCode.objects.bulk_create([CouponCode(pool=pool, code=c) for c in new])
-    return {"added": len(new), "duplicates": len(existing), "invalid": invalid}
+    counts = {"added": len(new), "duplicates": len(existing), "invalid": invalid}
+    audit_log(
+        action=AuditAction.COUPON_POOL_IMPORTED,
+        obj=pool,
+        program=pool.program,
+        actor=actor,
+        data=counts,
+    )
+    return counts
 
 
 def reward_coupon_code_issue(*, reward_id: int) -> str:

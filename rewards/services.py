@@ -18,7 +18,7 @@ from referrals.models import Conversion
 from . import events, ledger, notifications
 from .ledger import Bucket as B
 from .ledger import Kind as K
-from .models import LedgerEntry, Reward, RewardRule
+from .models import CatalogItem, CouponPool, LedgerEntry, Reward, RewardRule
 
 
 def reward_issue(
@@ -321,3 +321,62 @@ def program_create_with_offer(
         friend_discount_percent=friend_discount_percent,
     )
     return program, secret, publishable
+
+
+def _pool_in_program(obj) -> None:
+    pool = getattr(obj, "coupon_pool", None)
+    if pool is not None and pool.program_id != obj.program_id:
+        # A pool of another program would hand that program's codes out here.
+        raise ServiceError(
+            "pool_of_another_program",
+            "The coupon pool belongs to another program.",
+            fields={"coupon_pool": ["Choose a pool of this program."]},
+        )
+
+
+def _config_save(obj, *, created_action, updated_action, actor, changed):
+    created = obj._state.adding
+    _pool_in_program(obj)
+    with transaction.atomic():
+        obj.save()
+        audit_log(
+            action=created_action if created else updated_action,
+            obj=obj,
+            program=obj.program,
+            actor=actor,
+            data={"fields": sorted(changed or [])},
+        )
+    return obj
+
+
+def reward_rule_save(*, rule: RewardRule, actor, changed: list[str] | None = None) -> RewardRule:
+    """Create or update a reward rule from the admin, with an audit row."""
+    return _config_save(
+        rule,
+        created_action=AuditAction.REWARD_RULE_CREATED,
+        updated_action=AuditAction.REWARD_RULE_UPDATED,
+        actor=actor,
+        changed=changed,
+    )
+
+
+def coupon_pool_save(*, pool: CouponPool, actor, changed: list[str] | None = None) -> CouponPool:
+    """Create or update a coupon pool from the admin, with an audit row."""
+    return _config_save(
+        pool,
+        created_action=AuditAction.COUPON_POOL_CREATED,
+        updated_action=AuditAction.COUPON_POOL_UPDATED,
+        actor=actor,
+        changed=changed,
+    )
+
+
+def catalog_item_save(*, item: CatalogItem, actor, changed: list[str] | None = None) -> CatalogItem:
+    """Create or update a points-catalog item from the admin, with an audit row."""
+    return _config_save(
+        item,
+        created_action=AuditAction.CATALOG_ITEM_CREATED,
+        updated_action=AuditAction.CATALOG_ITEM_UPDATED,
+        actor=actor,
+        changed=changed,
+    )

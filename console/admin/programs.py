@@ -4,7 +4,7 @@ from django.urls import path
 from django.utils.html import format_html
 
 from advocacy import services
-from advocacy.admin_scope import ProgramScopedAdmin, ReadOnlyAdmin, managed_programs
+from advocacy.admin_scope import ProgramScopedAdmin, ReadOnlyAdmin, Role, has_role, managed_programs
 from advocacy.models import (
     Advocate,
     ApiKey,
@@ -59,12 +59,24 @@ class ProgramAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return managed_programs(request.user)
 
+    # A program's settings, managers and keys are its owners' to change.
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and has_role(
+            request.user, obj, Role.OWNER
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a program with advocates keeps its books: archive it instead
+
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change and not request.user.is_superuser:
-            ProgramMembership.objects.get_or_create(
-                program=obj, user=request.user, defaults={"role": ProgramMembership.Role.OWNER}
-            )
+        services.program_save(program=obj, actor=request.user, changed=form.changed_data)
+
+    def save_formset(self, request, form, formset, change):
+        for obj in formset.save(commit=False):
+            services.program_part_save(obj=obj, actor=request.user)
+        for obj in formset.deleted_objects:
+            services.program_part_delete(obj=obj, actor=request.user)
+        formset.save_m2m()
 
 
 @admin.register(ApiKey)
@@ -74,6 +86,7 @@ class ApiKeyAdmin(ProgramScopedAdmin):
     search_fields = ["prefix", "name"]
     fields = ["program", "kind", "name"]
     actions = ["revoke"]
+    write_role = Role.OWNER
 
     def get_readonly_fields(self, request, obj=None):
         return (
@@ -87,7 +100,7 @@ class ApiKeyAdmin(ProgramScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name"])
+            services.api_key_rename(key=obj, actor=request.user)
             return
         key, raw = services.api_key_create(
             program=obj.program, kind=obj.kind, name=obj.name, actor=request.user
@@ -99,8 +112,9 @@ class ApiKeyAdmin(ProgramScopedAdmin):
             format_html("New key: <code>{}</code> — copy it now, it is not shown again.", raw),
         )
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset):
+        queryset = self.writable(request, queryset)
         for key in queryset:
             services.api_key_revoke(key=key, actor=request.user)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
@@ -149,26 +163,28 @@ class AdvocateAdmin(ProgramScopedAdmin):
         obj.pk = advocate.pk
         obj._state.adding = False
 
-    @admin.action(description="Send invitation email")
+    @admin.action(description="Send invitation email", permissions=["change"])
     def send_invitation(self, request, queryset):
+        queryset = self.writable(request, queryset)
         for advocate in queryset:
             advocate_invite(program=advocate.program, email=advocate.email)
         self.message_user(request, f"Invitations queued for {queryset.count()} advocate(s).")
 
     def _set_status(self, request, queryset, status):
+        queryset = self.writable(request, queryset)
         for advocate in queryset:
             services.advocate_set_status(advocate=advocate, status=status, actor=request.user)
         self.message_user(request, f"{queryset.count()} advocate(s) now {status}.")
 
-    @admin.action(description="Pause")
+    @admin.action(description="Pause", permissions=["change"])
     def pause(self, request, queryset):
         self._set_status(request, queryset, Advocate.Status.PAUSED)
 
-    @admin.action(description="Activate")
+    @admin.action(description="Activate", permissions=["change"])
     def activate(self, request, queryset):
         self._set_status(request, queryset, Advocate.Status.ACTIVE)
 
-    @admin.action(description="Ban")
+    @admin.action(description="Ban", permissions=["change"])
     def ban(self, request, queryset):
         self._set_status(request, queryset, Advocate.Status.BANNED)
 

@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from advocacy.admin_scope import ProgramScopedAdmin, ReadOnlyAdmin
 from referrals.models import Click, Conversion, Referral, ReferralLink, Refund
+from referrals.services import referral_link_save
 
 
 @admin.register(ReferralLink)
@@ -13,10 +14,10 @@ class ReferralLinkAdmin(ProgramScopedAdmin):
     fields = ["advocate", "code", "channel", "is_active"]
 
     def save_model(self, request, obj, form, change):
-        # A link always belongs to its advocate's program.
-        obj.program_id = obj.advocate.program_id
-        obj.code = obj.code.upper()
-        super().save_model(request, obj, form, change)
+        referral_link_save(link=obj, actor=request.user, changed=form.changed_data)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # clicks and referrals point at it: deactivate it instead
 
 
 @admin.register(Click)

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from advocacy.admin_scope import ProgramScopedAdmin, ReadOnlyAdmin, managed_programs
+from advocacy.admin_scope import ProgramScopedAdmin, ReadOnlyAdmin, Role, managed_programs
 from advocacy.models import Advocate
 from core.errors import ServiceError
 from core.money import CURRENCY_CHOICES, MoneyError, to_minor
@@ -27,6 +27,33 @@ from rewards.models import (
 )
 
 
+class PoolOfThisProgramForm(forms.ModelForm):
+    """Refuses a coupon pool of another program (its codes would be handed out here)."""
+
+    def clean(self):
+        data = super().clean()
+        pool, program = data.get("coupon_pool"), data.get("program")
+        if pool is not None and program is not None and pool.program_id != program.pk:
+            self.add_error("coupon_pool", "Choose a coupon pool of this program.")
+        return data
+
+
+class ConfigAdmin(ProgramScopedAdmin):
+    """Program configuration (rules, pools, catalog): saved through its service, never deleted.
+
+    Deactivate instead: rewards and redemptions keep pointing at what they came from.
+    """
+
+    form = PoolOfThisProgramForm
+    save_service = None
+
+    def save_model(self, request, obj, form, change):
+        self.save_service(obj, actor=request.user, changed=form.changed_data)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class LedgerEntryInline(admin.TabularInline):
     model = LedgerEntry
     fields = ["created_at", "kind", "bucket", "amount_minor", "currency", "memo"]
@@ -39,7 +66,7 @@ class LedgerEntryInline(admin.TabularInline):
 
 
 @admin.register(RewardRule)
-class RewardRuleAdmin(ProgramScopedAdmin):
+class RewardRuleAdmin(ConfigAdmin):
     list_display = ["name", "program", "trigger", "recipient", "kind", "is_active"]
     list_filter = ["is_active", "trigger", "kind", "program"]
     search_fields = ["name"]
@@ -53,6 +80,10 @@ class RewardRuleAdmin(ProgramScopedAdmin):
         ("Limits", {"fields": ["limit_per_day", "limit_per_month", "limit_lifetime", "hold_days",
                                "approval_above_minor"]}),
     ]  # fmt: skip
+
+    @staticmethod
+    def save_service(obj, **kwargs):
+        services.reward_rule_save(rule=obj, **kwargs)
 
 
 @admin.register(RewardDecision)
@@ -84,14 +115,20 @@ class RewardAdmin(ReadOnlyAdmin):
     inlines = [LedgerEntryInline]
     actions = ["approve", "fulfil"]
 
-    @admin.action(description="Approve selected rewards")
+    @admin.action(description="Approve selected rewards", permissions=["act"])
     def approve(self, request, queryset):
-        done = sum(services.reward_approve(reward_id=r.pk, actor=request.user) for r in queryset)
+        done = sum(
+            services.reward_approve(reward_id=r.pk, actor=request.user)
+            for r in self.writable(request, queryset)
+        )
         self.message_user(request, f"Approved {done} reward(s).")
 
-    @admin.action(description="Mark selected perks fulfilled")
+    @admin.action(description="Mark selected perks fulfilled", permissions=["act"])
     def fulfil(self, request, queryset):
-        done = sum(services.reward_fulfil(reward_id=r.pk, actor=request.user) for r in queryset)
+        done = sum(
+            services.reward_fulfil(reward_id=r.pk, actor=request.user)
+            for r in self.writable(request, queryset)
+        )
         self.message_user(request, f"Fulfilled {done} perk(s).")
 
 
@@ -133,10 +170,14 @@ class CouponCodeInline(admin.TabularInline):
 
 
 @admin.register(CouponPool)
-class CouponPoolAdmin(ProgramScopedAdmin):
+class CouponPoolAdmin(ConfigAdmin):
     list_display = ["name", "program", "codes_left", "codes_total", "import_link"]
     list_filter = ["program"]
     search_fields = ["name"]
+
+    @staticmethod
+    def save_service(obj, **kwargs):
+        services.coupon_pool_save(pool=obj, **kwargs)
 
     def get_urls(self):
         return [
@@ -168,7 +209,9 @@ class CouponPoolAdmin(ProgramScopedAdmin):
         form = CouponImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                counts = coupon_pool_import(pool=pool, data=form.cleaned_data["file"].read())
+                counts = coupon_pool_import(
+                    pool=pool, data=form.cleaned_data["file"].read(), actor=request.user
+                )
             except ServiceError as exc:
                 messages.error(request, exc.message)
             else:
@@ -184,10 +227,14 @@ class CouponPoolAdmin(ProgramScopedAdmin):
 
 
 @admin.register(CatalogItem)
-class CatalogItemAdmin(ProgramScopedAdmin):
+class CatalogItemAdmin(ConfigAdmin):
     list_display = ["name", "program", "kind", "points_price", "stock", "is_active"]
     list_filter = ["kind", "is_active", "program"]
     search_fields = ["name"]
+
+    @staticmethod
+    def save_service(obj, **kwargs):
+        services.catalog_item_save(item=obj, **kwargs)
 
 
 @admin.register(Redemption)
@@ -198,17 +245,19 @@ class RedemptionAdmin(ReadOnlyAdmin):
     list_select_related = ["advocate", "item"]
     actions = ["fulfil", "cancel"]
 
-    @admin.action(description="Mark fulfilled")
+    @admin.action(description="Mark fulfilled", permissions=["act"])
     def fulfil(self, request, queryset):
         done = sum(
-            catalog.redemption_fulfil(redemption_id=r.pk, actor=request.user) for r in queryset
+            catalog.redemption_fulfil(redemption_id=r.pk, actor=request.user)
+            for r in self.writable(request, queryset)
         )
         self.message_user(request, f"Fulfilled {done} redemption(s).")
 
-    @admin.action(description="Cancel and return the points")
+    @admin.action(description="Cancel and return the points", permissions=["act"])
     def cancel(self, request, queryset):
         done = sum(
-            catalog.redemption_cancel(redemption_id=r.pk, actor=request.user) for r in queryset
+            catalog.redemption_cancel(redemption_id=r.pk, actor=request.user)
+            for r in self.writable(request, queryset)
         )
         self.message_user(request, f"Cancelled {done} redemption(s).")
 
@@ -241,14 +290,20 @@ class PayoutAdmin(ReadOnlyAdmin):
     inlines = [LedgerEntryInline]
     actions = ["approve", "retry", "export_csv"]
 
-    @admin.action(description="Approve selected payouts")
+    @admin.action(description="Approve selected payouts", permissions=["act"])
     def approve(self, request, queryset):
-        done = sum(payouts.payout_approve(payout_id=p.pk, actor=request.user) for p in queryset)
+        done = sum(
+            payouts.payout_approve(payout_id=p.pk, actor=request.user)
+            for p in self.writable(request, queryset)
+        )
         self.message_user(request, f"Approved {done} payout(s); they are being sent.")
 
-    @admin.action(description="Retry sending (same Stripe idempotency key)")
+    @admin.action(description="Retry sending (same Stripe idempotency key)", permissions=["act"])
     def retry(self, request, queryset):
-        done = sum(payouts.payout_retry(payout_id=p.pk, actor=request.user) for p in queryset)
+        done = sum(
+            payouts.payout_retry(payout_id=p.pk, actor=request.user)
+            for p in self.writable(request, queryset)
+        )
         self.message_user(request, f"Queued {done} payout(s) again.")
 
     @admin.action(description="Export selected as CSV")
@@ -302,7 +357,8 @@ def adjustment_view(model_admin, request, pk):
     advocate = get_object_or_404(
         Advocate.objects.filter(program__in=managed_programs(request.user)), pk=pk
     )
-    if not request.user.has_perm("rewards.add_ledgerentry") and not request.user.is_superuser:
+    may_adjust = managed_programs(request.user, Role.MANAGER).filter(pk=advocate.program_id)
+    if not request.user.has_perm("rewards.add_ledgerentry") or not may_adjust.exists():
         messages.error(request, "You may not adjust balances.")
         return redirect("admin:advocacy_advocate_change", pk)
     form = AdjustmentForm(request.POST or None, initial={"currency": advocate.program.currency})

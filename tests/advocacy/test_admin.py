@@ -15,7 +15,7 @@ from advocacy.models import Advocate, ApiKey, AuditLog, Program, ProgramMembersh
 from core.normalize import normalize_email
 from referrals.models import Click, Conversion, Referral, ReferralLink
 from referrals.services import click_record
-from rewards.models import LedgerEntry, Reward
+from rewards.models import CouponPool, LedgerEntry, Reward, RewardRule
 from rewards.services import program_create_with_offer
 from tests.factories import UserFactory, enroll
 
@@ -495,3 +495,134 @@ def test_a_non_staff_user_is_sent_to_the_login_page(client, program_a):
     response = client.get(url(Advocate, "changelist"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+# --- roles: viewer, manager, owner ------------------------------------------------------
+
+
+def _member(username: str, role: str, *memberships) -> User:
+    """A staff user with every model permission, holding ``role`` in each given program."""
+    user = UserFactory(username=username, is_staff=True)
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=["advocacy", "referrals", "rewards", "integrations"]
+        )
+    )
+    for program in memberships:
+        ProgramMembership.objects.create(program=program, user=user, role=role)
+    return user
+
+
+def test_a_viewer_sees_the_program_but_changes_nothing(client, program_a, program_b):
+    vera = _member("vera", ProgramMembership.Role.VIEWER, program_a)
+    advocate = Advocate.objects.get(program=program_a)
+    client = as_user(client, vera)
+    listing = client.get(url(Advocate, "changelist"))
+    assert listing.status_code == 200
+    assert list(listing.context["cl"].queryset) == [advocate]
+    assert listing.context["action_form"] is None  # no action a viewer may take
+    client.post(url(Advocate, "changelist"), {"action": "ban", "_selected_action": [advocate.pk]})
+    page = client.get(url(Advocate, "change", advocate.pk))
+    assert page.status_code == 200 and page.context["has_change_permission"] is False
+    client.post(url(Advocate, "change", advocate.pk), form_of(client, url(Advocate, "change",
+                advocate.pk), name="Changed"))  # fmt: skip
+    advocate.refresh_from_db()
+    assert (advocate.status, advocate.name) == ("active", "Alice")
+    assert client.get(url(Advocate, "add")).status_code == 403
+    assert client.get(url(RewardRule, "add")).status_code == 403
+    adjust = client.post(
+        reverse("admin:advocacy_advocate_adjust", args=[advocate.pk]),
+        {"amount": "5.00", "currency": "EUR", "reason": "goodwill"},
+    )
+    assert adjust.status_code == 302
+    assert not LedgerEntry.objects.filter(kind="adjustment").exists()
+
+
+def test_a_manager_runs_the_program_but_not_its_settings_or_keys(client, program_a, program_b):
+    max_ = _member("max", ProgramMembership.Role.MANAGER, program_a)
+    advocate = Advocate.objects.get(program=program_a)
+    client = as_user(client, max_)
+    client.post(url(Advocate, "changelist"), {"action": "pause", "_selected_action": [advocate.pk]})
+    advocate.refresh_from_db()
+    assert advocate.status == "paused"
+    assert client.get(url(RewardRule, "add")).status_code == 200
+    settings_page = client.get(url(Program, "change", program_a.pk))
+    assert settings_page.context["has_change_permission"] is False
+    client.post(
+        url(Program, "change", program_a.pk),
+        form_of(client, url(Program, "change", program_a.pk), name="Renamed"),
+    )
+    program_a.refresh_from_db()
+    assert program_a.name == "Acme Friends"
+    assert client.get(url(ApiKey, "add")).status_code == 403
+    keys = ApiKey.objects.filter(program=program_a)
+    client.post(url(ApiKey, "changelist"), {"action": "revoke", "_selected_action": [keys[0].pk]})
+    assert not keys.filter(revoked_at__isnull=False).exists()
+
+
+def test_an_owner_changes_the_settings_and_the_audit_log_says_who(client, alice, program_a):
+    client = as_user(client, alice)
+    page = url(Program, "change", program_a.pk)
+    response = client.post(page, form_of(client, page, name="Acme Friends Club"))
+    assert response.status_code == 302, _errors(response)
+    program_a.refresh_from_db()
+    assert program_a.name == "Acme Friends Club"
+    row = AuditLog.objects.get(action="program.updated", actor=alice)
+    assert row.data == {"fields": ["name"]}
+
+
+def test_a_role_holds_per_program(client, program_a, program_b):
+    mia = _member("mia", ProgramMembership.Role.MANAGER, program_a)
+    ProgramMembership.objects.create(program=program_b, user=mia, role="viewer")
+    alice_ = Advocate.objects.get(program=program_a)
+    bert = Advocate.objects.get(program=program_b)
+    client = as_user(client, mia)
+    client.post(
+        url(Advocate, "changelist"),
+        {"action": "ban", "_selected_action": [alice_.pk, bert.pk]},
+    )
+    assert Advocate.objects.get(pk=alice_.pk).status == "banned"
+    assert Advocate.objects.get(pk=bert.pk).status == "active"
+    assert client.get(url(Advocate, "change", bert.pk)).context["has_change_permission"] is False
+
+
+# --- admin writes go through services ---------------------------------------------------
+
+
+def test_saving_program_configuration_leaves_audit_rows(client, alice, program_a):
+    client = as_user(client, alice)
+    advocate = Advocate.objects.get(program=program_a)
+    add_rule = url(RewardRule, "add")
+    form = form_of(client, add_rule, program=program_a.pk, name="Points for sign-ups",
+                   trigger="signup", recipient="advocate", kind="points", points="50",
+                   amount_minor="0")  # fmt: skip
+    assert client.post(add_rule, form).status_code == 302
+    add_pool = url(CouponPool, "add")
+    form = form_of(client, add_pool, program=program_a.pk, name="Spring codes")
+    assert client.post(add_pool, form).status_code == 302
+    add_link = url(ReferralLink, "add")
+    form = form_of(client, add_link, advocate=advocate.pk, code="spring26")
+    assert client.post(add_link, form).status_code == 302
+    assert ReferralLink.objects.get(code="SPRING26").program == program_a
+    actions = set(AuditLog.objects.filter(actor=alice).values_list("action", flat=True))
+    assert {"reward_rule.created", "coupon_pool.created", "referral_link.created"} <= actions
+
+
+def test_a_rule_cannot_use_another_programs_coupon_pool(client, superuser, program_a, program_b):
+    theirs = CouponPool.objects.create(program=program_b, name="Bravo codes")
+    client = as_user(client, superuser)
+    add_rule = url(RewardRule, "add")
+    form = form_of(client, add_rule, program=program_a.pk, name="Stolen codes",
+                   trigger="signup", recipient="friend", kind="coupon",
+                   coupon_pool=theirs.pk, amount_minor="0")  # fmt: skip
+    response = client.post(add_rule, form)
+    assert response.status_code == 200
+    assert "coupon_pool" in response.context["adminform"].form.errors
+    assert not RewardRule.objects.filter(name="Stolen codes").exists()
+
+
+def test_a_manager_is_not_offered_another_programs_pools(client, alice, program_a, program_b):
+    CouponPool.objects.create(program=program_b, name="Bravo codes")
+    client = as_user(client, alice)
+    page = client.get(url(RewardRule, "add")).content.decode()
+    assert "Bravo codes" not in page
