@@ -1,4 +1,4 @@
-"""Identity normalisation used to spot self-referrals and duplicate friends."""
+"""Identities: normalised to spot self-referrals and duplicates, masked to be shown."""
 
 GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
 
@@ -19,3 +19,13 @@ def normalize_email(email: str | None) -> str:
         domain = "gmail.com"
         local = local.replace(".", "")
     return f"{local}@{domain}"
+
+
+def mask_email(email: str) -> str:
+    """``jane@example.com`` -> ``j***@e***.com``: enough to recognise, not to contact."""
+    local, sep, domain = (email or "").rpartition("@")
+    if not sep:
+        return "***" if email else ""
+    name, dot, tld = domain.rpartition(".")
+    masked_domain = f"{name[:1]}***.{tld}" if dot else f"{domain[:1]}***"
+    return f"{local[:1]}***@{masked_domain}"

@@ -3,7 +3,6 @@
 import io
 import re
 from datetime import datetime, time, timedelta
-from urllib.parse import quote, urlencode
 
 import qrcode
 import qrcode.image.pure
@@ -12,16 +11,19 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from advocacy.models import Advocate, Program
 from core.money import format_money
+from core.normalize import mask_email
 from referrals.models import Click, Conversion, Referral, ReferralLink
 from referrals.selectors import advocate_stats
 from referrals.services import advocate_primary_link, referral_url
+from referrals.sharing import share_links, share_message
 from rewards.ledger import POINTS_CURRENCY, balances
-from rewards.models import CatalogItem, LedgerEntry, Payout, PayoutAccount, Redemption, RewardRule
+from rewards.models import CatalogItem, LedgerEntry, Payout, PayoutAccount, Redemption
+from rewards.offers import friend_discount_percent
 
 CHART_DAYS = 30
 REFERRALS_SHOWN = 100
@@ -90,120 +92,8 @@ def advocates_of_user(user) -> list[Advocate]:
     )
 
 
-def mask_email(email: str) -> str:
-    """``nina@example.com`` -> ``n***@example.com``: enough to recognise a friend."""
-    local, sep, domain = (email or "").partition("@")
-    if not sep:
-        return "***"
-    return f"{local[:1]}***@{domain}"
-
-
 def money(amount_minor: int, currency: str) -> str:
     return format_money(amount_minor, currency)
-
-
-def friend_discount_percent(program: Program) -> int:
-    """The friend's percent off from the program's active signup coupon rule, or 0."""
-    rule = (
-        RewardRule.objects.filter(
-            program=program,
-            is_active=True,
-            trigger=RewardRule.Trigger.SIGNUP,
-            recipient__in=[RewardRule.Recipient.FRIEND, RewardRule.Recipient.BOTH],
-            kind=RewardRule.Kind.COUPON,
-            coupon_percent_off__gt=0,
-        )
-        .order_by("-coupon_percent_off")
-        .first()
-    )
-    return rule.coupon_percent_off if rule else 0
-
-
-def program_share_messages(program: Program) -> dict[tuple[str, str], str]:
-    """The program's own share texts, keyed by (channel, language); one query."""
-    return {(m.channel, m.language): m.text for m in program.share_messages.all()}
-
-
-def share_message(
-    *, program: Program, percent: int, channel: str, custom: dict | None = None
-) -> str:
-    """The text a friend receives: the program's own for this channel and language, if any,
-    else a translated default that mentions the discount when there is one."""
-    if custom:
-        language = get_language() or ""
-        for key in ((channel, language), (channel, ""), ("", language), ("", "")):
-            if key in custom:
-                return custom[key]
-    if channel == "x":
-        if percent:
-            return _("%(percent)s%% off at %(program)s with my link:") % {
-                "percent": percent,
-                "program": program.name,
-            }
-        return _("I recommend %(program)s:") % {"program": program.name}
-    if percent:
-        return _(
-            "Hi! I love %(program)s. Sign up with my link and get %(percent)s%% off "
-            "your first order:"
-        ) % {"percent": percent, "program": program.name}
-    return _("Hi! I love %(program)s and I think you will too. Have a look:") % {
-        "program": program.name
-    }
-
-
-def share_links(*, program: Program, url: str, percent: int) -> list[dict]:
-    """One link per channel; each carries ``?ch=<channel>`` so its clicks are counted apart."""
-
-    def tagged(channel):
-        return f"{url}?ch={channel}"
-
-    def q(params):
-        return urlencode(params, quote_via=quote)
-
-    custom = program_share_messages(program)
-
-    def text(channel):
-        message = share_message(program=program, percent=percent, channel=channel, custom=custom)
-        return f"{message} {tagged(channel)}"
-
-    subject = _("A gift for you from %(program)s") % {"program": program.name}
-    return [
-        {
-            "channel": "email",
-            "label": _("Email"),
-            "href": "mailto:?" + q({"subject": subject, "body": text("email")}),
-        },
-        {"channel": "sms", "label": _("SMS"), "href": "sms:?&" + q({"body": text("sms")})},
-        {
-            "channel": "whatsapp",
-            "label": _("WhatsApp"),
-            "href": "https://wa.me/?" + q({"text": text("whatsapp")}),
-        },
-        {
-            "channel": "x",
-            "label": _("X"),
-            "href": "https://twitter.com/intent/tweet?"
-            + q(
-                {
-                    "text": share_message(
-                        program=program, percent=percent, channel="x", custom=custom
-                    ),
-                    "url": tagged("x"),
-                }
-            ),
-        },
-        {
-            "channel": "facebook",
-            "label": _("Facebook"),
-            "href": "https://www.facebook.com/sharer/sharer.php?" + q({"u": tagged("facebook")}),
-        },
-        {
-            "channel": "linkedin",
-            "label": _("LinkedIn"),
-            "href": "https://www.linkedin.com/sharing/share-offsite/?"
-            + q({"url": tagged("linkedin")}),
-        },
-    ]
 
 
 def qr_png(url: str) -> bytes:
@@ -392,63 +282,6 @@ def rewards_page(*, advocate: Advocate) -> dict:
         "payout_account": account,
         "min_payout": money(advocate.program.min_payout_minor, advocate.program.currency),
     }
-
-
-def _reward_phrase(rule, currency: str) -> str:
-    kind = rule.Kind
-    if rule.kind == kind.CASH:
-        return money(rule.amount_minor, currency)
-    if rule.kind == kind.COMMISSION:
-        return _("%(percent)s%% of the order") % {"percent": rule.percent.normalize()}
-    if rule.kind == kind.POINTS:
-        return _("%(points)s points") % {"points": rule.points}
-    if rule.kind == kind.COUPON:
-        if rule.coupon_percent_off:
-            return _("%(percent)s%% off") % {"percent": rule.coupon_percent_off}
-        if rule.coupon_pool_id and rule.coupon_pool.description:
-            return rule.coupon_pool.description
-        return _("a discount coupon")
-    return rule.perk_description or _("a perk")
-
-
-def _advocate_sentence(rule, what: str) -> str:
-    trigger = rule.Trigger
-    if rule.trigger == trigger.SIGNUP:
-        return _("You get %(reward)s when a friend signs up.") % {"reward": what}
-    if rule.trigger == trigger.FIRST_PURCHASE:
-        return _("You get %(reward)s when a friend makes their first purchase.") % {"reward": what}
-    if rule.trigger == trigger.EVERY_PURCHASE:
-        return _("You get %(reward)s for every purchase a friend makes.") % {"reward": what}
-    return _("You get %(reward)s when %(count)s of your friends have bought.") % {
-        "reward": what,
-        "count": rule.milestone_count,
-    }
-
-
-def _friend_sentence(rule, what: str) -> str:
-    trigger = rule.Trigger
-    if rule.trigger == trigger.SIGNUP:
-        return _("Friends get %(reward)s when they sign up with your link.") % {"reward": what}
-    if rule.trigger == trigger.FIRST_PURCHASE:
-        return _("Friends get %(reward)s after their first purchase.") % {"reward": what}
-    return _("Friends get %(reward)s with every purchase.") % {"reward": what}
-
-
-def program_offer(*, program: Program) -> list[str]:
-    """The program's active reward rules, each said in one sentence."""
-    sentences = []
-    rules = (
-        RewardRule.objects.filter(program=program, is_active=True)
-        .select_related("coupon_pool")
-        .order_by("pk")
-    )
-    for rule in rules:
-        what = _reward_phrase(rule, program.currency)
-        if rule.recipient in (RewardRule.Recipient.ADVOCATE, RewardRule.Recipient.BOTH):
-            sentences.append(_advocate_sentence(rule, what))
-        if rule.recipient in (RewardRule.Recipient.FRIEND, RewardRule.Recipient.BOTH):
-            sentences.append(_friend_sentence(rule, what))
-    return sentences
 
 
 def is_banned(advocate: Advocate) -> bool:

@@ -21,6 +21,7 @@ from core.errors import ServiceError
 from referrals.services import advocate_primary_link, referral_url
 from rewards import catalog, payouts, stripe_gateway
 from rewards.models import CatalogItem, PayoutAccount
+from rewards.offers import offer_sentences
 
 from . import selectors as ps
 
@@ -146,7 +147,7 @@ def about(request, slug: str):
         {
             "advocate": advocate,
             "program": program,
-            "offer": ps.program_offer(program=program),
+            "offer": offer_sentences(program=program),
             "faqs": list(program.faqs.all()),
             "accepted": advocate.terms_acceptances.first(),
             "section": "about",

@@ -8,21 +8,11 @@ from django.utils import timezone
 from advocacy.audit import AuditAction, audit_log
 from advocacy.emails import ERASED_DOMAIN, erased_email
 from advocacy.models import Advocate, EmailPreference
-from core.normalize import normalize_email
+from core.normalize import mask_email, normalize_email
 from referrals.models import Conversion, Referral, ReferralLink
 from rewards.models import Reward
 
 # --- export -----------------------------------------------------------------
-
-
-def mask_email(email: str) -> str:
-    """``jane@example.com`` -> ``j***@e***.com``: enough to recognise, not to contact."""
-    local, sep, domain = (email or "").rpartition("@")
-    if not sep:
-        return "***" if email else ""
-    name, dot, tld = domain.rpartition(".")
-    masked_domain = f"{name[:1]}***.{tld}" if dot else f"{domain[:1]}***"
-    return f"{local[:1]}***@{masked_domain}"
 
 
 def _iso(value) -> str | None:

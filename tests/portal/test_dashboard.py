@@ -5,10 +5,8 @@ from datetime import timedelta
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.etree import ElementTree  # our own response, not untrusted input
 
-import pytest
 from django.utils import timezone
 
-from portal.selectors import mask_email
 from referrals.models import Referral
 from rewards.models import RewardRule
 
@@ -32,24 +30,11 @@ def test_it_shows_the_link_and_the_code_with_copy_buttons(alice_client, program,
     assert "<script src" not in text  # no CDN, no library
 
 
-@pytest.mark.parametrize(
-    ("email", "masked"),
-    [
-        ("nina@example.com", "n***@example.com"),
-        ("x@example.org", "x***@example.org"),
-        ("broken", "***"),
-        ("", "***"),
-    ],
-)
-def test_it_masks_emails(email, masked):
-    assert mask_email(email) == masked
-
-
 def test_it_lists_referrals_with_masked_emails_status_and_date(alice_client, program, advocate):
     add_referral(advocate, "nina@example.com")
     add_referral(advocate, "omar@example.org", status=Referral.Status.CONVERTED)
     text = dashboard(alice_client, program)
-    assert "n***@example.com" in text and "o***@example.org" in text
+    assert "n***@e***.com" in text and "o***@e***.org" in text
     assert "nina@" not in text and "omar@" not in text
     assert "Signed up" in text and "Purchased" in text
 

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from privacy.services import account_export, mask_email
+from core.normalize import mask_email
+from privacy.services import account_export
 from rewards.models import Payout, Reward
 from rewards.services import program_create_with_offer
 from tests.factories import enroll

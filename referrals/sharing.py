@@ -1,0 +1,102 @@
+"""Sharing a referral link: the message a friend receives and one link per channel.
+
+The one builder the portal and the merchant's widget both use.
+"""
+
+from urllib.parse import quote, urlencode
+
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from advocacy.models import Program
+
+
+def program_share_messages(program: Program) -> dict[tuple[str, str], str]:
+    """The program's own share texts, keyed by (channel, language); one query."""
+    return {(m.channel, m.language): m.text for m in program.share_messages.all()}
+
+
+def share_message(
+    *, program: Program, percent: int, channel: str, custom: dict | None = None
+) -> str:
+    """The text a friend receives: the program's own for this channel and language, if any,
+    else a translated default that mentions the discount when there is one."""
+    if custom:
+        language = get_language() or ""
+        for key in ((channel, language), (channel, ""), ("", language), ("", "")):
+            if key in custom:
+                return custom[key]
+    if channel == "x":
+        if percent:
+            return _("%(percent)s%% off at %(program)s with my link:") % {
+                "percent": percent,
+                "program": program.name,
+            }
+        return _("I recommend %(program)s:") % {"program": program.name}
+    if percent:
+        return _(
+            "Hi! I love %(program)s. Sign up with my link and get %(percent)s%% off "
+            "your first order:"
+        ) % {"percent": percent, "program": program.name}
+    return _("Hi! I love %(program)s and I think you will too. Have a look:") % {
+        "program": program.name
+    }
+
+
+def share_links(*, program: Program, url: str, percent: int) -> list[dict]:
+    """One link per channel; each carries ``?ch=<channel>`` so its clicks are counted apart.
+
+    ``percent`` is the friend's discount, which the default messages mention.
+    """
+
+    def tagged(channel):
+        return f"{url}?ch={channel}"
+
+    def q(params):
+        return urlencode(params, quote_via=quote)
+
+    custom = program_share_messages(program)
+
+    def text(channel):
+        message = share_message(program=program, percent=percent, channel=channel, custom=custom)
+        return f"{message} {tagged(channel)}"
+
+    subject = _("A gift for you from %(program)s") % {"program": program.name}
+    return [
+        {
+            "channel": "email",
+            "label": _("Email"),
+            "href": "mailto:?" + q({"subject": subject, "body": text("email")}),
+        },
+        {
+            "channel": "whatsapp",
+            "label": _("WhatsApp"),
+            "href": "https://wa.me/?" + q({"text": text("whatsapp")}),
+        },
+        {
+            "channel": "x",
+            "label": _("X"),
+            "href": "https://x.com/intent/post?"
+            + q(
+                {
+                    "text": share_message(
+                        program=program, percent=percent, channel="x", custom=custom
+                    ),
+                    "url": tagged("x"),
+                }
+            ),
+        },
+        {
+            "channel": "facebook",
+            "label": _("Facebook"),
+            "href": "https://www.facebook.com/sharer/sharer.php?" + q({"u": tagged("facebook")}),
+        },
+        {
+            "channel": "linkedin",
+            "label": _("LinkedIn"),
+            "href": "https://www.linkedin.com/sharing/share-offsite/?"
+            + q({"url": tagged("linkedin")}),
+        },
+        # "sms:?&body=" is the form both iOS and Android read.
+        {"channel": "sms", "label": _("SMS"), "href": "sms:?&" + q({"body": text("sms")})},
+    ]
