@@ -285,6 +285,12 @@ def delivery_attempt(*, delivery_id: int) -> str:
     return delivery.status
 
 
+def _longest_countdown() -> int:
+    # Redis hands an unacknowledged (countdown) message to another worker after the
+    # visibility timeout, so longer waits are left to the beat sweep instead.
+    return int(settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]) // 2
+
+
 @shared_task(
     name="integrations.tasks.deliver_webhook",
     acks_late=True,
@@ -295,8 +301,25 @@ def delivery_attempt(*, delivery_id: int) -> str:
     time_limit=90,
 )
 def deliver_webhook(delivery_id: int) -> str:
-    """Attempt one delivery if due. Later attempts are queued by the beat sweep when due."""
-    return delivery_attempt(delivery_id=delivery_id)
+    """Attempt one delivery if due; when it stays pending, queue the next attempt for its time.
+
+    Only the run that made the attempt schedules the next one ("not-due" runs are
+    duplicates), so a redelivered message never doubles the chain; the beat sweep
+    catches what a lost message or a long wait leaves behind.
+    """
+    status = delivery_attempt(delivery_id=delivery_id)
+    if status != WebhookDelivery.Status.PENDING:
+        return status
+    next_at = (
+        WebhookDelivery.objects.filter(pk=delivery_id)
+        .values_list("next_attempt_at", flat=True)
+        .first()
+    )
+    if next_at is not None:
+        countdown = max(0, int((next_at - timezone.now()).total_seconds()) + 1)
+        if countdown <= _longest_countdown():
+            deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+    return status
 
 
 def delivery_resend(*, delivery_id: int, actor=None) -> bool:

@@ -256,8 +256,8 @@ def test_a_delivered_delivery_is_not_sent_again(endpoint, receiver):
     assert deliver_webhook.delay(delivery.pk + 1000).get() == "missing"
 
 
-def test_a_failed_attempt_leaves_the_next_one_to_the_sweep(settings, endpoint, receiver):
-    settings.WEBHOOK_RETRY_DELAYS = [0, 0, 0]
+def test_an_in_process_run_leaves_the_next_attempt_for_its_time(settings, endpoint, receiver):
+    settings.WEBHOOK_RETRY_DELAYS = [60, 60, 60]
     receiver.fail_first = 100
     delivery = emit(endpoint.program).deliveries.get()
 

@@ -109,3 +109,47 @@ def test_the_advocate_is_emailed_once_when_a_reward_becomes_available(
     assert [m.subject for m in mail.outbox] == ["Your reward of 10.00 EUR is available"]
     assert notify_advocate.delay("reward_available", reward.pk).get() == "already-sent"
     assert len(mail.outbox) == 1
+
+
+def test_an_smtp_failure_is_retried_and_the_email_sent_once(reward, monkeypatch):
+    import smtplib
+
+    from django.core import mail
+    from django.core.mail import EmailMessage
+
+    from advocacy.models import Notification
+    from rewards.tasks import notify_advocate
+
+    services.reward_mature(reward_id=reward.pk, now=timezone.now() + timedelta(days=15))
+    real_send = EmailMessage.send
+    failures = []
+
+    def flaky_send(self, *args, **kwargs):
+        if not failures:
+            failures.append(self.subject)
+            raise smtplib.SMTPServerDisconnected("connection lost")
+        return real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr(EmailMessage, "send", flaky_send)
+    # The claim is released on failure, so the task's retry sends at once.
+    assert notify_advocate.delay("reward_available", reward.pk).get() == "sent"
+    assert len(failures) == 1 and len(mail.outbox) == 1
+    note = Notification.objects.get(key=f"reward_available:{reward.pk}")
+    assert note.sent_at is not None and note.claimed_until is None
+    assert notify_advocate.delay("reward_available", reward.pk).get() == "already-sent"
+
+
+def test_an_email_another_worker_is_sending_is_not_sent_again(reward):
+    from django.core import mail
+
+    from advocacy.models import Notification
+    from rewards.tasks import notify_advocate
+
+    Notification.objects.create(
+        advocate=reward.advocate,
+        kind="reward_available",
+        key=f"reward_available:{reward.pk}",
+        claimed_until=timezone.now() + timedelta(minutes=1),
+    )
+    assert notify_advocate.delay("reward_available", reward.pk).get() == "in-progress"
+    assert mail.outbox == []

@@ -246,3 +246,38 @@ def test_concurrent_payout_runs_pay_once(require_postgres, fake_stripe, connecte
     assert Payout.objects.count() == 1
     assert Payout.objects.get().status == "paid"
     assert len(transfers(fake_stripe)) == 1
+
+
+def test_a_payout_marks_paid_only_the_rewards_whose_money_it_holds(
+    fake_stripe, connected, advocate
+):
+    first = earn(advocate, 4000)
+    payout = payouts.payout_create(advocate_id=advocate.pk, currency="EUR")
+    later = earn(advocate, 2500)  # became available after the payout was made
+    assert list(payout.rewards.all()) == [first]
+    assert payouts.payout_execute(payout_id=payout.pk) == "paid"
+    first.refresh_from_db()
+    later.refresh_from_db()
+    assert (first.status, later.status) == ("paid", "available")
+    assert balances(advocate=advocate)["cash"]["EUR"] == {
+        "pending": 0,
+        "available": 2500,
+        "paid": 4000,
+        "in_payout": 0,
+    }
+    # The next payout takes the later reward.
+    assert run_payouts()["sent"] == 1
+    later.refresh_from_db()
+    assert later.status == "paid"
+
+
+def test_a_failed_payout_gives_its_rewards_back_to_the_next_one(fake_stripe, connected, advocate):
+    reward = earn(advocate, 4000)
+    fake_stripe.fail("/v1/transfers", status=400, type="invalid_request_error", times=1)
+    assert run_payouts()["failed"] == 1
+    reward.refresh_from_db()
+    assert (reward.status, reward.payout_id) == ("available", None)
+    assert run_payouts()["sent"] == 1
+    reward.refresh_from_db()
+    assert reward.status == "paid"
+    assert reward.payout.status == "paid"
