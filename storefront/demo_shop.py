@@ -45,7 +45,7 @@ PRODUCTS = {
 
 
 def demo_shop_enabled() -> bool:
-    return bool(settings.DEBUG or getattr(settings, "DEMO_SHOP", False))
+    return bool(settings.DEBUG or settings.DEMO_SHOP)
 
 
 def require_demo_shop() -> None:
