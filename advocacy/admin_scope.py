@@ -79,6 +79,12 @@ class ProgramScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and self.may_write(request, obj)
 
+    def act_on_each(self, request, queryset, act, message: str) -> None:
+        """Run ``act(obj)`` (a service call returning whether it did something) on each
+        selected object the user may act on, and say how many: ``message.format(n)``."""
+        done = sum(bool(act(obj)) for obj in self.writable(request, queryset))
+        self.message_user(request, message.format(done))
+
     def has_act_permission(self, request):
         """For actions that write (approve, fulfil, retry, ...): declared with ``["act"]``."""
         opts = self.opts

@@ -117,19 +117,21 @@ class RewardAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Approve selected rewards", permissions=["act"])
     def approve(self, request, queryset):
-        done = sum(
-            services.reward_approve(reward_id=r.pk, actor=request.user)
-            for r in self.writable(request, queryset)
+        self.act_on_each(
+            request,
+            queryset,
+            lambda r: services.reward_approve(reward_id=r.pk, actor=request.user),
+            "Approved {} reward(s).",
         )
-        self.message_user(request, f"Approved {done} reward(s).")
 
     @admin.action(description="Mark selected perks fulfilled", permissions=["act"])
     def fulfil(self, request, queryset):
-        done = sum(
-            services.reward_fulfil(reward_id=r.pk, actor=request.user)
-            for r in self.writable(request, queryset)
+        self.act_on_each(
+            request,
+            queryset,
+            lambda r: services.reward_fulfil(reward_id=r.pk, actor=request.user),
+            "Fulfilled {} perk(s).",
         )
-        self.message_user(request, f"Fulfilled {done} perk(s).")
 
 
 @admin.register(LedgerEntry)
@@ -247,19 +249,21 @@ class RedemptionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark fulfilled", permissions=["act"])
     def fulfil(self, request, queryset):
-        done = sum(
-            catalog.redemption_fulfil(redemption_id=r.pk, actor=request.user)
-            for r in self.writable(request, queryset)
+        self.act_on_each(
+            request,
+            queryset,
+            lambda r: catalog.redemption_fulfil(redemption_id=r.pk, actor=request.user),
+            "Fulfilled {} redemption(s).",
         )
-        self.message_user(request, f"Fulfilled {done} redemption(s).")
 
     @admin.action(description="Cancel and return the points", permissions=["act"])
     def cancel(self, request, queryset):
-        done = sum(
-            catalog.redemption_cancel(redemption_id=r.pk, actor=request.user)
-            for r in self.writable(request, queryset)
+        self.act_on_each(
+            request,
+            queryset,
+            lambda r: catalog.redemption_cancel(redemption_id=r.pk, actor=request.user),
+            "Cancelled {} redemption(s).",
         )
-        self.message_user(request, f"Cancelled {done} redemption(s).")
 
 
 @admin.register(PayoutAccount)
@@ -292,19 +296,21 @@ class PayoutAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Approve selected payouts", permissions=["act"])
     def approve(self, request, queryset):
-        done = sum(
-            payouts.payout_approve(payout_id=p.pk, actor=request.user)
-            for p in self.writable(request, queryset)
+        self.act_on_each(
+            request,
+            queryset,
+            lambda p: payouts.payout_approve(payout_id=p.pk, actor=request.user),
+            "Approved {} payout(s); they are being sent.",
         )
-        self.message_user(request, f"Approved {done} payout(s); they are being sent.")
 
     @admin.action(description="Retry sending (same Stripe idempotency key)", permissions=["act"])
     def retry(self, request, queryset):
-        done = sum(
-            payouts.payout_retry(payout_id=p.pk, actor=request.user)
-            for p in self.writable(request, queryset)
+        self.act_on_each(
+            request,
+            queryset,
+            lambda p: payouts.payout_retry(payout_id=p.pk, actor=request.user),
+            "Queued {} payout(s) again.",
         )
-        self.message_user(request, f"Queued {done} payout(s) again.")
 
     @admin.action(description="Export selected as CSV")
     def export_csv(self, request, queryset):
