@@ -1,4 +1,4 @@
-"""Outgoing webhooks: merchant endpoints, events emitted once, and their deliveries."""
+"""Outgoing webhooks (merchant endpoints, events emitted once, deliveries) and Stripe's events."""
 
 import secrets
 
@@ -184,6 +184,9 @@ class StripeEvent(models.Model):
     payload = models.JSONField()
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker is processing it until then (or crashed)."
+    )
     result = models.CharField(max_length=300, blank=True)
 
     class Meta:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
@@ -34,6 +35,8 @@ from .stripe_attribution import HANDLERS as ATTRIBUTION_HANDLERS
 from .stripe_attribution import NotReadyYet
 
 logger = logging.getLogger(__name__)
+# How long a worker holds an event it processes before another may take it over.
+PROCESSING_LEASE = timedelta(minutes=5)
 
 
 def stripe_event_store(*, program: Program | None, event: dict) -> tuple[StripeEvent, bool]:
@@ -99,11 +102,25 @@ HANDLERS = {
 
 
 def stripe_event_process(*, event_id: str) -> str:
-    """Process a stored event once; a second run does nothing."""
-    with transaction.atomic():
-        event = StripeEvent.objects.select_for_update().filter(id=event_id).first()
-        if event is None or event.processed_at is not None:
-            return "done"
+    """Process a stored event once; a second run does nothing.
+
+    The event is claimed and committed first, then its handler runs outside any
+    transaction of ours (handlers call Stripe, and each writes in its own
+    transaction), then the result is recorded. Handlers are idempotent, so a
+    crash between the two only means the handler runs again.
+    """
+    now = timezone.now()
+    claimed = (
+        StripeEvent.objects.filter(id=event_id, processed_at__isnull=True)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + PROCESSING_LEASE)
+    )
+    event = StripeEvent.objects.select_related("program").filter(id=event_id).first()
+    if event is None or event.processed_at is not None:
+        return "done"
+    if not claimed:
+        return "in-progress"  # another worker is on it; the sweep retries if it died
+    try:
         handler = HANDLERS.get(event.type)
         if handler:
             result = handler(event)
@@ -113,9 +130,13 @@ def stripe_event_process(*, event_id: str) -> str:
             )
         else:
             result = "ignored"
-        event.processed_at = timezone.now()
-        event.result = result[:300]
-        event.save(update_fields=["processed_at", "result"])
+    except Exception:
+        # Let the task's retry (or the sweep) take it again at once.
+        StripeEvent.objects.filter(id=event_id).update(claimed_until=None)
+        raise
+    StripeEvent.objects.filter(id=event_id).update(
+        processed_at=timezone.now(), result=result[:300], claimed_until=None
+    )
     logger.info("stripe event %s (%s): %s", event.id, event.type, result)
     return result
 

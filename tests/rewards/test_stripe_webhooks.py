@@ -133,3 +133,41 @@ def test_a_reversed_transfer_returns_the_money(webhook, fake_stripe, account, ad
     assert payout.status == "reversed"
     assert balances(advocate=advocate)["cash"]["EUR"]["available"] == 3000
     assert balances(advocate=advocate)["cash"]["EUR"]["paid"] == 0
+
+
+def test_an_event_another_worker_is_processing_is_left_to_it(
+    webhook, fake_stripe, account, client, program
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.stripe_inbound import stripe_event_process, stripe_event_store
+
+    fake_stripe.onboard(account.stripe_account_id)
+    event = make_event("account.updated", {"id": account.stripe_account_id})
+    stored, _ = stripe_event_store(program=program, event=event)  # its task never ran here
+    StripeEvent.objects.filter(pk=stored.pk).update(
+        claimed_until=timezone.now() + timedelta(minutes=1)
+    )
+    assert stripe_event_process(event_id=stored.pk) == "in-progress"
+    account.refresh_from_db()
+    assert account.payouts_enabled is False
+    # The claim expires (the worker died): the next run processes it.
+    StripeEvent.objects.filter(pk=stored.pk).update(
+        claimed_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert stripe_event_process(event_id=stored.pk) == "payouts_enabled=True"
+    assert stripe_event_process(event_id=stored.pk) == "done"
+
+
+def test_a_stripe_outage_while_processing_releases_the_event(webhook, fake_stripe, account):
+    from integrations.stripe_inbound import stripe_event_process
+
+    fake_stripe.onboard(account.stripe_account_id)
+    fake_stripe.fail("/v1/accounts", status=500, type="api_error", times=100)
+    webhook(make_event("account.updated", {"id": account.stripe_account_id}))
+    stored = StripeEvent.objects.get()
+    assert (stored.processed_at, stored.claimed_until) == (None, None)
+    fake_stripe.clear_failures()
+    assert stripe_event_process(event_id=stored.pk) == "payouts_enabled=True"
