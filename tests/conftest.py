@@ -1,12 +1,15 @@
 import os
+import threading
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 from rest_framework.test import APIClient
 
 from advocacy.models import ApiKey
 from advocacy.services import advocate_enroll, api_key_create
+from referrals import clicks
 from rewards.services import program_create_with_offer
 
 # In CI the real services are required: a test that would be skipped for
@@ -32,13 +35,95 @@ def require_broker():
     _need(bool(settings.CELERY_BROKER_URL), "needs Redis (set CELERY_BROKER_URL)")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing(django_test_environment):
+    """MD5 instead of PBKDF2 (a million iterations a hash) for every password tests hash.
+
+    Session-wide, so users made in fixtures and behind the live server (a thread of
+    this process) are covered. Subprocesses (``manage.py``, a Celery worker) keep
+    ``config.settings``, as a deployment would; none of them hashes passwords.
+    """
+    fast = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(PASSWORD_HASHERS=fast + settings.PASSWORD_HASHERS):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _site_url(settings):
     settings.SITE_URL = "http://testserver"
-    # Tests see every click and link change at once; tests/referrals/test_clicks.py
-    # covers the cache and the batched writer.
+    # Most tests see every click and link change at once; the redirect's own tests
+    # run it as production does instead (``click_path`` below).
     settings.LINK_CACHE_SECONDS = 0
     settings.CLICK_FLUSH_MS = 0
+
+
+class DrivenClock:
+    """The click writer thread's timer, run by the test rather than by time.
+
+    It stands in for ``ClickBuffer._stop``: the thread waits in ``wait()`` until the
+    test calls ``tick()`` (one round: write what the buffer holds) or ``set()``
+    (``ClickBuffer.stop()``: a last round, then the thread ends). Nothing races.
+    """
+
+    def __init__(self):
+        self._stopped = threading.Event()
+        self._go = threading.Semaphore(0)
+        self._waiting = threading.Semaphore(0)
+
+    # The writer thread's side (``ClickBuffer._run`` and ``stop``).
+    def is_set(self) -> bool:
+        return self._stopped.is_set()
+
+    def set(self) -> None:
+        self._stopped.set()
+        self._go.release()
+
+    def wait(self, timeout=None) -> bool:
+        self._waiting.release()
+        self._go.acquire()
+        return self._stopped.is_set()
+
+    # The test's side.
+    def tick(self) -> None:
+        assert self._waiting.acquire(timeout=10), "no click writer thread is waiting"
+        self._go.release()
+        assert self._waiting.acquire(timeout=10), "the click writer did not finish its round"
+        self._waiting.release()  # waiting again, for the next tick
+
+
+class DrivenClickBuffer(clicks.ClickBuffer):
+    """The production click buffer and writer thread, its rounds driven by ``tick()``."""
+
+    def __init__(self):
+        super().__init__()
+        self._stop = DrivenClock()
+
+    def tick(self) -> None:
+        """Let the writer thread write what the buffer holds, on its own connection.
+
+        Its connection cannot see the test's uncommitted rows: use ``transactional_db``.
+        """
+        self._stop.tick()
+
+
+@pytest.fixture
+def click_path(_site_url, settings, monkeypatch, db):
+    """``GET /r/<code>`` as production runs it (PostgreSQL's defaults): each link
+    cached in process for LINK_CACHE_SECONDS, clicks buffered for the writer thread.
+
+    Returns the buffer, installed as ``referrals.clicks.buffer``. A test sees its
+    clicks' rows once it writes them: ``flush()`` writes on the test's connection
+    (inside the ``db`` transaction), ``tick()`` has the writer thread write them.
+    """
+    settings.LINK_CACHE_SECONDS = 5
+    settings.CLICK_FLUSH_MS = 50
+    writer = DrivenClickBuffer()
+    monkeypatch.setattr(clicks, "buffer", writer)
+    clicks.clear_link_cache()
+    yield writer
+    writer._take()  # rows the test did not ask for are dropped, not written now
+    writer.stop()  # the thread and its connection end before the test database does
+    clicks.clear_link_cache()
 
 
 @pytest.fixture

@@ -24,11 +24,6 @@ SCOPED = [Program, ApiKey, Advocate, AuditLog, ReferralLink, Click, Referral, Co
 SCOPED += [Reward, LedgerEntry]
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def url(model, view: str, *args) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 

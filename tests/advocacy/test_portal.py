@@ -18,11 +18,6 @@ CONFIRM_LINK = re.compile(r"http://testserver/accounts/confirm-email/[-:\w]+/")
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """allauth keeps its rate-limit counters in the cache; tests must not share them."""
     cache.clear()

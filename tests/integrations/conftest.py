@@ -110,7 +110,6 @@ def _webhook_settings(settings):
     settings.WEBHOOK_RETRY_DELAYS = list(
         settings.WEBHOOK_RETRY_DELAYS_DEFAULT
     )  # whatever the env says
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

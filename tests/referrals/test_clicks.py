@@ -1,18 +1,36 @@
-"""The redirect's fast path: self-describing click ids, the link cache, batched writes."""
+"""The redirect's fast path: self-describing click ids, the link cache, batched writes.
 
+Run as production runs it (the ``click_path`` fixture in tests/conftest.py): the
+writer thread writes only when a test ticks it, so nothing here waits on a timer.
+"""
+
+import logging
+import os
+import subprocess
+import sys
 import time
+import types
 import uuid
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from advocacy.models import Program
+from advocacy.models import Advocate, Program
 from referrals import clicks
 from referrals.models import Click
 from tests.helpers import post_conversion
+
+pytestmark = pytest.mark.usefixtures("click_path")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _click_id(response) -> str:
+    return parse_qs(urlsplit(response["Location"]).query)["click"][0]
 
 
 def test_a_click_id_carries_its_link_and_time(link):
@@ -44,51 +62,106 @@ def test_a_lost_click_still_respects_the_attribution_window(api, program, link):
     assert post_conversion(api, click_id=str(click_id)).json()["attributed"] is False
 
 
-class ManualBuffer(clicks.ClickBuffer):
-    """No writer thread: this test's data is in an open transaction it could not see."""
+def test_a_conversion_before_its_click_is_written_is_attributed(api, client, link):
+    click_id = _click_id(client.get(f"/r/{link.code}?ch=email"))
+    assert not Click.objects.exists()  # still in the buffer
+    body = post_conversion(api, click_id=click_id).json()
+    assert body["attributed"] is True
+    assert body["attribution"]["method"] == "click"
+    assert clicks.buffer.flush() == 1  # the batch then skips the row already there
+    assert [str(c.id) for c in Click.objects.all()] == [click_id]
 
-    def _start(self):
-        pass
+
+@pytest.fixture
+def monotonic(monkeypatch):
+    """The link cache's clock, set by the test."""
+    now = [1000.0]
+    clock = types.SimpleNamespace(time=time.time, monotonic=lambda: now[0])
+    monkeypatch.setattr(clicks, "time", clock)
+    return now
 
 
-def test_with_the_cache_and_the_writer_the_redirect_makes_no_query(
-    client, link, settings, monkeypatch
+def test_a_paused_program_stops_tracking_once_the_cache_expires(
+    client, program, link, monotonic, settings
 ):
-    settings.LINK_CACHE_SECONDS = 60
-    settings.CLICK_FLUSH_MS = 50
-    monkeypatch.setattr(clicks, "buffer", ManualBuffer())
-    clicks.clear_link_cache()
-    client.get(f"/r/{link.code}")  # loads the link once
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(f"/r/{link.code}")
-    assert response.status_code == 302
-    assert len(queries) == 0
-    clicks.buffer.flush()
-    assert Click.objects.count() == 2
-    clicks.clear_link_cache()
-
-
-def test_a_paused_program_stops_tracking_once_the_cache_expires(client, program, link, settings):
-    settings.LINK_CACHE_SECONDS = 60
-    clicks.clear_link_cache()
-    client.get(f"/r/{link.code}")
+    assert "click=" in client.get(f"/r/{link.code}")["Location"]  # the link is cached
     Program.objects.filter(pk=program.pk).update(status=Program.Status.PAUSED)
-    assert "click=" in client.get(f"/r/{link.code}")["Location"]  # still cached
+    monotonic[0] += settings.LINK_CACHE_SECONDS - 0.1
+    assert "click=" in client.get(f"/r/{link.code}")["Location"]  # not seen yet
+    monotonic[0] += 0.2
+    assert "click=" not in client.get(f"/r/{link.code}")["Location"]
+    assert clicks.buffer.flush() == 2
+
+
+def test_clearing_the_cache_shows_a_change_at_once(client, advocate, link, monotonic):
+    client.get(f"/r/{link.code}")
+    Advocate.objects.filter(pk=advocate.pk).update(status=Advocate.Status.BANNED)
+    assert "click=" in client.get(f"/r/{link.code}")["Location"]  # within the TTL
     clicks.clear_link_cache()
     assert "click=" not in client.get(f"/r/{link.code}")["Location"]
 
 
+def test_a_batch_that_fails_is_kept_for_the_next_round(client, link, monkeypatch, caplog):
+    client.get(f"/r/{link.code}")
+    client.get(f"/r/{link.code}")
+    write = clicks.insert_rows
+
+    def fail_once(rows):
+        monkeypatch.setattr(clicks, "insert_rows", write)
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(clicks, "insert_rows", fail_once)
+    with caplog.at_level(logging.ERROR, logger="referrals.clicks"):
+        assert clicks.buffer.flush() == 0
+    assert "could not write 2 clicks" in caplog.text
+    assert not Click.objects.exists()
+    assert clicks.buffer.flush() == 2
+    assert Click.objects.count() == 2
+
+
 @pytest.mark.django_db(transaction=True)
-def test_the_writer_thread_saves_buffered_clicks(client, link, settings, monkeypatch):
-    settings.CLICK_FLUSH_MS = 20
-    writer = clicks.ClickBuffer()
-    monkeypatch.setattr(clicks, "buffer", writer)
-    try:
-        for _ in range(25):
-            assert client.get(f"/r/{link.code}").status_code == 302
-        deadline = time.monotonic() + 10
-        while Click.objects.count() < 25 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert Click.objects.count() == 25
-    finally:
-        writer.stop()  # its database connection must close before the test database goes
+def test_the_writer_thread_writes_each_batch(client, link, click_path):
+    for _ in range(3):
+        assert client.get(f"/r/{link.code}").status_code == 302
+    assert not Click.objects.exists()  # the writer has not run yet
+    click_path.tick()
+    assert Click.objects.count() == 3
+    client.get(f"/r/{link.code}")
+    click_path.tick()
+    assert Click.objects.count() == 4
+    click_path.tick()  # nothing new to write
+    assert Click.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stopping_the_buffer_writes_what_it_holds(client, link, click_path):
+    for _ in range(5):
+        client.get(f"/r/{link.code}")
+    assert not Click.objects.exists()
+    click_path.stop()  # as at shutdown
+    assert not click_path._thread.is_alive()
+    assert Click.objects.count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_that_exits_writes_the_clicks_it_holds(require_postgres, link):
+    """A server process that ends normally writes its last batch (atexit)."""
+    db = connection.settings_dict
+    script = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        f"print(Client().get('/r/{link.code}?ch=exit')['Location'])\n"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CLICK_FLUSH_MS": "60000",  # the writer thread's round (1 s at most) comes too late
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    click = Click.objects.get()
+    assert str(click.id) == parse_qs(urlsplit(result.stdout).query)["click"][0]
+    assert click.channel == "exit"

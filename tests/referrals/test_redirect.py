@@ -1,4 +1,9 @@
-"""``GET /r/<code>``: a click recorded, a safe redirect, a cookie, never a 5xx."""
+"""``GET /r/<code>``: a click recorded, a safe redirect, a cookie, never a 5xx.
+
+Run as production runs it (the ``click_path`` fixture): links cached in process,
+clicks buffered and written in batches, so a test writes the batch (``flush()``)
+before it looks for rows.
+"""
 
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, urlsplit
@@ -8,7 +13,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from advocacy.models import Advocate, Program
+from referrals import clicks
 from referrals.models import Click
+
+pytestmark = pytest.mark.usefixtures("click_path")
 
 
 def _params(response):
@@ -19,6 +27,8 @@ def test_it_records_the_click_and_redirects_with_ref_and_click(client, link):
     response = client.get(f"/r/{link.code}?ch=whatsapp", HTTP_USER_AGENT="Phone/1.0")
     assert response.status_code == 302
     assert response["Location"].startswith("https://shop.example.com/welcome?")
+    assert not Click.objects.exists()  # buffered: written with the next batch
+    assert clicks.buffer.flush() == 1
     click = Click.objects.get()
     assert _params(response) == {"ref": [link.code], "click": [str(click.id)]}
     assert (click.channel, click.user_agent, click.advocate_id) == (
@@ -37,14 +47,33 @@ def test_it_records_the_click_and_redirects_with_ref_and_click(client, link):
     assert SimpleCookie(secure["Set-Cookie"])["adv_ref"]["secure"] is True
 
 
-def test_it_costs_two_queries(client, link):
+def test_it_costs_one_query_then_none_and_a_batch_of_clicks_one_insert(client, link):
+    with CaptureQueriesContext(connection) as cold:
+        client.get(f"/r/{link.code}")  # loads the link
+    assert len(cold) == 1, [q["sql"] for q in cold]
+    with CaptureQueriesContext(connection) as warm:
+        for _ in range(3):
+            assert client.get(f"/r/{link.code}").status_code == 302
+    assert len(warm) == 0, [q["sql"] for q in warm]
+    with CaptureQueriesContext(connection) as batch:
+        assert clicks.buffer.flush() == 4
+    assert len(batch) == 1, [q["sql"] for q in batch]
+    assert Click.objects.count() == 4
+
+
+def test_without_the_cache_and_batches_a_click_is_written_at_once(client, link, settings):
+    settings.LINK_CACHE_SECONDS = 0
+    settings.CLICK_FLUSH_MS = 0  # SQLite's default
     with CaptureQueriesContext(connection) as queries:
         client.get(f"/r/{link.code}")
     assert len(queries) == 2, [q["sql"] for q in queries]
+    assert Click.objects.count() == 1
+    assert clicks.buffer.flush() == 0
 
 
 def test_codes_are_case_insensitive(client, link):
     assert client.get(f"/r/{link.code.lower()}").status_code == 302
+    assert clicks.buffer.flush() == 1
     assert Click.objects.count() == 1
 
 
@@ -91,6 +120,7 @@ def test_an_unknown_code_lands_on_a_page_a_person_understands(client, db):
     response = client.get("/r/NOSUCH99")
     assert response.status_code == 404
     assert b"This referral link doesn" in response.content
+    assert clicks.buffer.flush() == 0
     assert Click.objects.count() == 0
 
 
@@ -103,6 +133,7 @@ def test_a_paused_program_sends_friends_to_the_shop_untracked(client, program, l
     Program.objects.filter(pk=program.pk).update(status=Program.Status.PAUSED)
     response = client.get(f"/r/{link.code}")
     assert response["Location"] == "https://shop.example.com/welcome"
+    assert clicks.buffer.flush() == 0
     assert Click.objects.count() == 0
     assert "Set-Cookie" not in response
 
@@ -111,6 +142,7 @@ def test_a_banned_advocates_link_records_nothing(client, advocate, link):
     Advocate.objects.filter(pk=advocate.pk).update(status=Advocate.Status.BANNED)
     response = client.get(f"/r/{link.code}")
     assert response.status_code == 302
+    assert clicks.buffer.flush() == 0
     assert Click.objects.count() == 0
 
 
@@ -120,4 +152,5 @@ def test_only_get_is_allowed(client, link):
 
 def test_a_nul_byte_in_the_channel_is_dropped(client, link):
     assert client.get(f"/r/{link.code}?ch=e%00mail").status_code == 302
+    assert clicks.buffer.flush() == 1
     assert Click.objects.get().channel == "email"
