@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install install-dev lint format check clean worker
+.PHONY: run dev test install install-dev lint format check clean worker
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,6 +27,13 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py serve --port $(PORT)
+
+# Django's development server with autoreload, tasks in-process: for working on the code.
+dev: export SITE_URL ?= http://127.0.0.1:$(PORT)
+dev: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver $(PORT)
 
 test: install-dev
 	$(VENV)/bin/ruff check .
@@ -46,4 +53,4 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) $(TOOLS) db.sqlite3 .pytest_cache
+	rm -rf $(VENV) $(TOOLS) db.sqlite3* var .pytest_cache

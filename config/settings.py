@@ -98,8 +98,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
-    # SQLite: wait for a writer instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # SQLite, the embedded default, safe with several web workers and a Celery worker:
+    # write-ahead logging (readers never block the writer), and each transaction takes
+    # the write lock when it begins (IMMEDIATE), so concurrent writers queue for up to
+    # the timeout instead of failing half-way with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -156,8 +165,11 @@ _email = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(_email)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Advocacy <no-reply@localhost>")
 
-# Celery: without a broker, tasks run eagerly in the calling process.
+# Celery: without a broker, tasks run eagerly in the calling process (tests, commands).
+# `make run` (manage.py serve) starts a worker with beat on an embedded broker instead.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+VAR_DIR = BASE_DIR / "var"  # the embedded broker's messages, beat's schedule
+CELERY_BEAT_SCHEDULE_FILE = VAR_DIR / "celerybeat-schedule"
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 # In-process tasks behave as in a worker: a retry runs again (at once), and a
 # failure is logged and kept in the result, never raised into the caller.
@@ -177,7 +189,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "mature-rewards": {
         "task": "rewards.tasks.mature_rewards",
-        "schedule": timedelta(minutes=env.int("MATURE_REWARDS_EVERY_MINUTES", default=5)),
+        "schedule": timedelta(minutes=env.float("MATURE_REWARDS_EVERY_MINUTES", default=5)),
     },
     "process-pending-stripe-events": {
         "task": "integrations.tasks.process_pending_stripe_events",
@@ -193,7 +205,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "run-payouts": {
         "task": "rewards.tasks.run_payouts",
-        "schedule": timedelta(minutes=env.int("RUN_PAYOUTS_EVERY_MINUTES", default=60)),
+        "schedule": timedelta(minutes=env.float("RUN_PAYOUTS_EVERY_MINUTES", default=60)),
     },
 }
 # Redis redelivers a task whose worker died (acks_late) after this many seconds.
@@ -203,6 +215,27 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_interval": env.int("CELERY_RESTORE_INTERVAL", default=10),
     "unacked_restore_throttle": env.int("CELERY_RESTORE_THROTTLE", default=10),
 }
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The embedded broker: one folder of message files shared by all processes.
+    (VAR_DIR / "broker").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(
+        {
+            "data_folder_in": str(VAR_DIR / "broker"),
+            "data_folder_out": str(VAR_DIR / "broker"),
+            "polling_interval": 0.2,
+        }
+    )
+# Three queues, so emails, money and the rest can have workers of their own:
+# `celery -A config worker -Q money` and so on; one worker may consume all three.
+CELERY_QUEUES_ALL = [CELERY_TASK_DEFAULT_QUEUE, "emails", "money"]
+if env.bool("CELERY_QUEUE_ROUTING", default=True):
+    CELERY_TASK_ROUTES = {
+        "referrals.tasks.send_invitation": {"queue": "emails"},
+        "rewards.tasks.notify_advocate": {"queue": "emails"},
+        "rewards.tasks.*": {"queue": "money"},
+        "integrations.tasks.process_stripe_event": {"queue": "money"},
+        "integrations.tasks.process_pending_stripe_events": {"queue": "money"},
+    }
 
 
 # Outgoing webhooks to merchants.

@@ -198,13 +198,16 @@ class Refund(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The stored answer to a request made with an ``Idempotency-Key`` header."""
+    """A request made with an ``Idempotency-Key`` header: claimed first, then its answer.
+
+    No status yet means the request is in flight.
+    """
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE)
     key = models.CharField(max_length=200)
     request_fingerprint = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

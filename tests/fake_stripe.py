@@ -1647,7 +1647,7 @@ _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 def fake_request(url: str, method: str, path: str, payload: dict | None = None) -> Any:
     """Call a ``/_fake/...`` endpoint of a running fake (no proxies); returns the JSON."""
     data = None if payload is None else json.dumps(payload).encode()
-    req = urllib.request.Request(url + path, data=data, method=method)  # noqa: S310 (http only)
+    req = urllib.request.Request(url + path, data=data, method=method)
     req.add_header("Content-Type", "application/json")
     try:
         with _OPENER.open(req, timeout=10) as resp:

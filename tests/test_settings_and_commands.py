@@ -149,3 +149,17 @@ def test_the_api_docs_load_their_assets_from_the_project(client, db):
     assert response.status_code == 200
     assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content
     assert b"cdn.jsdelivr" not in response.content
+
+
+def test_tasks_are_routed_to_the_emails_money_and_default_queues():
+    from config.celery import app
+
+    def queue(name):
+        return app.amqp.router.route({}, name)["queue"].name
+
+    assert queue("rewards.tasks.notify_advocate") == "emails"
+    assert queue("referrals.tasks.send_invitation") == "emails"
+    assert queue("rewards.tasks.send_payout") == "money"
+    assert queue("rewards.tasks.mature_rewards") == "money"
+    assert queue("integrations.tasks.process_stripe_event") == "money"
+    assert queue("integrations.tasks.deliver_webhook") == "advocacy"

@@ -18,15 +18,18 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @contextlib.contextmanager
 def task_queue():
-    """Route this test's tasks to a queue of its own (parallel test runs stay apart)."""
+    """Route all of this test's tasks to a queue of its own (parallel test runs stay apart)."""
     queue = f"test-{uuid.uuid4().hex[:12]}"
-    previous = app.conf.task_default_queue, app.conf.task_always_eager
+    previous = app.conf.task_default_queue, app.conf.task_always_eager, app.conf.task_routes
     app.conf.task_default_queue = queue
     app.conf.task_always_eager = False  # tasks go through Redis to the worker
+    app.conf.task_routes = None  # no emails/money queues: the one test queue
+    app.amqp.flush_routes()
     try:
         yield queue
     finally:
-        app.conf.task_default_queue, app.conf.task_always_eager = previous
+        app.conf.task_default_queue, app.conf.task_always_eager, app.conf.task_routes = previous
+        app.amqp.flush_routes()
 
 
 def start_worker(queue: str, **env) -> subprocess.Popen:
@@ -35,6 +38,7 @@ def start_worker(queue: str, **env) -> subprocess.Popen:
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CELERY_QUEUE_ROUTING": "0",
         "SITE_URL": "http://testserver",
         **env,
     }

@@ -1,0 +1,236 @@
+"""The app as ``make run`` serves it (``manage.py serve``: gunicorn, a Celery worker with
+beat), hit with real concurrent HTTP requests: the contract's idempotency holds, and
+periodic work happens on the embedded default too."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+
+from storefront import demo
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = demo.DEMO_SECRET_KEY
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _manage(env: dict, *args: str, timeout: float = 120) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+class Served:
+    """``manage.py serve`` in a process group of its own, on a database of its own."""
+
+    def __init__(self, env: dict, tmp: Path):
+        self.env = env
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(tmp / "serve.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(self.port), "--workers", "3"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise AssertionError(f"serve did not come up; see {self.log.name}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+        self.log.close()
+
+    def post(self, path: str, body: dict, headers: dict | None = None):
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {KEY}",
+                "Content-Type": "application/json",
+                **(headers or {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def shell(self, code: str) -> str:
+        return _manage(self.env, "shell", "-v", "0", "-c", code).strip()
+
+
+def _postgres_env(env: dict) -> dict:
+    if not settings.CELERY_BROKER_URL and not REQUIRE_SERVICES:
+        pytest.skip("needs Redis (set CELERY_BROKER_URL)")
+    name = f"serve_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but PostgreSQL is not there: {exc}")
+        pytest.skip("needs PostgreSQL on 127.0.0.1:5432")
+    broker = settings.CELERY_BROKER_URL or "redis://127.0.0.1:6379/0"
+    return {**env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{name}",
+            "CELERY_BROKER_URL": broker, "CELERY_TASK_DEFAULT_QUEUE": name}  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=["embedded", "postgres"])
+def served(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("served")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
+    env.pop("CELERY_BROKER_URL", None)
+    env["DATABASE_URL"] = f"sqlite:///{tmp / 'db.sqlite3'}"
+    env["MATURE_REWARDS_EVERY_MINUTES"] = "0.05"  # beat matures rewards every 3 s here
+    env["SITE_URL"] = "http://127.0.0.1"
+    if request.param == "postgres":
+        env = _postgres_env(env)
+        env["CELERY_QUEUE_ROUTING"] = "0"  # one queue of its own: parallel runs stay apart
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "seed_demo")
+    app = Served(env, tmp)
+    yield app
+    app.stop()
+    if request.param == "postgres":
+        name = env["DATABASE_URL"].rsplit("/", 1)[1]
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _burst(n: int, call) -> list:
+    """Call ``call(i)`` from ``n`` threads released together."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i):
+        barrier.wait(timeout=30)
+        results[i] = call(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+def test_thirty_concurrent_copies_of_an_order_record_it_once(served):
+    tag = uuid.uuid4().hex[:8]
+    body = {
+        "order_id": f"DUP-{tag}",
+        "amount": "49.90",
+        "currency": "EUR",
+        "customer": {"email": f"dup-{tag}@example.com"},
+        "referral_code": "DEMO2345",
+    }
+    answers = _burst(30, lambda i: served.post("/api/v1/conversions", body))
+    assert Counter(status for status, _ in answers) == {201: 1, 200: 29}
+    assert len({body["id"] for _, body in answers}) == 1
+    count = served.shell(
+        "from referrals.models import Conversion; from rewards.models import Reward; "
+        f"print(Conversion.objects.filter(order_id='DUP-{tag}').count(), "
+        f"Reward.objects.filter(conversion__order_id='DUP-{tag}').count())"
+    )
+    assert count == "1 1"
+
+
+def test_one_idempotency_key_with_different_bodies_commits_once(served):
+    tag = uuid.uuid4().hex[:8]
+    answers = _burst(
+        8,
+        lambda i: served.post(
+            "/api/v1/conversions",
+            {"order_id": f"IK-{tag}-{i}", "amount": "10.00", "currency": "EUR"},
+            {"Idempotency-Key": f"key-{tag}"},
+        ),
+    )
+    statuses = Counter(status for status, _ in answers)
+    assert statuses[201] == 1 and statuses[409] == 7, answers
+    codes = {body["error"]["code"] for status, body in answers if status == 409}
+    assert codes <= {"idempotency_key_reused", "in_flight"}
+    committed = served.shell(
+        "from referrals.models import Conversion; "
+        f"print(Conversion.objects.filter(order_id__startswith='IK-{tag}-').count())"
+    )
+    assert committed == "1"
+
+
+def test_one_idempotency_key_with_the_same_body_answers_the_first_result(served):
+    tag = uuid.uuid4().hex[:8]
+    body = {"order_id": f"SAME-{tag}", "amount": "10.00", "currency": "EUR"}
+    answers = _burst(
+        8, lambda i: served.post("/api/v1/conversions", body, {"Idempotency-Key": f"k-{tag}"})
+    )
+    assert all(status in (200, 201, 409) for status, _ in answers), answers
+    assert Counter(status for status, _ in answers)[201] == 1
+    assert len({b["id"] for s, b in answers if s in (200, 201)}) == 1
+
+
+def test_a_held_reward_becomes_available_without_anyone_asking(served):
+    """Beat runs beside the web server, on the embedded broker too."""
+    tag = uuid.uuid4().hex[:8]
+    status, body = served.post(
+        "/api/v1/conversions",
+        {"order_id": f"HOLD-{tag}", "amount": "20.00", "currency": "EUR",
+         "customer": {"email": f"hold-{tag}@example.com"}, "referral_code": "DEMO2345"},
+    )  # fmt: skip
+    assert status == 201
+    reward_id = body["rewards"][0]["id"]
+    # The hold period passes (14 days in the demo program).
+    served.shell(
+        "from datetime import timedelta; from django.utils import timezone; "
+        "from rewards.models import Reward; "
+        f"Reward.objects.filter(pk={reward_id}).update("
+        "available_at=timezone.now() - timedelta(seconds=1))"
+    )
+    deadline = time.monotonic() + 30
+    state = ""
+    while time.monotonic() < deadline:
+        state = served.shell(
+            f"from rewards.models import Reward; print(Reward.objects.get(pk={reward_id}).status)"
+        )
+        if state == "available":
+            break
+        time.sleep(1)
+    assert state == "available"
