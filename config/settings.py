@@ -187,6 +187,10 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="advoca
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
+    "relay-outbox": {
+        "task": "core.tasks.relay_outbox",
+        "schedule": timedelta(seconds=env.int("OUTBOX_RELAY_EVERY_SECONDS", default=10)),
+    },
     "mature-rewards": {
         "task": "rewards.tasks.mature_rewards",
         "schedule": timedelta(minutes=env.float("MATURE_REWARDS_EVERY_MINUTES", default=5)),

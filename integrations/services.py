@@ -23,10 +23,10 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import OperationalError, transaction
 from django.utils import timezone
-from kombu.exceptions import KombuError
 
 from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Program
+from core import outbox
 from core.errors import NotFound, ServiceError
 
 from .models import (
@@ -197,17 +197,10 @@ def event_emit(*, program: Program, type: str, data: dict) -> WebhookEvent | Non
             for e in endpoints
         )
         for delivery in deliveries:
-            # After the caller's commit: the worker must find the rows, and a
-            # rolled-back change must not be announced.
-            transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+            # After the caller's commit (through the outbox): the worker must find
+            # the rows, and a rolled-back change must not be announced.
+            outbox.enqueue(deliver_webhook, delivery.pk)
     return event
-
-
-def _enqueue(delivery_id: int) -> None:
-    try:
-        deliver_webhook.delay(delivery_id)
-    except (KombuError, OSError):  # the row is stored: the beat sweep sends it later
-        logger.warning("webhook delivery %s: enqueue deferred", delivery_id, exc_info=True)
 
 
 def delivery_attempt(*, delivery_id: int) -> str:
@@ -355,7 +348,7 @@ def delivery_resend(*, delivery_id: int, actor=None) -> bool:
             actor=actor,
             data={"event": delivery.event.public_id, "previous_status": previous},
         )
-        transaction.on_commit(lambda: _enqueue(delivery_id))
+        outbox.enqueue(deliver_webhook, delivery_id)
     return True
 
 

@@ -24,9 +24,9 @@ from celery import shared_task
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from kombu.exceptions import KombuError
 
 from advocacy.models import Program
+from core import outbox
 from rewards import payouts, stripe_gateway
 from rewards.models import Payout, PayoutAccount
 
@@ -50,20 +50,13 @@ def stripe_event_store(*, program: Program | None, event: dict) -> tuple[StripeE
                 created=datetime.fromtimestamp(int(event.get("created", 0)), tz=UTC),
                 payload=event,
             )
-            transaction.on_commit(lambda: _enqueue(stored.id))
+            outbox.enqueue(process_stripe_event, stored.id)
     except IntegrityError:
         stored = StripeEvent.objects.get(id=event["id"])
         if stored.processed_at is None:
-            _enqueue(stored.id)  # Stripe's retry nudges an event still waiting
+            outbox.enqueue(process_stripe_event, stored.id)  # Stripe's retry nudges it
         return stored, False
     return stored, True
-
-
-def _enqueue(event_id: str) -> None:
-    try:
-        process_stripe_event.delay(event_id)
-    except (KombuError, OSError):  # the event is stored: the sweeper processes it later
-        logger.warning("stripe event %s: processing deferred", event_id, exc_info=True)
 
 
 def stripe_events_pending(*, older_than_seconds: int = 60) -> list[str]:
@@ -156,5 +149,5 @@ def stripe_events_sweep() -> int:
     """Queue the events whose processing was lost or kept failing; returns how many."""
     ids = stripe_events_pending()
     for event_id in ids:
-        _enqueue(event_id)
+        process_stripe_event.delay(event_id)
     return len(ids)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from advocacy.emails import advocate_notify
 from advocacy.models import Advocate, Program
 from advocacy.services import advocate_enroll
+from core import outbox
 
 from .services import advocate_primary_link, referral_url
 
@@ -26,7 +27,7 @@ def advocate_invite(*, program: Program, email: str, name: str = "", actor=None)
             program=program, email=email, name=name, status=Advocate.Status.INVITED, actor=actor
         )
         if advocate.invitation_sent_at is None:
-            send_invitation.delay_on_commit(advocate.pk)
+            outbox.enqueue(send_invitation, advocate.pk)
     return advocate
 
 

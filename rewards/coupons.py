@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Advocate
+from core import outbox
 from core.errors import ServiceError
 
 from . import stripe_gateway
@@ -70,7 +71,7 @@ def coupon_claim(*, rule: RewardRule, advocate: Advocate) -> Claimed:
 def coupon_assign(*, claimed: Claimed, reward: Reward) -> None:
     """Tie the claimed code to its reward (or ask Stripe for one after commit)."""
     if claimed.from_stripe:
-        issue_coupon_code.delay_on_commit(reward.pk)
+        outbox.enqueue(issue_coupon_code, reward.pk)
         return
     if claimed.pool_code is None:
         return

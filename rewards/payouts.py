@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Advocate, Program
+from core import outbox
 from core.errors import ServiceError
 
 from . import events, ledger, notifications, stripe_gateway
@@ -122,6 +123,7 @@ def payouts_run(*, program: Program | None = None) -> PayoutRun:
         to_send = to_send.filter(program=program)
     ids = list(to_send.order_by("pk").values_list("pk", flat=True))
     for payout_id in ids:
+        # A runner outside any transaction (beat, the command): straight to the broker.
         send_payout.delay(payout_id)
     run.failed = Payout.objects.filter(pk__in=ids, status=Payout.Status.FAILED).count()
     run.sent = len(ids) - run.failed
@@ -143,7 +145,7 @@ def payout_approve(*, payout_id: int, actor=None) -> bool:
             action=AuditAction.PAYOUT_APPROVED, obj=payout, program=payout.program, actor=actor
         )
         # After commit: the worker must find the payout approved.
-        send_payout.delay_on_commit(payout.pk)
+        outbox.enqueue(send_payout, payout.pk)
     return True
 
 
@@ -248,7 +250,7 @@ def payout_mark_paid(*, payout_id: int, transfer_id: str) -> str:
             data={"transfer": transfer_id},
         )
         events.payout_paid.send(sender=Payout, payout=payout)
-        notifications.notify_advocate.delay_on_commit("payout_sent", payout.pk)
+        outbox.enqueue(notifications.notify_advocate, "payout_sent", payout.pk)
     return Payout.Status.PAID
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Program
 from advocacy.services import program_create
+from core import outbox
 from core.errors import ServiceError, Unprocessable
 from referrals.models import Conversion
 
@@ -84,7 +85,7 @@ def reward_issue(
             memo=reason,
         )
         if hold_days == 0 and not requires_approval:
-            mature_reward.delay_on_commit(reward.pk)
+            outbox.enqueue(mature_reward, reward.pk)
     audit_log(
         action=AuditAction.REWARD_ISSUED,
         obj=reward,
@@ -170,7 +171,7 @@ def reward_mature(*, reward_id: int, now=None) -> bool:
         reward.save(update_fields=["status"])
         audit_log(action=AuditAction.REWARD_MATURED, obj=reward, program=reward.program)
         if remaining > 0:
-            notifications.notify_advocate.delay_on_commit("reward_available", reward.pk)
+            outbox.enqueue(notifications.notify_advocate, "reward_available", reward.pk)
     return True
 
 
