@@ -1,4 +1,4 @@
-"""The outbox: work a committed change asked for reaches the broker, once, even through an outage."""
+"""The outbox: what a committed change asked for reaches the broker once, through outages."""
 
 from datetime import timedelta
 
@@ -62,10 +62,13 @@ def test_a_task_goes_out_after_commit_and_is_marked_sent(
 
 
 def test_a_rolled_back_change_sends_nothing(advocate, broker, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            held_reward(advocate)
-            raise RuntimeError("the change fails after the enqueue")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        held_reward(advocate)
+        raise RuntimeError("the change fails after the enqueue")
     assert broker.received == []
     assert not OutboxMessage.objects.exists()
 
