@@ -4,6 +4,7 @@ periodic work happens on the embedded default too."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -234,3 +235,104 @@ def test_a_held_reward_becomes_available_without_anyone_asking(served):
             break
         time.sleep(1)
     assert state == "available"
+
+
+class OwnRedis:
+    """A redis-server of this test's own, on a free port, that the test can stop and start."""
+
+    def __init__(self, tmp: Path):
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.tmp = tmp
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.tmp)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def served_with_own_redis(tmp_path):
+    if not shutil.which("redis-server"):
+        if REQUIRE_SERVICES:
+            pytest.fail("REQUIRE_SERVICES=1 but redis-server is not installed")
+        pytest.skip("needs redis-server")
+    redis = OwnRedis(tmp_path)
+    redis.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        CELERY_BROKER_URL=redis.url,
+        OUTBOX_RELAY_EVERY_SECONDS="1",
+        SITE_URL="http://127.0.0.1",
+    )
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "seed_demo")
+    app = Served(env, tmp_path)
+    yield app, redis
+    app.stop()
+    redis.stop()
+
+
+def test_with_the_broker_down_conversions_are_recorded_and_their_work_follows(
+    served_with_own_redis,
+):
+    served, redis = served_with_own_redis
+    served.shell(
+        "from advocacy.models import Program; Program.objects.filter(slug='demo').update(hold_days=0)"
+    )
+    redis.stop()
+    tag = uuid.uuid4().hex[:8]
+    started = time.monotonic()
+    status, body = served.post(
+        "/api/v1/conversions",
+        {"order_id": f"DOWN-{tag}", "amount": "30.00", "currency": "EUR",
+         "customer": {"email": f"down-{tag}@example.com"}, "referral_code": "DEMO2345"},
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert status == 201, body
+    assert took < 10, f"the API waited {took:.1f} s for the broker"
+    reward_id = body["rewards"][0]["id"]
+    waiting = served.shell(
+        "from core.models import OutboxMessage; "
+        "print(OutboxMessage.objects.filter(sent_at__isnull=True).count())"
+    )
+    assert int(waiting) >= 1
+
+    redis.start()
+    deadline = time.monotonic() + 60
+    state = ""
+    while time.monotonic() < deadline:
+        state = served.shell(
+            "from core.models import OutboxMessage; from rewards.models import Reward; "
+            "from advocacy.models import Notification; "
+            f"print(Reward.objects.get(pk={reward_id}).status, "
+            "OutboxMessage.objects.filter(sent_at__isnull=True).count(), "
+            f"Notification.objects.filter(key='reward_available:{reward_id}', "
+            "sent_at__isnull=False).count())"
+        )
+        if state == "available 0 1":
+            break
+        time.sleep(1)
+    assert state == "available 0 1"
+    mature = served.shell(
+        "from core.models import OutboxMessage; "
+        f"print(OutboxMessage.objects.filter(task='rewards.tasks.mature_reward', args=[{reward_id}])"
+        ".values_list('sent_at', flat=True).count())"
+    )
+    assert mature == "1"  # one message, sent once
