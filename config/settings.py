@@ -302,6 +302,9 @@ CLICK_FLUSH_MS = env.int(
     "CLICK_FLUSH_MS",
     default=50 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 0,
 )
+# Where each web process spools its clicks before the writer inserts them (a local
+# disk; files of a killed process are taken over by the others).
+CLICK_SPOOL_DIR = env.path("CLICK_SPOOL_DIR", default=str(VAR_DIR / "clicks"))
 # The demo shop at /demo-shop/ is served with DEBUG on, or when this is set.
 DEMO_SHOP = env.bool("DEMO_SHOP", default=False)
 

@@ -4,17 +4,20 @@
   (32), the Unix second (32), randomness (32) and an HMAC of those (32). A
   conversion can be attributed from the id alone — the link and the time are in
   it, vouched for by the MAC — so attribution never depends on the click's row.
-* **Rows are written in batches**: the redirect appends the click to an
-  in-process buffer that a background thread writes every ``CLICK_FLUSH_MS``
-  with one multi-row INSERT, and once more when the process exits. A worker
-  killed outright loses at most that interval's rows, which are analytics only
-  (a later conversion recreates the row from its id). ``CLICK_FLUSH_MS=0``
-  writes each click at once.
+* **Rows are durable before the 302, and written in batches**: the redirect
+  appends the click to its process's spool file (one ``write``; see
+  ``ClickBuffer``), and a background thread inserts the spool every
+  ``CLICK_FLUSH_MS`` with one multi-row INSERT. A worker killed outright loses
+  nothing: another process's writer takes its spool over. While the database is
+  down the spool grows, and is written when it is back. ``CLICK_FLUSH_MS=0``
+  writes each click at once (the SQLite default).
 * **The link is cached** in process for ``LINK_CACHE_SECONDS``: pausing a
-  program or banning an advocate stops new clicks within that time.
+  program or banning an advocate stops new clicks within that time. While the
+  database is unreachable, a link this process knows keeps working.
 """
 
 import atexit
+import fcntl
 import functools
 import hashlib
 import hmac
@@ -26,9 +29,10 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from .models import Click, ReferralLink
 
@@ -75,15 +79,28 @@ def parse_click_id(click_id: uuid.UUID) -> tuple[int, datetime] | None:
 _links: dict[str, tuple[float, ReferralLink | None]] = {}
 
 
+class LinkUnavailable(Exception):
+    """The database cannot be reached and this process does not know the link."""
+
+
 def cached_link(code: str, load) -> ReferralLink | None:
     ttl = settings.LINK_CACHE_SECONDS
-    if ttl <= 0:
-        return load(code)
     now = time.monotonic()
     hit = _links.get(code)
-    if hit and hit[0] > now:
+    if ttl > 0 and hit and hit[0] > now:
         return hit[1]
-    link = load(code)
+    try:
+        link = load(code)
+    except DatabaseError as exc:
+        if hit is None:
+            raise LinkUnavailable(code) from exc
+        # The database is down: a link we know keeps working (its clicks are spooled),
+        # and we ask again after another TTL rather than on every click.
+        logger.warning("link %s served from cache: the database is unreachable", code)
+        _links[code] = (now + max(ttl, 1), hit[1])
+        return hit[1]
+    if ttl <= 0:
+        return link
     if len(_links) > 10_000:  # bounded: unknown codes must not grow it forever
         _links.clear()
     _links[code] = (now + ttl, link)
@@ -144,41 +161,161 @@ def insert_rows(rows: list[tuple]) -> None:
             )
 
 
+# How often a writer looks for the spool files of processes that died.
+ORPHAN_CHECK_SECONDS = 1.0
+
+
+def _encode(row: tuple) -> bytes:
+    return (
+        json.dumps([str(row[0]), *row[1:7], row[7].isoformat()], separators=(",", ":")) + "\n"
+    ).encode()
+
+
+def _decode(line: bytes) -> tuple | None:
+    try:
+        values = json.loads(line)
+        return (uuid.UUID(values[0]), *values[1:7], datetime.fromisoformat(values[7]))
+    except (ValueError, IndexError, TypeError):
+        return None  # a line cut short by a crash mid-write: nothing to recover
+
+
 class ClickBuffer:
-    """Clicks waiting to be written, with the thread that writes them."""
+    """Clicks on their way to the database, safe on disk before the redirect answers.
+
+    Each click is appended (one ``write``) to this process's spool file, which it
+    holds an exclusive ``flock`` on. The kernel keeps the bytes when the process
+    is killed, and the lock goes with it: any other process's writer then takes
+    the orphaned file over and writes its clicks. A writer thread moves the spool
+    aside, inserts its rows (a click id is the primary key: writing twice is
+    harmless) and deletes it; when the database is down, the file stays for the
+    next round.
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._rows: list[tuple] = []
         self._pid = None
+        self._fd = None
+        self._path = None
         self._thread = None
         self._stop = threading.Event()
+        self._orphans_checked = 0.0
+
+    # -- the redirect's side
 
     def add(self, click: tuple) -> None:
+        line = _encode(click)
         with self._lock:
             if self._pid != os.getpid():
-                # A forked worker starts with its own buffer and writer thread.
-                self._rows, self._pid = [], os.getpid()
+                # A forked worker starts with its own spool file and writer thread.
+                self._pid, self._fd = os.getpid(), None
+                self._open()
                 self._start()
-            self._rows.append(click)
+            os.write(self._fd, line)
+
+    def _directory(self) -> Path:
+        directory = Path(settings.CLICK_SPOOL_DIR)
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
+
+    def _open(self) -> None:
+        """A new spool file, locked before it gets a name other writers look for."""
+        directory = self._directory()
+        name = f"clicks-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        temporary = directory / f"{name}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._path = directory / f"{name}.spool"
+        os.rename(temporary, self._path)
+        self._fd = fd
+
+    # -- the writer's side
 
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="click-writer", daemon=True)
         self._thread.start()
 
-    def _take(self) -> list[tuple]:
-        with self._lock:
-            rows, self._rows = self._rows, []
-        return rows
-
     def _run(self) -> None:
         while not self._stop.is_set():
             # Re-read each round (capped at 1 s) so a changed setting applies quickly.
             self._stop.wait(min(max(settings.CLICK_FLUSH_MS, 1), 1000) / 1000)
-            if self._rows:
-                close_old_connections()  # this thread's own connection only
-                self.flush()
+            close_old_connections()  # this thread's own connection only
+            self.flush()
         connection.close()
+
+    def _rotate(self) -> list[tuple[Path, int]]:
+        """This process's spool moved aside (still locked by us), a fresh one in its place."""
+        with self._lock:
+            if self._pid != os.getpid() or self._fd is None:
+                return []
+            if os.fstat(self._fd).st_size == 0:
+                return []
+            full, fd = self._path.with_suffix(".flushing"), self._fd
+            os.rename(self._path, full)
+            self._open()
+        return [(full, fd)]
+
+    def _orphans(self) -> list[tuple[Path, int]]:
+        """Spool files whose process died (their lock is free), and half-done batches."""
+        found = []
+        own = {self._path.name} if self._path else set()
+        for path in sorted(self._directory().glob("clicks-*")):
+            if path.suffix not in (".spool", ".flushing") or path.name in own:
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # taken and written by another process meanwhile
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)  # its process is alive and owns it
+                continue
+            if not path.exists():
+                os.close(fd)
+                continue
+            found.append((path, fd))
+        return found
+
+    def _take(self) -> list[tuple]:
+        """Everything waiting in this process's spool, removed from it (not written)."""
+        rows = []
+        for path, fd in self._rotate():
+            rows += self._read(path)
+            os.unlink(path)
+            os.close(fd)
+        return rows
+
+    @staticmethod
+    def _read(path: Path) -> list[tuple]:
+        with open(path, "rb") as f:
+            return [row for line in f if (row := _decode(line)) is not None]
+
+    def flush(self) -> int:
+        """Write this process's clicks and any orphaned ones; returns how many were written."""
+        written = 0
+        now = time.monotonic()
+        orphans = []
+        if now - self._orphans_checked >= ORPHAN_CHECK_SECONDS:
+            self._orphans_checked = now
+            orphans = self._orphans()
+        for path, fd in [*self._rotate(), *orphans]:
+            rows = []
+            try:
+                rows = self._read(path)
+                if rows:
+                    insert_rows(rows)
+                os.unlink(path)
+                written += len(rows)
+            except Exception:
+                # The file stays (unlocked when we close it) for the next round; a
+                # fresh connection in case this one broke.
+                logger.exception("could not write %s clicks; retrying", len(rows))
+                self._orphans_checked = 0.0  # the next round takes the file up again
+                if threading.current_thread() is self._thread:
+                    connection.close()
+            finally:
+                os.close(fd)
+        return written
 
     def stop(self) -> None:
         """Write what is left and end the writer thread (tests; shutdown hooks)."""
@@ -186,23 +323,6 @@ class ClickBuffer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self.flush()
-
-    def flush(self) -> int:
-        rows = self._take()
-        if not rows:
-            return 0
-        try:
-            insert_rows(rows)
-        except Exception:
-            # Keep them for the next round rather than drop them (bounded), on a
-            # fresh connection in case this one broke.
-            logger.exception("could not write %s clicks; retrying", len(rows))
-            if threading.current_thread() is self._thread:
-                connection.close()
-            with self._lock:
-                self._rows[:0] = rows[-100_000:]
-            return 0
-        return len(rows)
 
 
 buffer = ClickBuffer()

@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from . import selectors, services
+from .clicks import LinkUnavailable
 
 
 @functools.lru_cache(maxsize=4096)
@@ -47,7 +48,15 @@ def _client_ip(request) -> str:
 @require_GET
 def referral_redirect(request, code: str):
     """``GET /r/<code>``: record the click and send the friend to the shop."""
-    link = selectors.link_for_redirect(code)
+    try:
+        link = selectors.link_for_redirect(code)
+    except LinkUnavailable:
+        # The database is down and this process has not seen the link: a page that
+        # retries by itself, never an error (it queries nothing).
+        response = render(request, "referrals/link_unavailable.html", status=200)
+        response["Cache-Control"] = "no-store"
+        response["Retry-After"] = "5"
+        return response
     if link is None:
         return render(request, "referrals/link_unknown.html", {"code": code[:32]}, status=404)
     program = link.program

@@ -48,6 +48,13 @@ def _fast_password_hashing(django_test_environment):
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _click_spool(django_test_environment, tmp_path_factory):
+    """Each test process spools clicks in a folder of its own."""
+    with override_settings(CLICK_SPOOL_DIR=tmp_path_factory.mktemp("click-spool")):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _site_url(settings):
     settings.SITE_URL = "http://testserver"
@@ -107,7 +114,7 @@ class DrivenClickBuffer(clicks.ClickBuffer):
 
 
 @pytest.fixture
-def click_path(_site_url, settings, monkeypatch, db):
+def click_path(_site_url, settings, monkeypatch, db, tmp_path):
     """``GET /r/<code>`` as production runs it (PostgreSQL's defaults): each link
     cached in process for LINK_CACHE_SECONDS, clicks buffered for the writer thread.
 
@@ -117,6 +124,7 @@ def click_path(_site_url, settings, monkeypatch, db):
     """
     settings.LINK_CACHE_SECONDS = 5
     settings.CLICK_FLUSH_MS = 50
+    settings.CLICK_SPOOL_DIR = tmp_path / "click-spool"  # this test's spool files only
     writer = DrivenClickBuffer()
     monkeypatch.setattr(clicks, "buffer", writer)
     clicks.clear_link_cache()

@@ -337,3 +337,74 @@ def test_with_the_broker_down_conversions_are_recorded_and_their_work_follows(
         f"task='rewards.tasks.mature_reward', args=[{reward_id}], sent_at__isnull=False).count())"
     )
     assert mature == "1"  # one message, sent once
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in found.split()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_killing_web_workers_mid_burst_loses_no_click(served):
+    """Three gunicorn workers SIGKILLed while friends follow a link: every click that was
+    answered with a 302 is in the database afterwards."""
+    master = next(p for p in _children(served.proc.pid) if "gunicorn" in _cmdline(p))
+    answered: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def friend():
+        import http.client
+
+        while not stop.is_set():
+            conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+            try:
+                conn.request("GET", "/r/DEMO2345?ch=burst")
+                response = conn.getresponse()
+                response.read()
+                if response.status == 302:
+                    location = response.getheader("Location")
+                    with lock:
+                        answered.append(location.split("click=")[1].split("&")[0])
+            except OSError:
+                pass  # the worker serving it was killed: no answer, no promise
+            finally:
+                conn.close()
+
+    threads = [threading.Thread(target=friend) for _ in range(6)]
+    for t in threads:
+        t.start()
+    killed = 0
+    try:
+        for _ in range(3):
+            time.sleep(0.7)
+            workers = _children(master)
+            if workers:
+                os.kill(workers[0], 9)
+                killed += 1
+        time.sleep(0.7)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+    assert killed == 3 and len(answered) > 50
+    ids = "[" + ",".join(f"'{i}'" for i in answered) + "]"
+    deadline = time.monotonic() + 30
+    missing = None
+    while time.monotonic() < deadline:
+        missing = served.shell(
+            "from referrals.models import Click; "
+            f"ids = set({ids}); "
+            "print(len(ids - {str(i) for i in Click.objects.filter(pk__in=ids)"
+            ".values_list('id', flat=True)}))"
+        )
+        if missing == "0":
+            break
+        time.sleep(1)
+    assert missing == "0", f"{missing} of {len(answered)} answered clicks never written"

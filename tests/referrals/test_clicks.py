@@ -16,11 +16,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from advocacy.models import Advocate, Program
-from referrals import clicks
+from referrals import clicks, selectors
 from referrals.models import Click
 from tests.helpers import post_conversion
 
@@ -165,3 +165,70 @@ def test_a_process_that_exits_writes_the_clicks_it_holds(require_postgres, link)
     click = Click.objects.get()
     assert str(click.id) == parse_qs(urlsplit(result.stdout).query)["click"][0]
     assert click.channel == "exit"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_process_loses_no_click(require_postgres, link, click_path, settings):
+    """SIGKILL (no atexit, no last batch): its spool file is taken over by a live writer."""
+    db = connection.settings_dict
+    script = (
+        "import os, signal, django; django.setup()\n"
+        "from django.test import Client\n"
+        "c = Client()\n"
+        f"ids = [c.get('/r/{link.code}?ch=killed')['Location'] for _ in range(7)]\n"
+        "print('\\n'.join(ids), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CLICK_FLUSH_MS": "60000",  # its writer never gets a round
+        "CLICK_SPOOL_DIR": str(settings.CLICK_SPOOL_DIR),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == -9, result.stderr
+    answered = {parse_qs(urlsplit(line).query)["click"][0] for line in result.stdout.split()}
+    assert len(answered) == 7
+    assert not Click.objects.exists()
+    assert click_path.flush() == 7  # this process's writer takes the dead one's spool over
+    assert {str(pk) for pk in Click.objects.values_list("id", flat=True)} == answered
+    assert not list(Path(settings.CLICK_SPOOL_DIR).glob("clicks-*.flushing"))
+    assert click_path.flush() == 0  # written once
+
+
+def test_a_link_this_process_knows_works_while_the_database_is_down(
+    client, link, monkeypatch, monotonic
+):
+    assert client.get(f"/r/{link.code}").status_code == 302  # cached now
+    monotonic[0] += 10  # past the cache's TTL: the next click asks the database
+    asked = []
+
+    def database_down(code):
+        asked.append(code)
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(selectors, "_load_link", database_down)
+    response = client.get(f"/r/{link.code}")
+    assert response.status_code == 302
+    assert _click_id(response)
+    assert client.get(f"/r/{link.code}").status_code == 302
+    assert len(asked) == 1  # asked again only after another TTL, not on every click
+    # The clicks are spooled, and written once the database answers again.
+    assert clicks.buffer.flush() == 3
+    assert Click.objects.count() == 3
+
+
+def test_an_unknown_link_while_the_database_is_down_is_a_page_that_retries(
+    client, link, monkeypatch
+):
+    def database_down(code):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(selectors, "_load_link", database_down)
+    response = client.get("/r/NOTSEEN99")
+    assert response.status_code == 200
+    assert response["Retry-After"] == "5"
+    assert b'http-equiv="refresh"' in response.content
