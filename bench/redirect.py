@@ -7,6 +7,8 @@ Run from anywhere (see README.md)::
 It creates/migrates/seeds the PostgreSQL database, starts gunicorn on 127.0.0.1 with
 ``bench.settings`` and DEBUG=0, warms up, then alternates ``bare`` and ``redirect`` runs
 with wrk, counts the clicks each redirect run recorded, and stops the server on exit.
+With ``--conversions`` each round also measures ``POST /api/v1/conversions`` (a new order
+per request) for 200 advocates and for one hot advocate (see bench/conversions.py).
 """
 
 from __future__ import annotations
@@ -36,11 +38,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # for ``import bench`` when run as ``python bench/redirect.py``
 VENV_BIN = ROOT / ".venv" / "bin"
 LUA_SCRIPT = BENCH_DIR / "redirect.lua"
+CONVERSION_LUA = BENCH_DIR / "conversion.lua"  # POST /api/v1/conversions, one new order each
 HOST = "127.0.0.1"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/advocacy_bench"
 PROXY_HEADERS = {"X-Forwarded-Proto": "https"}  # what the TLS proxy sends; see redirect.lua
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 FLOORS = ("insert", "redis", "buffer")  # views in bench/urls.py
+CONVERSIONS = ("many", "hot")  # orders spread over --advocates advocates / all for one
+DEMO_SECRET_KEY = "sk_demo_0000000000000000000000000000demo"  # noqa: S105 - storefront/demo.py
 DISTURBED_CORES = 0.15  # a run where other processes used more than this is flagged
 
 
@@ -105,16 +110,29 @@ class Database:
             )
         )
 
-    def settled_clicks(self, code: str, *, timeout: float = 10.0) -> int:
-        """The click count once requests still in flight when wrk stopped have finished."""
+    def conversions(self, order_prefix: str) -> int:
+        return int(
+            self.query(
+                "SELECT count(*) FROM referrals_conversion WHERE starts_with(order_id, :'prefix')",
+                prefix=order_prefix,
+            )
+        )
+
+    @staticmethod
+    def settled(count: Callable[[], int], *, timeout: float = 10.0) -> int:
+        """A row count once requests still in flight when wrk stopped have finished."""
         deadline = time.monotonic() + timeout
-        last, stable = self.clicks(code), 0
+        last, stable = count(), 0
         while stable < 3 and time.monotonic() < deadline:
             time.sleep(0.2)
-            now = self.clicks(code)
+            now = count()
             stable = stable + 1 if now == last else 0
             last = now
         return last
+
+    def settled_clicks(self, code: str, *, timeout: float = 10.0) -> int:
+        """The click count once requests still in flight when wrk stopped have finished."""
+        return self.settled(lambda: self.clicks(code), timeout=timeout)
 
 
 class RedisQueue:
@@ -227,12 +245,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def fetch(port: int, path: str) -> http.client.HTTPResponse:
+def fetch(
+    port: int, path: str, *, body: dict | None = None, headers: dict[str, str] | None = None
+) -> http.client.HTTPResponse:
+    """GET ``path`` (POST ``body`` as JSON when given); the body read is in ``.data``."""
     conn = http.client.HTTPConnection(HOST, port, timeout=5)
     try:
-        conn.request("GET", path, headers=PROXY_HEADERS)
+        all_headers = {**PROXY_HEADERS, **(headers or {})}
+        if body is None:
+            conn.request("GET", path, headers=all_headers)
+        else:
+            all_headers["Content-Type"] = "application/json"
+            conn.request("POST", path, body=json.dumps(body), headers=all_headers)
         response = conn.getresponse()
-        response.read()
+        response.data = response.read()
         return response
     finally:
         conn.close()
@@ -305,6 +331,21 @@ class Server:
 
 
 @dataclass
+class Endpoint:
+    """One thing measured each round: a URL, the wrk script, and what counts as success."""
+
+    name: str
+    url: str
+    expected: str = "302"  # the status every response should have
+    script: Path = LUA_SCRIPT
+    # run tag -> arguments after "--" for the wrk script (the tag is unique per wrk run)
+    script_args: Callable[[str], list[str]] | None = None
+    # run tag -> rows in the database (clicks, conversions) to count before and after a run
+    rows: Callable[[str], int] | None = None
+    rows_label: str = "clicks"
+
+
+@dataclass
 class Run:
     name: str
     round: int
@@ -314,18 +355,20 @@ class Run:
     errors: dict[str, int]
     statuses: dict[str, int]
     cpu: CpuUsed
-    clicks_before: int | None = None
-    clicks_after: int | None = None
+    expected: str = "302"
+    rows_before: int | None = None
+    rows_after: int | None = None
 
     @property
     def rps(self) -> float:
         return self.requests / self.duration_s
 
     @property
-    def clicks(self) -> int | None:
-        if self.clicks_before is None or self.clicks_after is None:
+    def rows(self) -> int | None:
+        """Rows (clicks, conversions) the run wrote, requests in flight at the end included."""
+        if self.rows_before is None or self.rows_after is None:
             return None
-        return self.clicks_after - self.clicks_before
+        return self.rows_after - self.rows_before
 
     @property
     def other_cores(self) -> float:
@@ -338,13 +381,27 @@ class Run:
         return self.other_cores > DISTURBED_CORES
 
     @property
-    def non_302(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status != "302")
+    def unexpected(self) -> int:
+        """Responses with another status than the expected one (302, or 201 for conversions)."""
+        return sum(n for status, n in self.statuses.items() if status != self.expected)
+
+    @property
+    def not_2xx_3xx(self) -> int:
+        return sum(n for status, n in self.statuses.items() if not 200 <= int(status) < 400)
 
 
-def wrk(args: argparse.Namespace, *, url: str, seconds: int) -> dict:
+def wrk(
+    args: argparse.Namespace,
+    *,
+    url: str,
+    seconds: int,
+    script: Path = LUA_SCRIPT,
+    script_args: list[str] | None = None,
+) -> dict:
     cmd = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds}s"]
-    cmd += ["--timeout", "5s", "-s", str(LUA_SCRIPT), url]
+    cmd += ["--timeout", "5s", "-s", str(script), url]
+    if script_args:
+        cmd += ["--", *script_args]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
@@ -352,22 +409,33 @@ def wrk(args: argparse.Namespace, *, url: str, seconds: int) -> dict:
     raise BenchError(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
 
 
+def run_tag(args: argparse.Namespace, endpoint: Endpoint, label: str) -> str:
+    """Unique per wrk run (and per invocation): conversion order ids start with it."""
+    return f"{args.run_id}-{endpoint.name.removeprefix('conv-')[0]}{label}"
+
+
 def measure(
     args: argparse.Namespace,
     *,
-    name: str,
-    url: str,
+    endpoint: Endpoint,
     round_no: int,
     sample: Callable[[], CpuSample],
-    counter: Callable[[], int] | None,
 ) -> Run:
-    before = counter() if counter else None
+    tag = run_tag(args, endpoint, str(round_no))
+    script_args = endpoint.script_args(tag) if endpoint.script_args else None
+    before = endpoint.rows(tag) if endpoint.rows else None
     cpu_before = sample()
-    result = wrk(args, url=url, seconds=args.duration)
+    result = wrk(
+        args,
+        url=endpoint.url,
+        seconds=args.duration,
+        script=endpoint.script,
+        script_args=script_args,
+    )
     cpu = sample() - cpu_before
-    after = counter() if counter else None
+    after = endpoint.rows(tag) if endpoint.rows else None
     run = Run(
-        name=name,
+        name=endpoint.name,
         round=round_no,
         requests=result["requests"],
         duration_s=result["duration_us"] / 1e6,
@@ -375,13 +443,19 @@ def measure(
         errors=result["errors"],
         statuses=result["statuses"],
         cpu=cpu,
-        clicks_before=before,
-        clicks_after=after,
+        expected=endpoint.expected,
+        rows_before=before,
+        rows_after=after,
     )
     log(
-        f"round {round_no} {name:12s} {run.rps:8.1f} req/s  p50 {ms(run.latency_us['p50'])}"
-        f"  p99 {ms(run.latency_us['p99'])}"
-        + (f"  clicks +{run.clicks} for {run.requests} requests" if run.clicks is not None else "")
+        f"round {round_no} {endpoint.name:12s} {run.rps:8.1f} req/s"
+        f"  p50 {ms(run.latency_us['p50'])}  p99 {ms(run.latency_us['p99'])}"
+        + (
+            f"  {endpoint.rows_label} +{run.rows} for {run.requests} requests"
+            if run.rows is not None
+            else ""
+        )
+        + (f"  ({run.unexpected} not {run.expected})" if run.unexpected else "")
     )
     return run
 
@@ -393,11 +467,21 @@ def ms(us: float) -> str:
     return f"{us / 1000:6.2f} ms"
 
 
-def report(args: argparse.Namespace, runs: list[Run]) -> bool:
-    """Print the results; True when no click was lost and every response was a 302."""
+def report(args: argparse.Namespace, runs: list[Run], queries: dict | None = None) -> bool:
+    """Print the results; True when no click was lost and every response had its status."""
     print()
+    measured = f"GET /r/{args.code}"
+    if args.conversions:
+        measured += (
+            " and POST /api/v1/conversions ("
+            + ", ".join(
+                {"many": f"{args.advocates} advocates", "hot": "one hot advocate"}[kind]
+                for kind in args.conversions
+            )
+            + ")"
+        )
     print(
-        f"GET /r/{args.code} vs GET /bare/  |  gunicorn {args.workers} sync workers, "
+        f"{measured} vs GET /bare/  |  gunicorn {args.workers} sync workers, "
         f"wrk {args.threads} threads / {args.connections} connections, {args.duration}s per run,"
         f" {args.rounds} round(s), {os.cpu_count()} CPUs, before the run: loadavg"
         f" {args.loadavg}, CPU {args.busy_before} busy"
@@ -405,30 +489,47 @@ def report(args: argparse.Namespace, runs: list[Run]) -> bool:
     print()
     header = (
         f"{'run':<16}{'requests':>9}{'req/s':>9}{'p50':>10}{'p90':>10}{'p99':>10}"
-        f"{'non-302':>8}{'errors':>7}{'clicks':>8}{'diff':>6}"
+        f"{'unexpected':>11}{'4xx/5xx':>8}{'errors':>7}{'rows':>8}{'diff':>6}"
         f"{'cpu ms/req: app':>17}{'pg':>6}{'wrk':>6}{'other':>6}"
     )
     print(header)
     print("-" * len(header))
     for run in runs:
         errors = sum(run.errors.values())
-        clicks = "" if run.clicks is None else str(run.clicks)
-        diff = "" if run.clicks is None else f"{run.clicks - run.requests:+d}"
+        rows = "" if run.rows is None else str(run.rows)
+        diff = "" if run.rows is None else f"{run.rows - run.requests:+d}"
         per = 1000 / max(run.requests, 1)
         other = run.cpu.machine_busy - run.cpu.server - run.cpu.postgres - run.cpu.client
         label = f"{run.name} #{run.round}" + (" *" if run.disturbed else "")
         print(
             f"{label:<16}{run.requests:>9}{run.rps:>9.1f}"
             f"{ms(run.latency_us['p50']):>10}{ms(run.latency_us['p90']):>10}"
-            f"{ms(run.latency_us['p99']):>10}{run.non_302:>8}{errors:>7}{clicks:>8}{diff:>6}"
+            f"{ms(run.latency_us['p99']):>10}{run.unexpected:>11}{run.not_2xx_3xx:>8}"
+            f"{errors:>7}{rows:>8}{diff:>6}"
             f"{run.cpu.server * per:>17.2f}{run.cpu.postgres * per:>6.2f}"
             f"{run.cpu.client * per:>6.2f}{other * per:>6.2f}"
         )
+    print(
+        "unexpected = responses whose status is not the run's expected one (302; 201 for"
+        " conv-*), 4xx/5xx = responses outside 2xx/3xx, errors = socket errors and timeouts"
+        " (5 s); rows = database rows the run wrote (clicks; conversions for conv-*), diff ="
+        " rows - requests wrk completed"
+    )
     print(
         "cpu ms/req = CPU time used during the run / requests completed: app = gunicorn, pg ="
         " postgres processes, wrk = load generator, other = the rest of the machine (kernel,"
         " other users; a high value means the run was disturbed)"
     )
+    odd = [r for r in runs if r.unexpected or r.name.startswith("conv-")]
+    if odd:
+        print(
+            "statuses: "
+            + "; ".join(
+                f"{r.name} #{r.round} "
+                + ", ".join(f"{n} x {s}" for s, n in sorted(r.statuses.items()))
+                for r in odd
+            )
+        )
     disturbed = [f"{r.name} #{r.round} ({r.other_cores:.2f} cores)" for r in runs if r.disturbed]
     if disturbed:
         print(
@@ -462,19 +563,24 @@ def report(args: argparse.Namespace, runs: list[Run]) -> bool:
 
     redirects = [r for r in runs if r.name == "redirect"]
     served = sum(r.requests for r in redirects)
-    recorded = sum(r.clicks for r in redirects)
-    lost = any(r.clicks < r.requests for r in redirects)
+    recorded = sum(r.rows for r in redirects)
+    lost = any(r.rows < r.requests for r in redirects)
     print(
         f"clicks: {recorded} recorded for {served} redirects completed by wrk "
         f"(difference {recorded - served:+d}; wrk does not count the <= {args.connections}"
         f" requests in flight when it stops, the server may still finish and record them)"
     )
-    bad = sum(r.non_302 + sum(r.errors.values()) for r in runs)
+    bad = sum(r.unexpected + sum(r.errors.values()) for r in runs)
     print(
         "click check: "
         + ("LOST CLICKS (fewer clicks than redirects)" if lost else "no click lost")
-        + f"; non-302 responses or socket errors: {bad}"
+        + f"; responses with an unexpected status or socket errors: {bad}"
     )
+    medians = targets_report(args, runs) if args.conversions else {}
+    if queries:
+        from bench.conversions import print_queries
+
+        print_queries(queries, show=args.show_queries)
     if args.json:
         payload = {
             "settings": {k: v for k, v in vars(args).items() if k != "json"},
@@ -482,12 +588,14 @@ def report(args: argparse.Namespace, runs: list[Run]) -> bool:
             "ratio": ratio,
             "clicks_recorded": recorded,
             "redirects_completed": served,
+            "medians": medians,
+            "queries": queries,
             "runs": [
                 {
                     **vars(r),
                     "cpu": vars(r.cpu),
                     "rps": r.rps,
-                    "clicks": r.clicks,
+                    "rows": r.rows,
                     "disturbed": r.disturbed,
                 }
                 for r in runs
@@ -498,12 +606,74 @@ def report(args: argparse.Namespace, runs: list[Run]) -> bool:
     return not lost and bad == 0
 
 
+def targets_report(args: argparse.Namespace, runs: list[Run]) -> dict:
+    """Medians over rounds, their ratio to the bare 302 and the targets; returns the medians."""
+    names = list(dict.fromkeys(r.name for r in runs))
+    medians = {
+        name: {
+            key: statistics.median(
+                r.rps if key == "rps" else r.latency_us[key] / 1000 for r in runs if r.name == name
+            )
+            for key in ("rps", "p50", "p90", "p99")
+        }
+        for name in names
+    }
+    bare = medians["bare"]["rps"]
+    targets = {
+        "conv-many": (args.many_target, args.p99_target),
+        "conv-hot": (args.hot_target, None),
+        "redirect": (args.target, None),
+    }
+    print()
+    print(
+        f"medians over {args.rounds} round(s); ratio = median req/s / median req/s of bare"
+        " (latencies in ms):"
+    )
+    header = (
+        f"{'endpoint':<13}{'req/s':>9}{'ratio':>8}{'target':>9}"
+        f"{'p50':>8}{'p90':>8}{'p99':>8}{'p99 target':>12}  verdict"
+    )
+    print(header)
+    print("-" * (len(header) + 12))
+    for name in names:
+        m = medians[name]
+        m["ratio"] = m["rps"] / bare
+        line = f"{name:<13}{m['rps']:>9.1f}{m['ratio']:>8.3f}"
+        ratio_target, p99_target = targets.get(name, (None, None))
+        line += f"{f'>= {ratio_target}' if ratio_target else '':>9}"
+        line += f"{m['p50']:>8.2f}{m['p90']:>8.2f}{m['p99']:>8.2f}"
+        line += f"{f'<= {p99_target:g} ms' if p99_target else '':>12}"
+        if ratio_target:
+            misses = []
+            if m["ratio"] < ratio_target:
+                misses.append("ratio")
+            if p99_target and m["p99"] > p99_target:
+                misses.append("p99")
+            line += "  " + (f"BELOW ({', '.join(misses)})" if misses else "meets")
+        print(line)
+    for kind in args.conversions:
+        chosen = [r for r in runs if r.name == f"conv-{kind}"]
+        created = sum(r.statuses.get("201", 0) for r in chosen)
+        requests = sum(r.requests for r in chosen)
+        recorded = sum(r.rows for r in chosen)
+        print(
+            f"conv-{kind}: {created} x 201 of {requests} responses, {requests - created} other"
+            f" (see statuses above); {recorded} conversions recorded"
+            f" ({recorded - created:+d} vs the 201s: requests in flight when wrk stopped)"
+        )
+    return medians
+
+
 # --- main ---------------------------------------------------------------------------------
 
 
 def bench_env(args: argparse.Namespace) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("CELERY_BROKER_URL", None)  # tasks eager; the redirect enqueues none anyway
+    # Nothing leaves the machine: emails to the console (gunicorn's stdout is discarded),
+    # no Stripe (the conversion runs' setup also refuses a program with webhook endpoints).
+    for name in ("EMAIL_URL", "STRIPE_API_KEY", "STRIPE_API_BASE"):
+        env.pop(name, None)
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
         DEBUG="0",
@@ -540,6 +710,44 @@ def sanity_check(port: int, code: str) -> None:
             " (is the demo link active?)"
         )
     log(f"/r/{code} -> 302 {location}")
+
+
+def django_step(env: dict[str, str], *command: str) -> dict:
+    """Run ``bench/conversions.py <command>`` (Django, bench settings); its JSON result."""
+    log("bench/conversions.py " + " ".join(command))
+    out = subprocess.run(
+        [str(VENV_BIN / "python"), str(BENCH_DIR / "conversions.py"), "--json", *command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line.removeprefix("BENCH_JSON "))
+    what = " ".join(command)
+    raise BenchError(f"bench/conversions.py {what} failed:\n{out.stdout}\n{out.stderr}")
+
+
+def conversion_sanity_check(port: int, args: argparse.Namespace, codes: dict) -> None:
+    """One order by hand before wrk: 201, attributed to the advocate of the code."""
+    from bench.conversions import conversion_body
+
+    order_id = f"bench-{args.run_id}-sanity"
+    response = fetch(
+        port,
+        "/api/v1/conversions",
+        body=conversion_body(order_id, codes["hot"]),
+        headers={"Authorization": f"Bearer {DEMO_SECRET_KEY}"},
+    )
+    body = json.loads(response.data or b"null") if response.status < 500 else None
+    if response.status != 201 or not (body or {}).get("attributed"):
+        raise BenchError(
+            f"POST /api/v1/conversions answered {response.status}: {response.data[:500]!r}"
+        )
+    log(f"POST /api/v1/conversions -> 201, attributed to advocate {body['advocate_id']}")
 
 
 def wait_for_quiet(sample: Callable[[], CpuSample], seconds: float) -> float:
@@ -591,14 +799,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " floor/buffer/ (302 + in-memory list INSERTed in batches), see bench/urls.py;"
         " all three, or a comma-separated subset",
     )
+    p.add_argument(
+        "--conversions",
+        nargs="?",
+        const=",".join(CONVERSIONS),
+        default="",
+        metavar="LIST",
+        help="also measure POST /api/v1/conversions, a new order per request: 'many' (orders"
+        " spread over --advocates advocates) and 'hot' (all for one advocate); both, or one;"
+        " prints the medians against the targets and the SQL query count of one conversion",
+    )
+    p.add_argument("--advocates", type=int, default=200, help="advocates of the 'many' runs [200]")
+    p.add_argument(
+        "--show-queries",
+        action="store_true",
+        help="with --conversions: print the SQL statements of one conversion",
+    )
+    p.add_argument("--many-target", type=float, default=0.2, help="conv-many ratio target [0.2]")
+    p.add_argument("--hot-target", type=float, default=0.1, help="conv-hot ratio target [0.1]")
+    p.add_argument("--p99-target", type=float, default=100, help="conv-many p99 target, ms [100]")
     args = p.parse_args(argv)
-    if min(args.duration, args.rounds, args.workers, args.threads) < 1:
+    if min(args.duration, args.rounds, args.workers, args.threads, args.advocates) < 1:
         p.error("duration, rounds, workers and threads must be >= 1")
     if args.connections < args.threads:
         p.error("connections must be >= threads")
     args.floors = [name for name in args.floors.split(",") if name]
     if unknown := set(args.floors) - set(FLOORS):
         p.error(f"unknown floor(s) {', '.join(sorted(unknown))}; choose from {', '.join(FLOORS)}")
+    args.conversions = [name for name in args.conversions.split(",") if name]
+    if unknown := set(args.conversions) - set(CONVERSIONS):
+        p.error(f"unknown conversion run(s) {', '.join(sorted(unknown))}; choose from many, hot")
+    # Conversion order ids start with it: unique per invocation (and per run, see run_tag).
+    args.run_id = f"{int(time.time()):x}{os.getpid() % 10000:04d}"
     return args
 
 
@@ -614,6 +846,10 @@ def main(argv: list[str] | None = None) -> int:
         db.ensure_exists()
         manage(env, "migrate", "--noinput")
         manage(env, "seed_demo")
+    codes = queries = None
+    if args.conversions:
+        codes = django_step(env, "setup", "--advocates", str(args.advocates))
+        queries = django_step(env, "queries", "--code", codes["many"][0])
 
     # SIGINT/SIGTERM/SIGHUP unwind, so the finally below always stops the server (SIGINT
     # too: a shell starts background jobs with it ignored).
@@ -630,13 +866,40 @@ def main(argv: list[str] | None = None) -> int:
         try:
             server.start()
             sanity_check(server.port, args.code)
+            if codes:
+                conversion_sanity_check(server.port, args, codes)
             base = f"http://{HOST}:{server.port}"
-            urls = {"bare": f"{base}/bare/", "redirect": f"{base}/r/{args.code}"}
-            counters = {"redirect": lambda: db.settled_clicks(args.code)}
+
+            def clicks(tag: str) -> int:
+                return db.settled_clicks(args.code)
+
+            def conversions(tag: str) -> int:
+                return db.settled(lambda: db.conversions(f"bench-{tag}-"))
+
+            endpoints = [
+                Endpoint("bare", f"{base}/bare/"),
+                Endpoint("redirect", f"{base}/r/{args.code}", rows=clicks),
+            ]
             for floor in args.floors:
-                urls[f"floor-{floor}"] = f"{base}/floor/{floor}/"
-                counters[f"floor-{floor}"] = (
-                    redis_queue.length if floor == "redis" else counters["redirect"]
+                endpoints.append(
+                    Endpoint(
+                        f"floor-{floor}",
+                        f"{base}/floor/{floor}/",
+                        rows=(lambda tag: redis_queue.length()) if floor == "redis" else clicks,
+                    )
+                )
+            for kind in args.conversions:
+                kind_codes = codes["many"] if kind == "many" else [codes["hot"]]
+                endpoints.append(
+                    Endpoint(
+                        f"conv-{kind}",
+                        f"{base}/api/v1/conversions",
+                        expected="201",
+                        script=CONVERSION_LUA,
+                        script_args=lambda tag, c=kind_codes: [tag, DEMO_SECRET_KEY, ",".join(c)],
+                        rows=conversions,
+                        rows_label="conversions",
+                    )
                 )
 
             def sample() -> CpuSample:
@@ -647,19 +910,19 @@ def main(argv: list[str] | None = None) -> int:
             args.busy_before = f"{busy * 100 / (os.cpu_count() or 1):.0f}%"
             if args.warmup:
                 log(f"warm-up: {args.warmup}s per endpoint")
-                for url in urls.values():
-                    wrk(args, url=url, seconds=args.warmup)
+                for endpoint in endpoints:
+                    tag = run_tag(args, endpoint, "w")
+                    wrk(
+                        args,
+                        url=endpoint.url,
+                        seconds=args.warmup,
+                        script=endpoint.script,
+                        script_args=endpoint.script_args(tag) if endpoint.script_args else None,
+                    )
             runs = [
-                measure(
-                    args,
-                    name=name,
-                    url=url,
-                    round_no=n,
-                    sample=sample,
-                    counter=counters.get(name),
-                )
+                measure(args, endpoint=endpoint, round_no=n, sample=sample)
                 for n in range(1, args.rounds + 1)
-                for name, url in urls.items()
+                for endpoint in endpoints
             ]
             if server.proc.poll() is not None:
                 raise BenchError(f"gunicorn died during the run:\n{server.log_tail()}")
@@ -667,7 +930,7 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
             if "redis" in args.floors:
                 redis_queue.clear()
-    return 0 if report(args, runs) else 1
+    return 0 if report(args, runs, queries) else 1
 
 
 if __name__ == "__main__":

@@ -183,10 +183,13 @@ def event_emit(*, program: Program, type: str, data: dict) -> WebhookEvent | Non
     """Record an event and queue a delivery per subscribed endpoint; None when nobody listens."""
     if type not in EVENT_TYPES:
         raise ValueError(f"Unknown webhook event type {type!r}; expected one of {EVENT_TYPES}.")
-    # The one query when a program has no endpoints (the common case).
-    endpoints = [
-        e for e in WebhookEndpoint.objects.filter(program=program, is_active=True) if e.wants(type)
-    ]
+    # One query per program object, i.e. per request or task, even when one change
+    # announces several events (the common case: no endpoint at all).
+    active = getattr(program, "_active_webhook_endpoints", None)
+    if active is None:
+        active = list(WebhookEndpoint.objects.filter(program=program, is_active=True))
+        program._active_webhook_endpoints = active
+    endpoints = [e for e in active if e.wants(type)]
     if not endpoints:
         return None
     now = timezone.now()

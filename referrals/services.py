@@ -364,36 +364,37 @@ def conversion_record(
         coupon_code=coupon_code,
         payment_fingerprint=payment_fingerprint,
     )
+    conversion = Conversion(
+        program=program,
+        order_id=order_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        customer_email=customer_email,
+        customer_email_normalized=email_normalized,
+        customer_external_id=customer_external_id or "",
+        advocate=decision.advocate,
+        click=decision.click,
+        attributed=decision.advocate is not None and not decision.rejected,
+        attribution_method=decision.method,
+        attribution_reason=decision.reason[:300],
+        request_fingerprint=fingerprint,
+        occurred_at=occurred_at,
+        source=source,
+        stripe_payment_intent=stripe_payment_intent,
+        payment_fingerprint=payment_fingerprint,
+    )
+    identified = bool(email_normalized or customer_external_id)
     try:
         with transaction.atomic():
-            conversion = Conversion.objects.create(
-                program=program,
-                order_id=order_id,
-                amount_minor=amount_minor,
-                currency=currency,
-                customer_email=customer_email,
-                customer_email_normalized=email_normalized,
-                customer_external_id=customer_external_id or "",
-                advocate=decision.advocate,
-                click=decision.click,
-                attributed=decision.advocate is not None and not decision.rejected,
-                attribution_method=decision.method,
-                attribution_reason=decision.reason[:300],
-                request_fingerprint=fingerprint,
-                occurred_at=occurred_at,
-                source=source,
-                stripe_payment_intent=stripe_payment_intent,
-                payment_fingerprint=payment_fingerprint,
-            )
-            identified = bool(email_normalized or customer_external_id)
+            # The friend's referral first, so the order is inserted with it in one go;
+            # a duplicate order rolls both back.
             if decision.referral is not None or (
                 identified
                 and decision.advocate is not None
                 and (not decision.rejected or decision.self_referral)
             ):
-                referral = _referral_for_conversion(program, decision, conversion)
-                conversion.referral = referral
-                conversion.save(update_fields=["referral"])
+                conversion.referral = _referral_for_conversion(program, decision, conversion)
+            conversion.save(force_insert=True)
             audit_log(
                 action=AuditAction.CONVERSION_RECORDED,
                 obj=conversion,
@@ -423,7 +424,11 @@ def _same_order(conversion: Conversion, fingerprint: str) -> Conversion:
 def _referral_for_conversion(
     program: Program, decision: Attribution, conversion: Conversion
 ) -> Referral:
-    """The friend's referral record, created at first purchase when they never signed up."""
+    """The friend's referral record, created at first purchase when they never signed up.
+
+    When this purchase converts the friend, it is their first attributed one: the
+    rules need not count (``conversion.purchase_number``).
+    """
     now = timezone.now()
     referral = decision.referral
     if referral is None:
@@ -443,6 +448,8 @@ def _referral_for_conversion(
                     rejection_reason=decision.reason[:200] if decision.rejected else "",
                     converted_at=None if decision.rejected else now,
                 )
+            if not decision.rejected:
+                conversion.purchase_number = 1
         except IntegrityError:
             # The same friend's first order arrived twice at once under two order ids.
             referral = _find_referral(
@@ -457,7 +464,8 @@ def _referral_for_conversion(
         Referral.objects.filter(pk=referral.pk).update(
             status=Referral.Status.CONVERTED, converted_at=now
         )
-        referral.refresh_from_db()
+        referral.status, referral.converted_at = Referral.Status.CONVERTED, now
+        conversion.purchase_number = 1
     return referral
 
 

@@ -80,7 +80,8 @@ def conversion_record(
             payment_fingerprint=payment_fingerprint,
         )
         if created:
-            rewards_for_purchase(conversion=conversion)
+            # A new order's rewards are exactly those issued now: kept for its answer.
+            conversion.issued_rewards = rewards_for_purchase(conversion=conversion)
     return conversion, created
 
 

@@ -94,6 +94,9 @@ def _purchase_number(conversion: Conversion) -> int:
     """1 for the friend's first attributed purchase, 2 for the second, ..."""
     if conversion.referral_id is None:
         return 1
+    known = getattr(conversion, "purchase_number", None)  # set when recording it
+    if known is not None:
+        return known
     return Conversion.objects.filter(
         referral_id=conversion.referral_id, attributed=True, pk__lte=conversion.pk
     ).count()
@@ -240,6 +243,7 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
         coupon_code=claimed.code if claimed else "",
         coupon_percent_off=rule.coupon_percent_off,
         awaiting_code=bool(claimed and claimed.from_stripe),
+        checked_new=True,
     )
     if claimed is not None:
         coupons.coupon_assign(claimed=claimed, reward=reward)

@@ -7,6 +7,9 @@ from .models import Reward
 
 def conversion_rewards(*, conversion: Conversion) -> list[Reward]:
     """The rewards a conversion gave, in the order they were issued."""
+    issued = getattr(conversion, "issued_rewards", None)  # just recorded: no query
+    if issued is not None:
+        return sorted(issued, key=lambda r: r.pk)
     return list(Reward.objects.filter(conversion=conversion).order_by("pk"))
 
 

@@ -41,13 +41,16 @@ def reward_issue(
     coupon_percent_off: int = 0,
     perk_description: str = "",
     awaiting_code: bool = False,
+    checked_new: bool = False,
 ) -> Reward:
     """Create a reward once per ``key``; cash and points are credited as pending.
 
     A coupon whose code comes from Stripe stays pending (``awaiting_code``) until
-    ``rewards.coupons`` fetches the code after commit.
+    ``rewards.coupons`` fetches the code after commit. ``checked_new``: the caller
+    has just looked the key up under the advocate's lock (the unique key stays the
+    guarantee).
     """
-    existing = Reward.objects.filter(idempotency_key=key).first()
+    existing = None if checked_new else Reward.objects.filter(idempotency_key=key).first()
     if existing:
         return existing
     now = timezone.now()
