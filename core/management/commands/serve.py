@@ -33,6 +33,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         env = dict(os.environ)
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)  # beat's schedule, spools
         if not settings.CELERY_BROKER_URL:
             # The web workers and the Celery worker must share a broker: an embedded one.
             env["CELERY_BROKER_URL"] = EMBEDDED_BROKER
