@@ -650,7 +650,7 @@ def targets_report(args: argparse.Namespace, runs: list[Run]) -> dict:
             if p99_target and m["p99"] > p99_target:
                 misses.append("p99")
             line += "  " + (f"BELOW ({', '.join(misses)})" if misses else "meets")
-        print(line)
+        print(line.rstrip())
     for kind in args.conversions:
         chosen = [r for r in runs if r.name == f"conv-{kind}"]
         created = sum(r.statuses.get("201", 0) for r in chosen)
@@ -829,6 +829,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.conversions = [name for name in args.conversions.split(",") if name]
     if unknown := set(args.conversions) - set(CONVERSIONS):
         p.error(f"unknown conversion run(s) {', '.join(sorted(unknown))}; choose from many, hot")
+    if args.show_queries and not args.conversions:
+        p.error("--show-queries needs --conversions")
     # Conversion order ids start with it: unique per invocation (and per run, see run_tag).
     args.run_id = f"{int(time.time()):x}{os.getpid() % 10000:04d}"
     return args

@@ -137,11 +137,25 @@ def test_healthz_reports_a_live_broker(require_broker, client, db):
     assert client.get("/healthz").json()["broker"] == "ok"
 
 
-def test_healthz_reports_a_dead_broker_as_503(client, db, settings):
+def test_healthz_reports_a_dead_broker_as_degraded_not_down(client, db, settings):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     response = client.get("/healthz")
-    assert response.status_code == 503
+    assert response.status_code == 200  # the app still answers; its tasks wait in the outbox
+    assert response.json()["status"] == "degraded"
     assert response.json()["broker"].startswith("error")
+
+
+def test_healthz_is_503_when_the_database_is_down(client, db, monkeypatch):
+    from django.db import connection
+
+    def refused(*args, **kwargs):
+        raise OSError("connection refused")
+
+    with monkeypatch.context() as patched:  # undone before the test database's teardown
+        patched.setattr(connection, "cursor", refused)
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "error: OSError"
 
 
 def test_the_api_docs_load_their_assets_from_the_project(client, db):

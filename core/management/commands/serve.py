@@ -45,7 +45,18 @@ class Command(BaseCommand):
         if not options["no_worker"]:
             broker = env["CELERY_BROKER_URL"].split("://", 1)[0]
             self.stdout.write(f"Starting a Celery worker with beat ({broker} broker).")
-            worker = [sys.executable, "-m", "celery", "-A", "config", "worker", "-B", "-l", "info"]
+            # Warnings only: a line per task (the outbox relay runs every 10 s) drowns the rest.
+            worker = [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-B",
+                "-l",
+                "warning",
+            ]
             worker += ["-Q", ",".join(settings.CELERY_QUEUES_ALL)]
             worker += ["--schedule", str(settings.CELERY_BEAT_SCHEDULE_FILE)]
             processes.append(subprocess.Popen(worker, env=env, cwd=settings.BASE_DIR))  # noqa: S603
