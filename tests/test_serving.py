@@ -124,6 +124,7 @@ def served(request, tmp_path_factory):
     env.pop("CELERY_BROKER_URL", None)
     env["DATABASE_URL"] = f"sqlite:///{tmp / 'db.sqlite3'}"
     env["MATURE_REWARDS_EVERY_MINUTES"] = "0.05"  # beat matures rewards every 3 s here
+    env["CLICK_SPOOL_DIR"] = str(tmp / "clicks")  # this app's spool only
     env["SITE_URL"] = "http://127.0.0.1"
     if request.param == "postgres":
         env = _postgres_env(env)
@@ -279,6 +280,7 @@ def served_with_own_redis(tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         CELERY_BROKER_URL=redis.url,
         OUTBOX_RELAY_EVERY_SECONDS="1",
+        CLICK_SPOOL_DIR=str(tmp_path / "clicks"),
         SITE_URL="http://127.0.0.1",
     )
     _manage(env, "migrate", "--noinput")

@@ -16,6 +16,12 @@ from config.celery import app
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _reroute() -> None:
+    # Celery caches its routing table and the router built from it: rebuild both.
+    app.amqp.flush_routes()
+    app.amqp.router = app.amqp.Router()
+
+
 @contextlib.contextmanager
 def task_queue():
     """Route all of this test's tasks to a queue of its own (parallel test runs stay apart)."""
@@ -24,12 +30,12 @@ def task_queue():
     app.conf.task_default_queue = queue
     app.conf.task_always_eager = False  # tasks go through Redis to the worker
     app.conf.task_routes = None  # no emails/money queues: the one test queue
-    app.amqp.flush_routes()
+    _reroute()
     try:
         yield queue
     finally:
         app.conf.task_default_queue, app.conf.task_always_eager, app.conf.task_routes = previous
-        app.amqp.flush_routes()
+        _reroute()
 
 
 def start_worker(queue: str, **env) -> subprocess.Popen:
