@@ -113,7 +113,6 @@ def count_queries(code: str) -> dict:
                 "status": response.status_code,
                 "count": len(ctx.captured_queries),
                 "queries": [q["sql"] for q in ctx.captured_queries],
-                "db_ms": sum(float(q["time"]) for q in ctx.captured_queries) * 1000,
             }
         )
     return {"code": code, "cold": requests[0], "warm": requests[1]}

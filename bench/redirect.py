@@ -681,6 +681,9 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
         ALLOWED_HOSTS=HOST,
         DATABASE_URL=args.database_url,
         PYTHONDONTWRITEBYTECODE="1",
+        # A click spool of the bench's own: a served app elsewhere in this checkout
+        # (make run, the tests) must not take over the bench's files, nor it theirs.
+        CLICK_SPOOL_DIR=str(Path(tempfile.gettempdir()) / "advocacy-bench-clicks"),
     )
     return env
 

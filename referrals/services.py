@@ -115,9 +115,11 @@ def _advocate_used_card(advocate: Advocate, payment_fingerprint: str) -> bool:
 
 
 def _resolve_code(program: Program, code: str) -> ReferralLink:
+    # Codes are stored upper-case: an exact match uses the unique index on code.
     link = (
         ReferralLink.objects.select_related("advocate")
-        .filter(program=program, code__iexact=code.strip())
+        .filter(program=program, code=code.strip().upper())
+        .order_by()
         .first()
     )
     if link is None:
