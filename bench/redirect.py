@@ -850,7 +850,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_setup:
         db.ensure_exists()
         manage(env, "migrate", "--noinput")
-        manage(env, "seed_demo")
+        # The documented demo keys: this is a bench machine, not a site (seed_demo refuses
+        # them with DEBUG=0).
+        manage({**env, "DEBUG": "1"}, "seed_demo")
     codes = queries = None
     if args.conversions:
         codes = django_step(env, "setup", "--advocates", str(args.advocates))

@@ -4,6 +4,7 @@ Minor-unit exponents and formatting for people come from Babel (CLDR data),
 in the active language.
 """
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel import Locale, UnknownLocaleError
@@ -26,10 +27,17 @@ class MoneyError(ValueError):
     """An amount or currency that cannot be accepted."""
 
 
+# Plain ASCII digits with an optional fraction: no exponent ("1e3"), no spaces, no
+# other scripts' digits (Arabic-Indic, say), no thousands separators.
+AMOUNT_RE = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
 def to_minor(amount: str | Decimal, currency: str) -> int:
     """Convert a decimal amount string in ``currency`` into integer minor units."""
     if currency not in CURRENCY_EXPONENTS:
         raise MoneyError(f"Unsupported currency {currency!r}.")
+    if isinstance(amount, str) and not AMOUNT_RE.fullmatch(amount):
+        raise MoneyError('Amount must be a decimal string such as "49.90".')
     try:
         value = Decimal(str(amount))
     except (InvalidOperation, ValueError) as exc:

@@ -463,11 +463,14 @@ def _referral_for_conversion(
                 raise
             return referral
     elif not decision.rejected and referral.status == Referral.Status.SIGNED_UP:
-        Referral.objects.filter(pk=referral.pk).update(
+        # Of two orders converting the friend at once, one wins this update (the row
+        # lock makes the other re-read the status); only the winner is known to be first.
+        won = Referral.objects.filter(pk=referral.pk, status=Referral.Status.SIGNED_UP).update(
             status=Referral.Status.CONVERTED, converted_at=now
         )
         referral.status, referral.converted_at = Referral.Status.CONVERTED, now
-        conversion.purchase_number = 1
+        if won:
+            conversion.purchase_number = 1
     return referral
 
 

@@ -1,4 +1,5 @@
 import functools
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -32,11 +33,21 @@ def _landing(target: str, code: str, click_id: str) -> str:
     return f"{base}ref={code}&click={click_id}{fragment}"
 
 
+# Browsers read a backslash as a slash and drop tabs and newlines inside URLs, so a URL
+# with any of these (or any other control character or space) may not mean to a
+# browser what it means to urlsplit: refused, like userinfo (``user@host``).
+_AMBIGUOUS = re.compile(r"[\\\x00-\x20\x7f]")
+
+
 def _target(program, requested: str | None) -> str:
-    """``?to=`` when it is an http(s) URL on an allowed domain; the landing URL otherwise."""
-    if requested:
+    """``?to=`` when it is a plain http(s) URL on an allowed domain; the landing URL otherwise."""
+    if requested and not _AMBIGUOUS.search(requested):
         parts = urlsplit(requested)
-        if parts.scheme in ("http", "https") and program.allows_host(parts.hostname):
+        if (
+            parts.scheme in ("http", "https")
+            and "@" not in parts.netloc
+            and program.allows_host(parts.hostname)
+        ):
             return requested
     return program.landing_url
 

@@ -204,7 +204,14 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
         raise Skip(f"advocate is {event.advocate.status}")
     part = _check_trigger(rule, event)
     key = f"rule:{rule.pk}:{recipient}:{part}:"
-    key += f"advocate:{event.advocate.pk}" if rule.trigger == Rule.Trigger.MILESTONE else event.key
+    if rule.trigger == Rule.Trigger.MILESTONE:
+        key += f"advocate:{event.advocate.pk}"
+    elif rule.trigger == Rule.Trigger.FIRST_PURCHASE and event.referral is not None:
+        # One first purchase per friend, whatever the race: two orders of a new friend
+        # recorded at once may each count as the first, but they share this key.
+        key += f"referral:{event.referral.pk}"
+    else:
+        key += event.key
     if Reward.objects.filter(idempotency_key=key).exists():
         return None
     kind, amount, currency = _amount(rule, event)

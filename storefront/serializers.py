@@ -1,11 +1,17 @@
 """The REST API's inputs and payloads (shapes fixed in the contract)."""
 
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
 from rest_framework import serializers
 
 from core.money import CURRENCY_EXPONENTS, MoneyError, to_decimal_string, to_minor
 from referrals.services import referral_url
 from rewards import ledger
 from rewards.selectors import conversion_rewards
+
+EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=1)  # clocks of shops and this platform differ a little
 
 
 class FriendInput(serializers.Serializer):
@@ -37,13 +43,22 @@ class CustomerInput(serializers.Serializer):
 
 class ConversionCreateInput(serializers.Serializer):
     order_id = serializers.CharField(max_length=120)
-    amount = serializers.CharField(max_length=20)
+    amount = serializers.CharField(max_length=20, trim_whitespace=False)
     currency = serializers.CharField(min_length=3, max_length=3)
     customer = CustomerInput(required=False)
     referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
     click_id = serializers.UUIDField(required=False, allow_null=True)
     coupon_code = serializers.CharField(max_length=40, required=False, allow_null=True)
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_occurred_at(self, value):
+        # Bounded: an order from before 2000 or more than a day ahead is a mistake, and
+        # dates near the calendar's ends overflow the arithmetic of windows and limits.
+        if value is not None and not (EARLIEST_ORDER <= value <= timezone.now() + LATEST_AHEAD):
+            raise serializers.ValidationError(
+                "The order date must be after 2000-01-01 and not in the future."
+            )
+        return value
 
     def validate_currency(self, value):
         value = value.upper()
@@ -64,7 +79,9 @@ class ConversionCreateInput(serializers.Serializer):
 
 
 class RefundCreateInput(serializers.Serializer):
-    amount = serializers.CharField(max_length=20, required=False, allow_null=True)
+    amount = serializers.CharField(
+        max_length=20, required=False, allow_null=True, trim_whitespace=False
+    )
 
     def validate_amount(self, value):
         if value is not None and not isinstance(self.initial_data.get("amount"), str):

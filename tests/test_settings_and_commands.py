@@ -112,6 +112,7 @@ def test_create_program_explains_bad_input(db, args, message):
 
 def test_seed_demo_is_idempotent_and_the_demo_keys_work(db, client, settings):
     settings.SITE_URL = "http://127.0.0.1:8000"
+    settings.DEBUG = True  # a development machine (the test runner turns DEBUG off)
     call_command("seed_demo", stdout=StringIO())
     counts = (Program.objects.count(), Advocate.objects.count(), Conversion.objects.count())
     out = StringIO()
@@ -177,3 +178,23 @@ def test_tasks_are_routed_to_the_emails_money_and_default_queues():
     assert queue("rewards.tasks.mature_rewards") == "money"
     assert queue("integrations.tasks.process_stripe_event") == "money"
     assert queue("integrations.tasks.deliver_webhook") == "advocacy"
+
+
+def test_seed_demo_refuses_the_published_credentials_in_production(db, settings):
+    from django.contrib.auth.models import User
+
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG=0"):
+        call_command("seed_demo", stdout=StringIO())
+    assert not User.objects.exists()
+
+    out = StringIO()
+    call_command("seed_demo", "--allow-production", stdout=out)
+    admin = User.objects.get(username="admin")
+    assert not admin.check_password(demo.DEMO_ADMIN_PASSWORD)
+    printed = out.getvalue().split("login: admin / ")[1].split()[0]
+    assert admin.check_password(printed)
+    assert not ApiKey.objects.filter(key_hash=hash_key(demo.DEMO_SECRET_KEY)).exists()
+    secret = out.getvalue().split("Secret key:")[1].split()[0]
+    assert ApiKey.objects.filter(key_hash=hash_key(secret), kind="secret").exists()

@@ -9,8 +9,9 @@ from advocacy.models import Advocate, ApiKey, AuditLog
 from advocacy.services import api_key_revoke
 from referrals.models import Click, Conversion, IdempotencyRecord, Referral, Refund
 from referrals.services import click_record
-from rewards.models import LedgerEntry, Reward
+from rewards.models import LedgerEntry, Reward, RewardRule
 from tests.factories import enroll
+from tests.helpers import post_conversion
 
 COUNTED = [
     Conversion,
@@ -677,3 +678,24 @@ def test_the_publishable_key_is_accepted_for_referrals(world, publishable_key, l
     )
     assert response.status_code == 201, response.content
     assert Referral.objects.filter(friend_email="nora@example.com").exists()
+
+
+ARABIC_TEN = "\N{ARABIC-INDIC DIGIT ONE}\N{ARABIC-INDIC DIGIT ZERO}"
+
+
+@pytest.mark.parametrize(
+    "amount", [ARABIC_TEN, "1e3", " 10.00 ", "10.00 ", "+10", "1,000.00", "10."]
+)
+def test_an_amount_is_plain_digits(api, amount):
+    response = post_conversion(api, order_id=f"strict-{amount!r}", amount=amount)
+    assert response.status_code == 400, amount
+    assert response.json()["error"]["fields"]["amount"]
+    assert not Conversion.objects.exists()
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_an_order_date_far_outside_any_program_is_refused_not_a_500(api, program, link, when):
+    RewardRule.objects.filter(program=program).update(max_months=6)
+    response = post_conversion(api, referral_code=link.code, occurred_at=when)
+    assert response.status_code == 400
+    assert "occurred_at" in response.json()["error"]["fields"]

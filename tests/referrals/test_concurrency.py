@@ -125,3 +125,55 @@ def test_concurrent_enrollments_of_one_email_make_one_advocate(require_postgres,
     responses = _hammer(20, post)
     assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
     assert len({r.json()["referral_code"] for r in responses}) == 1
+
+
+def test_two_first_orders_of_one_friend_at_once_earn_one_first_purchase_reward(
+    require_postgres, secret_key, link
+):
+    """Both may count as the friend's first purchase; the reward is still given once."""
+    signup = APIClient()
+    signup.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+    for attempt in range(5):
+        email = f"twin-{attempt}@example.com"
+        # The friend signed up first: both orders find their referral not converted yet.
+        signup.post(
+            "/api/v1/referrals",
+            {"referral_code": link.code, "friend": {"email": email}},
+            format="json",
+        )
+
+        def post(i, email=email, attempt=attempt):
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+            return client.post(
+                "/api/v1/conversions",
+                {
+                    "order_id": f"TWIN-{attempt}-{i}",
+                    "amount": "40.00",
+                    "currency": "EUR",
+                    "customer": {"email": email},
+                    "referral_code": link.code,
+                },
+                format="json",
+            )
+
+        barrier = threading.Barrier(2)
+        results: list = [None, None]
+
+        def run(i, barrier=barrier, results=results):
+            try:
+                barrier.wait(timeout=30)
+                results[i] = post(i)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert sorted(r.status_code for r in results) == [201, 201]
+        first = Reward.objects.filter(
+            conversion__customer_email=email, recipient="advocate", rule__trigger="first_purchase"
+        )
+        assert first.count() == 1, [r.json() for r in results]

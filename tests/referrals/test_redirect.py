@@ -108,6 +108,15 @@ def test_it_follows_to_on_an_allowed_domain(client, link, to):
         "javascript:alert(1)",
         "https://user@evil.test/",
         "ftp://example.com/",
+        # Read by browsers (WHATWG) differently than by urlsplit:
+        "http://evil.example\\@shop.example.com/",
+        "http://evil.example\\.example.com/",
+        "https:\\\\evil.test/",
+        "https://example.com@evil.test/",
+        "https://shop.example.com:443@evil.test/",
+        " https://evil.test/",
+        "https://evil.te\tst.example.com/",
+        "https://evil.test\n.example.com/",
     ],
 )
 def test_it_is_never_an_open_redirect(client, link, to):

@@ -95,9 +95,9 @@ def test_every_purchase_is_rewarded_up_to_the_limit(api, bare_program, link):
 
 def test_subscription_purchases_count_only_within_the_months(api, bare_program, link):
     rule(bare_program, trigger=R.Trigger.EVERY_PURCHASE, max_months=2)
-    buy(api, link, n=1)
-    later = (timezone.now() + timedelta(days=90)).isoformat()
-    buy(api, link, n=2, occurred_at=later)
+    earlier = (timezone.now() - timedelta(days=90)).isoformat()
+    buy(api, link, n=1, occurred_at=earlier)
+    buy(api, link, n=2)
     assert len(advocate_rewards()) == 1
     assert "months after the first purchase" in RewardDecision.objects.get(outcome="skipped").reason
 

@@ -72,7 +72,9 @@ def demo(live_server, settings, transactional_db) -> Program:
     """The demo program, landing on the live server's demo shop."""
     settings.SITE_URL = live_server.url
     settings.DEMO_SHOP = True
+    settings.DEBUG = True  # seed_demo's published keys: a development machine
     call_command("seed_demo", stdout=io.StringIO())
+    settings.DEBUG = False
     return Program.objects.get(slug="demo")
 
 

@@ -40,7 +40,9 @@ def shop(settings, db):
 
     settings.DEMO_SHOP = True
     settings.SITE_URL = "http://localhost:8000"  # seed_demo needs a landing URL that validates
+    settings.DEBUG = True  # seed_demo's published keys: a development machine
     call_command("seed_demo", stdout=io.StringIO())
+    settings.DEBUG = False
 
 
 @pytest.mark.parametrize("url", PAGES[:3])

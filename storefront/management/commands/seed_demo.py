@@ -1,10 +1,11 @@
+import secrets
 import uuid
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,21 +26,43 @@ FRIENDS = [
 
 
 class Command(BaseCommand):
-    help = "Create (or refresh) the demo program, a manager, advocates, clicks and conversions."
+    help = (
+        "Create (or refresh) the demo program, a manager, advocates, clicks and conversions. "
+        "Its admin password and API keys are the README's: with DEBUG=0 it refuses, unless "
+        "--allow-production, which makes fresh random ones and prints them once."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--allow-production",
+            action="store_true",
+            help="With DEBUG=0: seed anyway, with a random admin password and random keys.",
+        )
 
     def handle(self, *args, **options):
+        # The published credentials are for a machine of one's own, never a real site.
+        self.published = settings.DEBUG
+        if not self.published and not options["allow_production"]:
+            raise CommandError(
+                "seed_demo creates an admin and API keys whose secrets are published in the "
+                "README, so with DEBUG=0 it refuses. Pass --allow-production to seed with a "
+                "random admin password and random keys, printed once."
+            )
+        self.secret = demo.DEMO_SECRET_KEY if self.published else None
+        self.publishable = demo.DEMO_PUBLISHABLE_KEY if self.published else None
+        self.password = demo.DEMO_ADMIN_PASSWORD if self.published else secrets.token_urlsafe(18)
         with transaction.atomic():
             program, created = self._program()
             self._admin(program)
             if created:
                 self._activity(program)
-        self._summary(program)
+        self._summary(program, created)
 
     def _program(self):
         program = Program.objects.filter(slug=demo.DEMO_SLUG).first()
         if program:
             return program, False
-        program, _, _ = program_create_with_offer(
+        program, secret, publishable = program_create_with_offer(
             slug=demo.DEMO_SLUG,
             name="Demo Shop Friends",
             landing_url=f"{settings.SITE_URL}/demo-shop/",
@@ -50,6 +73,9 @@ class Command(BaseCommand):
             hold_days=14,
             attribution_window_days=30,
         )
+        if not self.published:
+            self.secret, self.publishable = secret, publishable  # random, printed once
+            return program, True
         # Replace the random keys with the documented demo keys.
         program.api_keys.all().delete()
         api_key_create(program=program, kind=ApiKey.Kind.SECRET, raw=demo.DEMO_SECRET_KEY)
@@ -60,9 +86,9 @@ class Command(BaseCommand):
         User = get_user_model()
         user = User.objects.filter(username="admin").first()
         if user is None:
-            user = User.objects.create_superuser(
-                "admin", demo.DEMO_ADMIN_EMAIL, demo.DEMO_ADMIN_PASSWORD
-            )
+            user = User.objects.create_superuser("admin", demo.DEMO_ADMIN_EMAIL, self.password)
+        elif not self.published:
+            self.password = "(as set before)"  # noqa: S105 - a label, not a password
         ProgramMembership.objects.get_or_create(
             program=program, user=user, defaults={"role": ProgramMembership.Role.OWNER}
         )
@@ -99,21 +125,22 @@ class Command(BaseCommand):
                     fingerprint=fingerprint({"demo": order}),
                 )
 
-    def _summary(self, program):
-        assert ApiKey.objects.filter(key_hash=hash_key(demo.DEMO_SECRET_KEY)).exists()
+    def _summary(self, program, created: bool):
+        if self.published:
+            assert ApiKey.objects.filter(key_hash=hash_key(demo.DEMO_SECRET_KEY)).exists()
         site = settings.SITE_URL
+        keys = "(created earlier; not shown again)"
         self.stdout.write(
             "\n".join(
                 [
                     "",
                     "Demo program ready:",
-                    f"  Admin (program managers): {site}/admin/  "
-                    f"login: admin / {demo.DEMO_ADMIN_PASSWORD}",
+                    f"  Admin (program managers): {site}/admin/  login: admin / {self.password}",
                     f"  Advocate portal:          {site}/  (sign up; emails print here)",
                     f"  API docs:                 {site}/api/docs/",
                     f"  Demo referral link:       {referral_url(demo.DEMO_ADVOCATE_CODE)}",
-                    f"  Secret key:               {demo.DEMO_SECRET_KEY}",
-                    f"  Publishable key:          {demo.DEMO_PUBLISHABLE_KEY}",
+                    f"  Secret key:               {self.secret or keys}",
+                    f"  Publishable key:          {self.publishable or keys}",
                     "",
                 ]
             )
