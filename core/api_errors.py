@@ -1,6 +1,7 @@
 """One error shape for the whole API: ``{"error": {"code", "message", "fields"?}}``."""
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -46,6 +47,11 @@ def _flatten(detail) -> dict:
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
         return error_response(exc.code, exc.message, exc.status_code, exc.fields)
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return error_response(
+            "payload_too_large", f"The body is larger than {limit} bytes: send less at once.", 413
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -1,5 +1,6 @@
 """The API's bad-input contract: every error is ``{"error": {...}}`` JSON, 4xx, changes nothing."""
 
+import json
 import uuid
 
 import pytest
@@ -699,3 +700,10 @@ def test_an_order_date_far_outside_any_program_is_refused_not_a_500(api, program
     response = post_conversion(api, referral_code=link.code, occurred_at=when)
     assert response.status_code == 400
     assert "occurred_at" in response.json()["error"]["fields"]
+
+
+def test_a_body_too_large_is_a_json_413(api):
+    body = json.dumps({"order_id": "x" * 3_000_000, "amount": "1.00", "currency": "EUR"})
+    response = api.generic("POST", "/api/v1/conversions", body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
