@@ -2,6 +2,8 @@
 
 import ipaddress
 
+from django.conf import settings
+
 from advocacy.models import Advocate, Program
 from referrals.selectors import advocate_stats
 from referrals.services import advocate_primary_link, referral_url
@@ -26,7 +28,12 @@ def widget_context(*, advocate: Advocate) -> dict:
 
 
 def frame_ancestors(program: Program) -> str:
-    """The CSP ``frame-ancestors`` allowing the program's own sites (any port, subdomains)."""
+    """The CSP ``frame-ancestors`` allowing the program's own sites (any port, subdomains).
+
+    Over HTTPS only in production: a page served over plain HTTP can be altered on the
+    way, so it must not frame a customer's widget. ``DEBUG=1`` allows http too.
+    """
+    schemes = ("https", "http") if settings.DEBUG else ("https",)
     sources = ["'self'"]
     for host in sorted(program.redirect_hosts()):
         try:
@@ -34,7 +41,7 @@ def frame_ancestors(program: Program) -> str:
             is_ip = True
         except ValueError:
             is_ip = False
-        for scheme in ("https", "http"):
+        for scheme in schemes:
             sources.append(f"{scheme}://{host}:*")
             if not is_ip:
                 sources.append(f"{scheme}://*.{host}:*")

@@ -49,7 +49,8 @@ def test_it_shows_the_advocates_stats(client, program, advocate, link):
     assert 'id="stat-clicks">2<' in response.content.decode()
 
 
-def test_it_may_be_framed_by_the_programs_sites_only(client, program):
+def test_it_may_be_framed_by_the_programs_sites_only(client, program, settings):
+    settings.DEBUG = True  # development: plain http pages may frame it too
     response = client.get(_signed(program))
     assert "X-Frame-Options" not in response
     csp = response["Content-Security-Policy"]
@@ -60,6 +61,13 @@ def test_it_may_be_framed_by_the_programs_sites_only(client, program):
         assert f"http://{host}:*" in sources
     assert "https://*.example.com:*" in sources
     assert "*" not in sources
+
+
+def test_in_production_only_https_pages_may_frame_it(client, program, settings):
+    settings.DEBUG = False
+    sources = client.get(_signed(program))["Content-Security-Policy"].split()[1:]
+    assert "https://shop.example.com:*" in sources
+    assert not [s for s in sources if s.startswith("http://")]
     assert response["Cache-Control"] == "private, no-store"
     assert response["Referrer-Policy"] == "no-referrer"
 
