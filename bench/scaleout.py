@@ -62,6 +62,9 @@ WEB_WORKERS = 2
 KEEP_ENV = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "TERM"}
 WORKER_CONCURRENCY = 2
 MONEY_QUEUES = "money,emails"
+# Longest wait, once a worker's kill is armed, for it to be mid-way (run_payouts comes
+# every RUN_PAYOUTS_EVERY_MINUTES = 12 s here; webhooks flow all the time).
+ARM_WAIT = {"money": 30.0, "default": 4.0}
 
 
 def log(message: str) -> None:
@@ -213,11 +216,18 @@ def wait_for(what: str, ready, *, timeout: float, child: Child | None = None) ->
 
 
 class Receiver:
-    """Counts POSTs by ``Advocacy-Event-Id``; every ``fail_every``-th answered 503."""
+    """Counts POSTs by ``Advocacy-Event-Id``; every ``fail_every``-th answered 503.
+
+    ``hold_next(seconds)``: the next event accepted is counted as received, then its
+    answer is held back that long (the sender is killed meanwhile, see ``arm``).
+    """
 
     def __init__(self, fail_every: int):
         self.fail_every = fail_every
         self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.hold_seconds = 0.0
+        self.held: str | None = None  # the event id whose answer was held back
         self.posts = 0
         self.ok: Counter[str] = Counter()  # event id -> 2xx answers
         self.refused: Counter[str] = Counter()  # event id -> injected 503s
@@ -235,30 +245,42 @@ class Receiver:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         self.server.shutdown()
         self.server.server_close()
 
-    def record(self, event_id: str) -> bool:
-        """True to answer 2xx."""
+    def hold_next(self, seconds: float) -> None:
+        with self.lock:
+            self.hold_seconds, self.held = seconds, None
+
+    def record(self, event_id: str) -> tuple[bool, float]:
+        """(answer 2xx?, seconds to hold the answer back)."""
         with self.lock:
             self.posts += 1
             if self.fail_every and self.posts % self.fail_every == 0:
                 self.refused[event_id] += 1
-                return False
+                return False, 0.0
             self.ok[event_id] += 1
-            return True
+            hold, self.hold_seconds = self.hold_seconds, 0.0
+            if hold:
+                self.held = event_id
+            return True, hold
 
 
 class _ReceiverHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        accepted = self.server.receiver.record(self.headers.get("Advocacy-Event-Id", ""))
+        receiver = self.server.receiver
+        accepted, hold = receiver.record(self.headers.get("Advocacy-Event-Id", ""))
+        if hold:
+            receiver.stopping.wait(hold)
         body = b'{"received": true}' if accepted else b'{"error": "try again"}'
-        self.send_response(200 if accepted else 503)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(OSError):  # a sender killed meanwhile
+            self.send_response(200 if accepted else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
     def log_message(self, format, *args):
         pass
@@ -484,6 +506,9 @@ class ScaleOut:
         self.nginx_port = 0
         self.kills = Counter()
         self.restarting: list[Child] = []
+        self.armed: dict[str, float] = {}  # worker key -> when to kill it regardless
+        self.cut_payout: tuple[int, str] | None = None  # (payout id, transfer id)
+        self.cut_event: str | None = None  # the webhook event id whose answer was held
 
     def event(self, message: str) -> None:
         line = f"t+{time.monotonic() - self.load_started:5.1f}s  {message}"
@@ -813,19 +838,67 @@ http {{
             f"(:{self.web_ports[index]}, master {master.pid}): {after}"
         )
 
-    def kill_celery_worker(self, key: str) -> None:
+    def arm(self, key: str) -> None:
+        """Make the next kill of this worker land mid-way through its work.
+
+        money: the fake Stripe makes the next transfer, then holds its answer back
+        (``hang`` ``when="after"``), so the worker dies between Stripe's transfer and
+        the payout's "paid". default: the receiver takes the next webhook, then holds
+        its answer, so the worker dies between the POST and recording its outcome.
+        The kill comes when that happens, or after ``ARM_WAIT`` seconds regardless.
+        """
+        if key == "money":
+            with self.fake._lock:
+                self.transfers_before = set(self.fake.transfers)
+            self.fake.hang("/v1/transfers", seconds=60, method="POST", when="after")
+            self.armed[key] = time.monotonic() + ARM_WAIT["money"]
+            what = "the fake Stripe will hold back its answer to the next transfer"
+        else:
+            self.receiver.hold_next(8)
+            self.armed[key] = time.monotonic() + ARM_WAIT["default"]
+            what = "the webhook receiver will hold back its answer to the next event"
+        self.event(f"armed the {key} worker's kill: {what}")
+
+    def mid_way(self, key: str) -> str:
+        """What the armed worker is in the middle of ("" while nothing yet)."""
+        if key == "money":
+            with self.fake._lock:
+                new = [t for i, t in self.fake.transfers.items() if i not in self.transfers_before]
+            if not new:
+                return ""
+            transfer = new[0]
+            self.cut_payout = (int(transfer["metadata"]["payout_id"]), transfer["id"])
+            return (
+                f"payout {self.cut_payout[0]}'s transfer {transfer['id']} made at the fake "
+                "Stripe, its answer not yet back"
+            )
+        with self.receiver.lock:
+            held = self.receiver.held
+        if not held:
+            return ""
+        self.cut_event = held
+        return f"webhook event {held} received by the receiver, its answer not yet back"
+
+    def check_armed(self) -> list[str]:
+        """Kill the armed workers whose moment came; the keys killed."""
+        killed = []
+        for key, deadline in list(self.armed.items()):
+            detail = self.mid_way(key)
+            if detail or time.monotonic() >= deadline:
+                del self.armed[key]
+                if key == "money":
+                    self.fake.clear_failures()  # if no transfer came
+                else:
+                    self.receiver.hold_next(0)
+                self.kill_celery_worker(key, detail or f"nothing mid-way within {ARM_WAIT[key]} s")
+                killed.append(key)
+        return killed
+
+    def kill_celery_worker(self, key: str, detail: str) -> None:
         child = self.workers[key]
         queues = {"money", "emails"} if key == "money" else {self.default_queue}
-        # Wait (a little) for the worker to hold a message of its queues, so that the
-        # kill lands with work taken but not acknowledged.
-        deadline = time.monotonic() + 8
-        held = 0
-        while time.monotonic() < deadline and not self.stop_load.is_set():
-            unacked = self.redis.unacked_by_queue()
-            held = sum(n for q, n in unacked.items() if q in queues)
-            if held:
-                break
-            time.sleep(0.05)
+        unacked = self.redis.unacked_by_queue()
+        held = sum(n for q, n in unacked.items() if q in queues)
         pool = children_of(child.pid)
         child.signal_group(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -833,8 +906,8 @@ http {{
         self.kills[key] += 1
         self.event(
             f"SIGKILL celery worker {child.name.removeprefix('worker ')} (process group: main "
-            f"{child.pid} + {len(pool)} pool processes); its queues had {held} message(s) "
-            "taken and not acknowledged"
+            f"{child.pid} + {len(pool)} pool processes) with {detail}; messages of its "
+            f"queues taken and not acknowledged: {held}"
         )
 
     def restart_celery_worker(self, key: str) -> None:
@@ -861,8 +934,8 @@ http {{
         """(seconds after the load started, what, which)."""
         d = self.args.duration
         plan: list[tuple[float, str, str | int]] = [
-            (0.2 * d, "celery", "money"),
-            (0.5 * d, "celery", "default"),
+            (0.15 * d, "arm", "money"),
+            (0.5 * d, "arm", "default"),
         ]
         # gunicorn workers: web1 (twice), then web2, more than nginx's fail_timeout (10 s)
         # after web1's last kill: a kill with a request in flight marks that instance down
@@ -908,21 +981,22 @@ http {{
         while True:
             now = time.monotonic() - self.load_started
             self.watch_restarts()
+            for key in self.check_armed():
+                actions.append((now + self.args.restart_after, "restart", key))
+                actions.sort(key=lambda item: item[0])
             if actions and actions[0][0] <= now:
                 _, kind, target = actions.pop(0)
                 if kind == "web":
                     self.kill_web_worker(int(target))
-                elif kind == "celery":
-                    self.kill_celery_worker(str(target))
-                    at = time.monotonic() - self.load_started + self.args.restart_after
-                    actions.append((at, "restart", target))
-                    actions.sort(key=lambda item: item[0])
+                elif kind == "arm":
+                    self.arm(str(target))
                 else:
                     self.restart_celery_worker(str(target))
                 continue
-            if now >= args.duration and not any(a[1] == "restart" for a in actions):
+            pending = self.armed or any(a[1] == "restart" for a in actions)
+            if now >= args.duration and not pending:
                 break
-            time.sleep(0.2)
+            time.sleep(0.05)
         self.stop_load.set()
         for t in self.load_threads:
             t.join(timeout=35)
@@ -1132,16 +1206,41 @@ http {{
         replayed = sum(1 for r in transfer_posts if r.get("replayed"))
         max_group = max(per_group.values(), default=0)
         max_payout = max(per_payout.values(), default=0)
+        cut_ok, cut = True, "the kill caught no payout mid-transfer"
+        if self.cut_payout:
+            pk, transfer_id = self.cut_payout
+            payout = Payout.objects.get(pk=pk)
+            group = payout.stripe_idempotency_key
+            with self.fake._lock:
+                lookups = sum(
+                    1
+                    for r in self.fake.requests
+                    if (r.get("method"), r.get("path")) == ("GET", "/v1/transfers")
+                    and (r.get("params") or {}).get("transfer_group") == group
+                )
+            cut_ok = (
+                payout.status == "paid"
+                and payout.stripe_transfer_id == transfer_id
+                and per_payout[str(pk)] == 1
+            )
+            cut = (
+                f"payout {pk}, whose worker was killed after Stripe made its transfer: "
+                f"{payout.status}, attempts {payout.attempts}, transfer {payout.stripe_transfer_id}"
+                f" (the one made before the kill: {payout.stripe_transfer_id == transfer_id}), "
+                f"transfers for it at the fake {per_payout[str(pk)]}, looked up by transfer "
+                f"group before sending again {lookups}x"
+            )
         results.append((
             max_group <= 1 and max_payout <= 1 and not bad_transfer and not orphan_transfers
-            and len(transfers) == len(paid) and not self.fake.errors,
+            and len(transfers) == len(paid) and not self.fake.errors and cut_ok,
             "transfers",
             f"payouts by status {statuses}; transfers at the fake {len(transfers)} for "
             f"{len(paid)} paid payouts; most transfers per payout {max_payout} (per "
             f"idempotency key/transfer group {max_group}); paid payouts without their "
             f"transfer {len(bad_transfer)}; transfers without a paid payout "
             f"{len(orphan_transfers)}; POST /v1/transfers {len(transfer_posts)} "
-            f"(replayed by idempotency key {replayed}); fake errors {len(self.fake.errors)}",
+            f"(replayed by idempotency key {replayed}); fake errors {len(self.fake.errors)}; "
+            f"{cut}",
         ))  # fmt: skip
 
         # Webhooks: every event with a delivery to the receiver was received (2xx) at least once.
@@ -1163,15 +1262,25 @@ http {{
             .values_list("type")
             .annotate(n=Count("id"))
         )
+        cut_ok, cut = True, "the kill caught no webhook mid-delivery"
+        if self.cut_event:
+            delivery = deliveries.get(event__public_id=self.cut_event)
+            cut_ok = delivery.status == "delivered" and ok[self.cut_event] >= 1
+            cut = (
+                f"event {self.cut_event}, whose worker was killed after the receiver took it: "
+                f"delivery {delivery.status} after {delivery.attempts} recorded attempt(s), "
+                f"received {ok[self.cut_event]}x"
+            )
         results.append((
-            not missing_events and not unknown_events and events_since == len(expected),
+            not missing_events and not unknown_events and events_since == len(expected)
+            and cut_ok,
             "webhooks",
             f"events {len(expected)} {by_type} (events since the endpoint exists "
             f"{events_since}); deliveries by status {by_status}; received (2xx) distinct "
             f"{len(ok)}, missing {len(missing_events)}, unknown {len(unknown_events)}; "
             f"POSTs {posts}, injected 503s {refused}; duplicates received (allowed, "
             f"at-least-once): {sum(n - 1 for n in duplicates.values())} extra for "
-            f"{len(duplicates)} events",
+            f"{len(duplicates)} events; {cut}",
         ))  # fmt: skip
 
         unsent = OutboxMessage.objects.filter(sent_at__isnull=True).count()

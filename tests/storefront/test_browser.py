@@ -191,8 +191,9 @@ def _widget_sign():
 
 
 def test_the_widget_shows_a_signed_customers_link_and_refuses_a_tampered_one(
-    page, live_server, merchant_site, demo, screenshot
+    page, live_server, merchant_site, demo, screenshot, settings
 ):
+    settings.DEBUG = True  # the merchant's test site is plain http on this machine
     url = _widget_sign().widget_url(
         live_server.url, "demo", demo.widget_secret, "sam@example.com", "cust-7", "Sam"
     )
