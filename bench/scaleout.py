@@ -13,13 +13,16 @@ nginx in front of them (``deploy/nginx.conf`` on plain HTTP), a Celery worker fo
 ``money,emails``, one for the default queue, and ``celery beat``.
 
 Load goes through nginx: clicks (``GET /r/DEMO2345``) and conversions (``POST
-/api/v1/conversions``, a new order each). Meanwhile gunicorn workers, the
-``money,emails`` worker and the default-queue worker are SIGKILLed (the Celery workers
-restarted). Then the script waits for the system to settle and checks: no click lost,
-every order recorded once, payouts equal to the ledger and to the fake Stripe's transfers
-(one transfer per payout), every webhook event received, the outbox empty.
+/api/v1/conversions``, a new order each). Meanwhile gunicorn workers are SIGKILLed, and
+so are the ``money,emails`` worker (mid-way through a payout: Stripe made the transfer,
+its answer is held back) and the default-queue worker (mid-way through a webhook: the
+receiver has it, its answer is held back); both are restarted. Then the script waits
+for the system to settle and checks: no click lost, every order recorded once, payouts
+equal to the ledger and to the fake Stripe's transfers (one transfer per payout), every
+webhook event received, the outbox empty.
 
-Exit status: 0 when every check holds, 1 when one fails, 2 when the setup failed.
+Exit status: 0 when every check holds, 1 when one fails, 2 when the setup failed or the
+run was interrupted.
 """
 
 from __future__ import annotations
@@ -486,7 +489,7 @@ class ScaleOut:
         self.name = f"scaleout_{self.run_id}"  # the database and the default queue
         self.default_queue = self.name
         self.queues = [self.default_queue, "money", "emails"]
-        self.load_started = time.monotonic()  # set again when the load starts
+        self.began = self.load_started = time.monotonic()  # load_started: set again later
         self.tmp = Path(tempfile.mkdtemp(prefix=f"scaleout-{self.run_id}-"))
         self.children: list[Child] = []
         self.events: list[str] = []
@@ -1138,16 +1141,21 @@ http {{
         sent = set(created) | set(self.stats.orders_unsure)
         unknown = [o for o in counts if o not in sent]
         multi = sum(1 for n in counts.values() if n > 1)
+        unsure = f"without a 201 {len(self.stats.orders_unsure)}"
+        if self.resent:
+            unsure += (
+                f" (sent again with the same order id: {dict(Counter(self.resent.values()))}, "
+                f"then recorded exactly once: {len(resent_ok) - len(resent_not_once)}"
+                f"/{len(resent_ok)}" + (f", still failing {len(resent_bad)}" if resent_bad else "")
+                + ")"
+            )  # fmt: skip
         results.append((
             not not_once and not resent_not_once and not unknown and not multi,
             "conversions",
             f"orders sent {self.stats.orders_sent}, 201s {len(created)}, each recorded exactly "
-            f"once: {len(created) - len(not_once)}/{len(created)}; without a 201 "
-            f"{len(self.stats.orders_unsure)} (sent again with the same order id: "
-            f"{dict(Counter(self.resent.values()))}, then recorded exactly once: "
-            f"{len(resent_ok) - len(resent_not_once)}/{len(resent_ok)}"
-            + (f", still failing {len(resent_bad)}" if resent_bad else "")
-            + f"); rows {sum(counts.values())} for {len(counts)} orders",
+            f"once: {len(created) - len(not_once)}/{len(created)}; {unsure}; rows "
+            f"{sum(counts.values())} for {len(counts)} orders, for orders never sent "
+            f"{len(unknown)}",
         ))  # fmt: skip
 
         # Payouts: paid payouts = the ledger's paid bucket = the fake's transfers.
@@ -1440,7 +1448,12 @@ http {{
         out.append("checks")
         for passed, name, detail in results:
             out.append(f"  [{'PASS' if passed else 'FAIL'}] {name}: {detail}")
-        out.append(f"result: {'PASS' if ok else 'FAIL'} (exit {0 if ok else 1})")
+        took = time.monotonic() - self.began
+        setup = self.load_started - self.began
+        out.append(
+            f"result: {'PASS' if ok else 'FAIL'} (exit {0 if ok else 1}); {took:.0f} s so far "
+            f"(setup {setup:.0f} s), then the teardown"
+        )
         print("\n".join(out), flush=True)
         return ok
 
@@ -1490,6 +1503,10 @@ http {{
             from django.db import connections
 
             connections.close_all()
+            if "referrals.clicks" in sys.modules:
+                # This process writes no clicks; the module's atexit flush would make the
+                # spool folder again after the temp dir is gone.
+                sys.modules["referrals.clicks"].buffer = _NoClicks()
         if self.db_created and not self.args.keep_database:
             out = subprocess.run(
                 ["dropdb", *PG_ARGS, "--force", self.name],
@@ -1509,6 +1526,12 @@ http {{
             log(f"logs kept in {self.tmp}")
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class _NoClicks:
+    @staticmethod
+    def flush() -> int:
+        return 0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
