@@ -207,6 +207,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.deliver_due_webhooks",
         "schedule": timedelta(minutes=1),
     },
+    # A payout a dead worker left "sending" is resent within STALE_SENDING plus this,
+    # whatever the period of run-payouts.
+    "resend-payouts": {
+        "task": "rewards.tasks.resend_payouts",
+        "schedule": timedelta(minutes=5),
+    },
     "run-payouts": {
         "task": "rewards.tasks.run_payouts",
         "schedule": timedelta(minutes=env.float("RUN_PAYOUTS_EVERY_MINUTES", default=60)),

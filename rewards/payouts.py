@@ -113,8 +113,18 @@ def payouts_run(*, program: Program | None = None) -> PayoutRun:
         run.created += 1
         if payout.status == Payout.Status.AWAITING_APPROVAL:
             run.awaiting_approval += 1
-    # Pending payouts (new, approved, or left behind by a crash) are (re)sent;
-    # the same idempotency key makes a resend of a sent payout harmless.
+    ids = payouts_resend(program=program)
+    run.failed = Payout.objects.filter(pk__in=ids, status=Payout.Status.FAILED).count()
+    run.sent = len(ids) - run.failed
+    run.payout_ids = ids
+    return run
+
+
+def payouts_resend(*, program: Program | None = None) -> list[int]:
+    """(Re)send pending payouts and those left "sending" by a crash; returns their ids.
+
+    The same idempotency key makes a resend of a payout Stripe already took harmless.
+    """
     stale = timezone.now() - STALE_SENDING
     to_send = Payout.objects.filter(
         Q(status=Payout.Status.PENDING) | Q(status=Payout.Status.SENDING, updated_at__lt=stale)
@@ -125,10 +135,7 @@ def payouts_run(*, program: Program | None = None) -> PayoutRun:
     for payout_id in ids:
         # A runner outside any transaction (beat, the command): straight to the broker.
         send_payout.delay(payout_id)
-    run.failed = Payout.objects.filter(pk__in=ids, status=Payout.Status.FAILED).count()
-    run.sent = len(ids) - run.failed
-    run.payout_ids = ids
-    return run
+    return ids
 
 
 def payout_approve(*, payout_id: int, actor=None) -> bool:

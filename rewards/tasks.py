@@ -17,6 +17,7 @@ __all__ = [
     "mature_reward",
     "mature_rewards",
     "notify_advocate",
+    "resend_payouts",
     "run_payouts",
     "send_payout",
 ]
@@ -33,6 +34,12 @@ def run_payouts(program_id: int | None = None) -> dict:
     """Beat task: group available cash into payouts and send them."""
     program = Program.objects.filter(pk=program_id).first() if program_id else None
     return payouts.payouts_run(program=program).as_dict()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=3)
+def resend_payouts() -> int:
+    """Beat task: send payouts left pending or stuck "sending" (a worker died mid-call)."""
+    return len(payouts.payouts_resend())
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError,), max_retries=3)

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -281,3 +282,21 @@ def test_a_failed_payout_gives_its_rewards_back_to_the_next_one(fake_stripe, con
     reward.refresh_from_db()
     assert reward.status == "paid"
     assert reward.payout.status == "paid"
+
+
+def test_a_payout_left_sending_by_a_dead_worker_is_resent_by_beat(
+    fake_stripe, connected, advocate, time_machine
+):
+    from django.utils import timezone
+
+    from rewards.tasks import resend_payouts
+
+    earn(advocate, 4000)
+    payout = payouts.payout_create(advocate_id=advocate.pk, currency="EUR")
+    Payout.objects.filter(pk=payout.pk).update(status="sending", attempts=1)  # died mid-call
+    assert resend_payouts.delay().get() == 0  # it may still be working on it
+    time_machine.move_to(timezone.now() + payouts.STALE_SENDING + timedelta(seconds=1))
+    assert resend_payouts.delay().get() == 1
+    payout.refresh_from_db()
+    assert payout.status == "paid"
+    assert len(transfers(fake_stripe)) == 1
