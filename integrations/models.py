@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from advocacy.models import Program
+from core.url_safety import url_ambiguity
 
 EVENT_TYPES = (
     "advocate.enrolled",
@@ -66,6 +67,8 @@ class WebhookEndpoint(models.Model):
         return self.url
 
     def clean(self):
+        if self.url and (ambiguity := url_ambiguity(self.url)):
+            raise ValidationError({"url": ambiguity})
         if not isinstance(self.event_types, list) or not all(
             t in EVENT_TYPES for t in self.event_types
         ):

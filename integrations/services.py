@@ -28,6 +28,7 @@ from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Program
 from core import outbox
 from core.errors import NotFound, ServiceError
+from core.url_safety import url_ambiguity
 
 from .models import (
     EVENT_TYPES,
@@ -102,26 +103,30 @@ class _Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def _destination_refusal(url: str) -> str:
-    """Why this URL may not be called ("" when it may): internal addresses are off limits.
+def _destination_refusal(url: str) -> tuple[str, bool]:
+    """(why this URL may not be called now, whether for good); ("", False) when it may.
 
     Managers configure endpoint URLs, and the admin shows the responses, so an
     endpoint aimed at the platform's own network would read it.
     """
+    ambiguity = url_ambiguity(url)
+    if ambiguity:
+        return f"{ambiguity} Refused.", True
     if private_destinations_allowed():
-        return ""
+        return "", False
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError, UnicodeError):
-        return ""  # not resolvable now: the request itself fails and is retried
+        # Not vetted, not called; tried again on the retry schedule (DNS may be back).
+        return f"{host} does not resolve now; not called.", False
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if not address.is_global:
-            return f"{host} resolves to a non-public address ({address}); refused."
-    return ""
+            return f"{host} resolves to a non-public address ({address}); refused.", True
+    return "", False
 
 
 def _read_excerpt(response: requests.Response) -> str:
@@ -138,9 +143,9 @@ def _read_excerpt(response: requests.Response) -> str:
 def _post(delivery: WebhookDelivery) -> _Outcome:
     event, endpoint = delivery.event, delivery.endpoint
     outcome = _Outcome(started_at=timezone.now())
-    refusal = _destination_refusal(endpoint.url)
+    refusal, permanent = _destination_refusal(endpoint.url)
     if refusal:
-        outcome.error, outcome.permanent = refusal, True
+        outcome.error, outcome.permanent = refusal, permanent
         return outcome
     body = event_body(event)
     timestamp = int(outcome.started_at.timestamp())

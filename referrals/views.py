@@ -1,11 +1,12 @@
 import functools
-import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
+
+from core.url_safety import url_ambiguity
 
 from . import selectors, services
 from .clicks import LinkUnavailable
@@ -33,21 +34,11 @@ def _landing(target: str, code: str, click_id: str) -> str:
     return f"{base}ref={code}&click={click_id}{fragment}"
 
 
-# Browsers read a backslash as a slash and drop tabs and newlines inside URLs, so a URL
-# with any of these (or any other control character or space) may not mean to a
-# browser what it means to urlsplit: refused, like userinfo (``user@host``).
-_AMBIGUOUS = re.compile(r"[\\\x00-\x20\x7f]")
-
-
 def _target(program, requested: str | None) -> str:
     """``?to=`` when it is a plain http(s) URL on an allowed domain; the landing URL otherwise."""
-    if requested and not _AMBIGUOUS.search(requested):
+    if requested and not url_ambiguity(requested):
         parts = urlsplit(requested)
-        if (
-            parts.scheme in ("http", "https")
-            and "@" not in parts.netloc
-            and program.allows_host(parts.hostname)
-        ):
+        if parts.scheme in ("http", "https") and program.allows_host(parts.hostname):
             return requested
     return program.landing_url
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -299,6 +300,55 @@ def test_private_addresses_are_refused_unless_allowed(settings, endpoint, receiv
     assert "non-public address (127.0.0.1)" in delivery.last_error
     assert delivery.attempt_log.get().status_code is None
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_a_url_parsers_read_differently_is_never_called(settings, endpoint, receiver, allowed):
+    """``http://127.0.0.1:PORT\\@example.com/``: urlsplit sees example.com, clients 127.0.0.1."""
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = allowed
+    port = receiver.url.split(":")[2].split("/")[0]
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        url=f"http://127.0.0.1:{port}\\@example.com/hooks"  # saved before the validation
+    )
+    delivery = emit(endpoint.program).deliveries.get()
+
+    assert delivery_attempt(delivery_id=delivery.pk) == "failed"
+    assert "backslash" in reload(delivery).last_error
+    assert receiver.requests == []
+
+
+def test_a_host_that_does_not_resolve_is_not_called_and_tried_again(
+    settings, endpoint, monkeypatch
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url="https://hooks.shop.invalid/in")
+
+    def no_dns(*args, **kwargs):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(services.socket, "getaddrinfo", no_dns)
+    called = []
+    monkeypatch.setattr(services.requests, "post", lambda *a, **k: called.append(a))
+    delivery = emit(endpoint.program).deliveries.get()
+
+    assert delivery_attempt(delivery_id=delivery.pk) == "pending"  # retried on schedule
+    assert "does not resolve" in reload(delivery).last_error
+    assert called == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8829\\@example.com/o",
+        "https://user@hooks.example.com/",
+        "https://a b.example.com/",
+    ],
+)
+def test_an_endpoint_url_parsers_read_differently_is_refused(endpoint, url):
+    endpoint.url = url
+    with pytest.raises(ValidationError) as refused:
+        services.endpoint_save(endpoint=endpoint)
+    assert "url" in refused.value.message_dict
 
 
 def _settings_from(env: dict) -> str:
