@@ -87,6 +87,19 @@ class Program(models.Model):
     open_enrollment = models.BooleanField(
         default=True, help_text="Anyone with an account can join from the portal."
     )
+    invitation_only = models.BooleanField(
+        default=False,
+        help_text="Only invited customers can join (invitations from campaigns or the admin).",
+    )
+    vip = models.BooleanField(
+        default=False,
+        help_text="A VIP program: invitations and the portal tell members they were chosen.",
+    )
+    churn_after_days = models.PositiveIntegerField(
+        default=365,
+        validators=[MinValueValidator(1)],
+        help_text="A customer without an order in this many days counts as churned (metrics).",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -50,11 +50,14 @@ INSTALLED_APPS = [
     "advocacy",  # programs, API keys, advocates, the audit log
     "referrals",  # links, clicks, referred friends, conversions, attribution
     "rewards",  # rules, rewards, the ledger, coupons, catalog, payouts
+    "recruitment",  # customers, advocate scores, segments, invitation campaigns, NPS
+    "nurture",  # tiers, challenges, testimonials, recognition, advocate emails
     "console",  # program managers' admin
     "portal",  # the advocate portal
     "storefront",  # the merchant's side: REST API, embed script, widget, demo shop
     "integrations",  # webhooks to merchants, events from Stripe
     "privacy",  # data export, erasure, email preferences
+    "measurement",  # rollups, metrics, goals, the dashboard, reports, experiments
 ]
 
 MIDDLEWARE = [

@@ -23,6 +23,9 @@ api_v1 = [
         api.RefundCreateApi.as_view(),
         name="refund-create",
     ),
+    path("", include("recruitment.api_urls")),
+    path("", include("nurture.api_urls")),
+    path("", include("measurement.api_urls")),
     re_path(r"^.*$", api_not_found),
 ]
 
@@ -36,6 +39,9 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("", include("storefront.urls")),
+    path("", include("recruitment.urls")),
+    path("", include("nurture.urls")),
+    path("", include("measurement.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("privacy.urls")),
     path("", include("portal.urls")),

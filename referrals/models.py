@@ -130,6 +130,11 @@ class Conversion(models.Model):
     attribution_reason = models.CharField(max_length=300, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPLETED)
     source = models.CharField(max_length=10, default="api", help_text="api or stripe")
+    backfill = models.BooleanField(
+        default=False,
+        help_text="History sent by POST /api/v1/conversions/bulk with backfill: counted by "
+        "measurement and advocate identification, never attributed or rewarded.",
+    )
     stripe_payment_intent = models.CharField(max_length=100, blank=True, db_index=True)
     payment_fingerprint = models.CharField(
         max_length=64, blank=True, help_text="Card fingerprint (Stripe), to spot self-referrals."

@@ -1,0 +1,1 @@
+"""Rollups, metrics, goals, reports and experiments: does the program pay?"""

@@ -1,0 +1,3 @@
+"""Page routes of this app, mounted at / by config.urls."""
+
+urlpatterns: list = []
