@@ -1,9 +1,17 @@
 """API key authentication: ``Authorization: Bearer sk_…`` (or ``pk_…`` where allowed)."""
 
-from rest_framework import authentication, exceptions, permissions
+from django.conf import settings
+from rest_framework import authentication, exceptions, permissions, throttling
+
+from core.rate_limits import client_ip, rate_limit_hit
 
 from .models import ApiKey
 from .services import api_key_authenticate
+
+
+class RateLimited(exceptions.Throttled):
+    default_detail = "Too many requests: slow down and retry after the given seconds."
+    api_code = "rate_limited"
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -18,6 +26,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <key>'.")
         key = api_key_authenticate(raw.strip())
         if key is None:
+            # Guessing keys from one address is cut short (a key has 32 random bytes,
+            # so this bounds the database work of a flood, not the odds of a guess).
+            usage = rate_limit_hit(
+                request,
+                group="api-bad-key",
+                key=client_ip(request),
+                rate=settings.API_RATE_LIMITS["invalid_key"],
+            )
+            if usage.limited:
+                raise RateLimited(wait=usage.retry_after)
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         request.program = key.program
         return (None, key)
@@ -46,3 +64,27 @@ class HasAnyKey(permissions.BasePermission):
         if request.auth is None:
             raise exceptions.NotAuthenticated("Missing API key: send 'Authorization: Bearer …'.")
         return True
+
+
+class ApiKeyRateThrottle(throttling.BaseThrottle):
+    """Requests per API key: a secret key (one merchant's servers) as a whole; a
+    publishable key per client address (it is public, so one abuser must not use
+    up the shop's quota); no key per address. Rates: ``API_RATE_LIMITS``."""
+
+    def allow_request(self, request, view):
+        key = request.auth
+        ip = client_ip(request)
+        if key is None:
+            scope, ident = "anonymous", ip
+        elif key.kind == ApiKey.Kind.SECRET:
+            scope, ident = "secret", str(key.pk)
+        else:
+            scope, ident = "publishable", f"{key.pk}:{ip}"
+        usage = rate_limit_hit(
+            request, group=f"api-{scope}", key=ident, rate=settings.API_RATE_LIMITS[scope]
+        )
+        self._wait = usage.retry_after
+        return not usage.limited
+
+    def wait(self):
+        return self._wait

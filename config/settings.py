@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.facebook",
+    "axes",  # failed sign-ins: lockout per account and address
     # The layers, bottom up (import-linter checks them in `make test`):
     "core",  # plumbing: errors, money, API errors, email sending, CORS
     "advocacy",  # programs, API keys, advocates, the audit log
@@ -73,6 +74,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "advocacy.middleware.AdvocateLanguageMiddleware",
+    # Last, as django-axes asks: answers a locked-out sign-in with 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -121,6 +124,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a sign-in while its account and address are locked out.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -277,6 +282,53 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBU
 
 # Stripe: features switch on when a key is set.
 STRIPE_API_KEY = env.str("STRIPE_API_KEY", default="")
+# Rate limits. Counters live in the default cache, which every web process shares:
+# Redis when CACHE_URL or a Redis broker is set, else a folder under var/.
+_redis_default = CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
+CACHES = {
+    "default": env.cache_url(
+        "CACHE_URL",
+        default=(
+            _redis_default.replace("redis://", "rediscache://", 1)
+            if _redis_default
+            else f"filecache://{VAR_DIR / 'cache'}"
+        ),
+    )
+}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Redis down: serve without limits rather than answer 500 (core/cache.py).
+    CACHES["default"]["BACKEND"] = "core.cache.ResilientRedisCache"
+RATELIMIT_FAIL_OPEN = True
+# Proxies in front of the app that append to X-Forwarded-For (nginx: 1). The client
+# address of every limit, of django-axes and of allauth is read past these.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+AXES_CLIENT_IP_CALLABLE = "core.rate_limits.client_ip"
+RATELIMIT_IP_META_KEY = "core.rate_limits.ratelimit_ip"
+# API requests per window ("N/s", "N/m", "N/h"; empty: no limit): a secret key as a
+# whole, a publishable key per client address, calls without a key per address, and
+# wrong keys per address.
+API_RATE_LIMITS = {
+    "secret": env.str("API_RATE_SECRET", default="20000/m"),
+    "publishable": env.str("API_RATE_PUBLISHABLE", default="300/m"),
+    "anonymous": env.str("API_RATE_ANONYMOUS", default="120/m"),
+    "invalid_key": env.str("API_RATE_INVALID_KEY", default="30/m"),
+}
+# Failed sign-ins (admin and portal): AXES_FAILURE_LIMIT wrong passwords for one
+# account from one address lock that pair out for LOGIN_LOCKOUT_MINUTES. Locking by
+# account alone would let anyone lock an advocate out; by address alone would let a
+# botnet guess freely; allauth also limits failures per address.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "core.rate_limits.login_username"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "core.rate_limits.login_locked_out"
+# allauth counts failures per address only; per account and address is axes above.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip"}
+
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=20)
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
@@ -287,6 +339,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["core.api_parsers.SafeJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["advocacy.api_auth.ApiKeyRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

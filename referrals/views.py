@@ -6,6 +6,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from core.rate_limits import client_ip
 from core.url_safety import url_ambiguity
 
 from . import selectors, services
@@ -44,7 +45,7 @@ def _target(program, requested: str | None) -> str:
 
 
 def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
+    return client_ip(request)
 
 
 @require_GET

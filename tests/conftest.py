@@ -55,6 +55,25 @@ def _click_spool(django_test_environment, tmp_path_factory):
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_cache(django_test_environment):
+    """Rate-limit counters and allauth's limits in a cache of this test process.
+
+    Served apps (``tests/test_serving.py``) and workers keep the configured shared
+    cache, as a deployment would.
+    """
+    local = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(CACHES=local):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(_test_cache):
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _site_url(settings):
     settings.SITE_URL = "http://testserver"
