@@ -49,6 +49,38 @@ def test_debug_off_with_the_default_secret_key_refuses_to_start():
     assert "SECRET_KEY" in result.stderr
 
 
+def test_secrets_are_read_from_files_and_the_deploy_check_passes(tmp_path):
+    secret = tmp_path / "secret_key"
+    secret.write_text("kq3-Vz9rT_pW2mXc8LbN4sYh7JdF6gQe1UoAiZ5tRnKwBvCxM0lPjHyEuS\n")
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY_FILE=str(secret),
+        ALLOWED_HOSTS="advocacy.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_secret_from_a_file_is_stripped_and_clear_errors_name_the_variable(tmp_path):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from config.settings import _secrets_from_files
+
+    (tmp_path / "stripe").write_text("sk_test_123\n")
+    environ = {"STRIPE_API_KEY_FILE": str(tmp_path / "stripe")}
+    _secrets_from_files(environ)
+    assert environ["STRIPE_API_KEY"] == "sk_test_123"
+    with pytest.raises(ImproperlyConfigured, match="STRIPE_API_KEY or STRIPE_API_KEY_FILE"):
+        _secrets_from_files(
+            {"STRIPE_API_KEY": "x", "STRIPE_API_KEY_FILE": str(tmp_path / "stripe")}
+        )
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL_FILE: cannot read"):
+        _secrets_from_files({"DATABASE_URL_FILE": str(tmp_path / "missing")})
+
+
 def test_the_openapi_schema_is_valid():
     out = StringIO()
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
