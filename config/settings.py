@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "rewards",  # rules, rewards, the ledger, coupons, catalog, payouts
     "recruitment",  # customers, advocate scores, segments, invitation campaigns, NPS
     "nurture",  # tiers, challenges, testimonials, recognition, advocate emails
+    "fraud",  # fraud signals, risk scores, rules per program, the review queue
     "console",  # program managers' admin
     "portal",  # the advocate portal
     "storefront",  # the merchant's side: REST API, embed script, widget, demo shop
@@ -253,6 +254,11 @@ CELERY_BEAT_SCHEDULE = {
     "run-payouts": {
         "task": "rewards.tasks.run_payouts",
         "schedule": timedelta(minutes=env.float("RUN_PAYOUTS_EVERY_MINUTES", default=60)),
+    },
+    # Flagged rewards nobody reviewed by the program's deadline get its default decision.
+    "decide-overdue-fraud-reviews": {
+        "task": "fraud.tasks.decide_overdue_reviews",
+        "schedule": timedelta(hours=1),
     },
 }
 # Redis redelivers a task whose worker died (acks_late) after this many seconds.

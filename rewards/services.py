@@ -125,6 +125,38 @@ def reward_approve(*, reward_id: int, actor=None) -> bool:
     return True
 
 
+def reward_hold(*, reward_id: int, reason: str) -> bool:
+    """Keep a pending reward from maturing until a manager approves it. Safe to repeat."""
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
+        if (
+            reward is None
+            or reward.status != Reward.Status.PENDING
+            or reward.approved_at is not None
+            or reward.requires_approval
+        ):
+            return False
+        reward.requires_approval = True
+        reward.save(update_fields=["requires_approval"])
+        audit_log(
+            action=AuditAction.REWARD_HELD,
+            obj=reward,
+            program=reward.program,
+            data={"reason": reason[:200]},
+        )
+    return True
+
+
+def reward_reject(*, reward_id: int, reason: str, actor=None) -> bool:
+    """Reverse what is left of a reward in full (a review found it should not count)."""
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
+        if reward is None or reward.status == Reward.Status.REVERSED:
+            return False
+        reward_reverse(reward=reward, amount_minor=reward.remaining_minor, reason=reason)
+    return True
+
+
 def reward_fulfil(*, reward_id: int, actor=None) -> bool:
     """A manager marks a perk as delivered."""
     with transaction.atomic():

@@ -1,0 +1,222 @@
+"""The fraud signals: each looks at one referral (and its order, when there is one).
+
+A check returns a short reason when its signal fires, else None. ``SIGNALS`` holds
+each one's default action, weight in the risk score and threshold; a program's
+``FraudRule`` rows override action and threshold. docs/fraud.md explains each.
+"""
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+
+from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
+from django.db.models import Count, Q
+
+from advocacy.models import Advocate
+from referrals.models import Click, Conversion, Referral
+
+
+@dataclass(frozen=True)
+class Facts:
+    referral: Referral
+    advocate: Advocate
+    click: Click | None
+    conversion: Conversion | None = None
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    action: str  # the default: block, flag or ignore
+    weight: int  # points of the 0-100 risk score
+    threshold: int | None
+    check: object  # (facts, threshold) -> str | None
+    description: str
+
+
+def _folded(text: str) -> str:
+    """Lower case, accents and punctuation dropped, spaces squeezed: 'Ana-María' ~ 'ana maria'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    letters = "".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c))
+    return " ".join(letters.split())
+
+
+def self_email(facts: Facts, threshold) -> str | None:
+    friend = facts.referral.friend_email_normalized
+    if friend and friend == facts.advocate.email_normalized:
+        return "the friend's email is the advocate's own"
+    return None
+
+
+def self_customer_id(facts: Facts, threshold) -> str | None:
+    friend = facts.referral.friend_external_id
+    if friend and friend == facts.advocate.external_id:
+        return "the friend's customer id is the advocate's own"
+    buyer = facts.conversion.customer_external_id if facts.conversion else ""
+    if buyer and buyer == facts.advocate.external_id:
+        return "the buyer's customer id is the advocate's own"
+    return None
+
+
+def self_name(facts: Facts, threshold) -> str | None:
+    friend, advocate = _folded(facts.referral.friend_name), _folded(facts.advocate.name)
+    if len(friend.split()) >= 2 and friend == advocate:
+        return "the friend has the advocate's full name"
+    return None
+
+
+def same_device(facts: Facts, threshold) -> str | None:
+    """Several 'friends' of one advocate came from one address with one browser."""
+    click = facts.click
+    if click is None or not click.ip_hash:
+        return None
+    others = (
+        Referral.objects.filter(
+            advocate=facts.advocate,
+            click__ip_hash=click.ip_hash,
+            click__user_agent=click.user_agent,
+        )
+        .exclude(pk=facts.referral.pk)
+        .count()
+    )
+    if others >= threshold:
+        return f"{others} other friends of this advocate used the same device and address"
+    return None
+
+
+def same_card(facts: Facts, threshold) -> str | None:
+    conversion = facts.conversion
+    if conversion is None or not conversion.payment_fingerprint:
+        return None
+    own = Q(customer_email_normalized=facts.advocate.email_normalized)
+    if facts.advocate.external_id:
+        own |= Q(customer_external_id=facts.advocate.external_id)
+    paid_before = (
+        Conversion.objects.filter(program_id=conversion.program_id)
+        .filter(own)
+        .filter(payment_fingerprint=conversion.payment_fingerprint)
+        .exclude(pk=conversion.pk)
+        .exists()
+    )
+    if paid_before:
+        return "paid with a card the advocate has paid with"
+    return None
+
+
+def existing_customer(facts: Facts, threshold) -> str | None:
+    """The 'friend' had bought before they were referred: nobody new was brought in."""
+    referral = facts.referral
+    mine = Q()
+    if referral.friend_email_normalized:
+        mine |= Q(customer_email_normalized=referral.friend_email_normalized)
+    if referral.friend_external_id:
+        mine |= Q(customer_external_id=referral.friend_external_id)
+    if not mine:
+        return None
+    earlier = Conversion.objects.filter(
+        mine, program_id=referral.program_id, occurred_at__lt=referral.created_at
+    )
+    if facts.conversion is not None:
+        earlier = earlier.exclude(pk=facts.conversion.pk)
+    if earlier.exists():
+        return "the friend was already a customer before the referral"
+    return None
+
+
+def velocity_ip(facts: Facts, threshold) -> str | None:
+    """Many sign-ups from one address within an hour."""
+    click = facts.click
+    if click is None or not click.ip_hash:
+        return None
+    since = facts.referral.created_at - timedelta(hours=1)
+    count = Referral.objects.filter(
+        program_id=facts.referral.program_id,
+        click__ip_hash=click.ip_hash,
+        created_at__gte=since,
+        created_at__lte=facts.referral.created_at,
+    ).count()
+    if count >= threshold:
+        return f"{count} sign-ups from one address within an hour"
+    return None
+
+
+def velocity_advocate(facts: Facts, threshold) -> str | None:
+    """Many sign-ups for one advocate within a day."""
+    since = facts.referral.created_at - timedelta(days=1)
+    count = Referral.objects.filter(
+        advocate=facts.advocate, created_at__gte=since, created_at__lte=facts.referral.created_at
+    ).count()
+    if count >= threshold:
+        return f"{count} sign-ups for this advocate within a day"
+    return None
+
+
+def disposable_email(facts: Facts, threshold) -> str | None:
+    email = facts.referral.friend_email_normalized or (
+        facts.conversion.customer_email_normalized if facts.conversion else ""
+    )
+    domain = email.rpartition("@")[2]
+    if domain and domain in DISPOSABLE_DOMAINS:
+        return f"a disposable email domain ({domain})"
+    return None
+
+
+def refund_rate(facts: Facts, threshold) -> str | None:
+    """Most of the advocate's referred orders were refunded (threshold: percent)."""
+    counts = Conversion.objects.filter(advocate=facts.advocate, attributed=True).aggregate(
+        total=Count("pk"), refunded=Count("pk", filter=Q(refunded_minor__gt=0))
+    )
+    if counts["total"] >= 3 and counts["refunded"] * 100 >= threshold * counts["total"]:
+        return f"{counts['refunded']} of the advocate's {counts['total']} referred orders refunded"
+    return None
+
+
+SIGNALS: dict[str, Signal] = {
+    s.name: s
+    for s in (
+        Signal(
+            "self_email", "block", 100, None, self_email,
+            "The friend's email is the advocate's own, compared without case, +tags or "
+            "Gmail dots.",
+        ),
+        Signal(
+            "self_customer_id", "block", 100, None, self_customer_id,
+            "The friend's or buyer's customer id is the advocate's own.",
+        ),
+        Signal(
+            "self_name", "flag", 60, None, self_name,
+            "The friend has the advocate's full name (two words or more, without accents, "
+            "case or punctuation).",
+        ),
+        Signal(
+            "same_device", "flag", 40, 2, same_device,
+            "At least THRESHOLD other friends of the advocate followed the link from the "
+            "same address with the same browser.",
+        ),
+        Signal(
+            "same_card", "block", 100, None, same_card,
+            "The order was paid with a card (Stripe fingerprint) the advocate paid with.",
+        ),
+        Signal(
+            "existing_customer", "flag", 50, None, existing_customer,
+            "The friend had an order (backfilled history included) before the referral.",
+        ),
+        Signal(
+            "velocity_ip", "flag", 30, 5, velocity_ip,
+            "At least THRESHOLD sign-ups from one address within an hour.",
+        ),
+        Signal(
+            "velocity_advocate", "flag", 30, 20, velocity_advocate,
+            "At least THRESHOLD sign-ups for one advocate within a day.",
+        ),
+        Signal(
+            "disposable_email", "flag", 40, None, disposable_email,
+            "The friend's email is at a disposable-address domain "
+            "(the disposable-email-domains list).",
+        ),
+        Signal(
+            "refund_rate", "flag", 40, 50, refund_rate,
+            "THRESHOLD % or more of the advocate's referred orders (at least 3) were refunded.",
+        ),
+    )
+}  # fmt: skip
