@@ -18,12 +18,28 @@ from django.db import transaction
 from advocacy.models import Program
 from core.errors import ServiceError
 from core.hashing import fingerprint
+from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MAJOR
 from referrals.models import Conversion, Referral, StripePayment
 from rewards import flows
 
 
 class NotReadyYet(Exception):
     """The event depends on another one not processed yet: retry later."""
+
+
+class Unusable(Exception):
+    """The event's object cannot be recorded (say, an absurd amount): retrying won't help."""
+
+
+def _amount_minor(value, currency: str) -> int:
+    """Stripe's integer amount, checked as the API checks an order's amount."""
+    if currency not in CURRENCY_EXPONENTS:
+        raise Unusable(f"unsupported currency {currency!r}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Unusable(f"amount {value!r} is not an integer")
+    if value > MAX_AMOUNT_MAJOR.scaleb(CURRENCY_EXPONENTS[currency]):
+        raise Unusable(f"amount {value} exceeds the maximum of {MAX_AMOUNT_MAJOR} {currency}")
+    return value
 
 
 def _referral_from(obj: dict) -> tuple[str | None, uuid.UUID | None]:
@@ -60,11 +76,12 @@ def _record(program: Program, *, order_id: str, amount: int, currency: str, obj:
         if payment_intent
         else None
     )
+    currency = currency.upper()
     fields = {
         "program": program,
         "order_id": order_id,
-        "amount_minor": amount,
-        "currency": currency.upper(),
+        "amount_minor": _amount_minor(amount, currency),
+        "currency": currency,
         "customer_email": email or "",
         "customer_external_id": customer_id or None,
         "occurred_at": _occurred(obj),
@@ -107,14 +124,15 @@ def checkout_session_completed(program: Program, obj: dict) -> str:
         except ServiceError as exc:
             return f"referral not recorded: {exc.message}"
         return f"referral {referral.pk} for subscription {obj.get('subscription')}"
-    amount = obj.get("amount_total") or 0
+    currency = (obj.get("currency") or program.currency).upper()
+    amount = _amount_minor(obj.get("amount_total") or 0, currency)
     if amount <= 0:
         return "free checkout: ignored"
     return _record(
         program,
         order_id=obj.get("payment_intent") or obj["id"],
         amount=amount,
-        currency=obj.get("currency") or program.currency,
+        currency=currency,
         obj=obj,
         customer_id=customer,
         email=email,
@@ -123,7 +141,8 @@ def checkout_session_completed(program: Program, obj: dict) -> str:
 
 
 def invoice_paid(program: Program, obj: dict) -> str:
-    amount = obj.get("amount_paid") or 0
+    currency = (obj.get("currency") or program.currency).upper()
+    amount = _amount_minor(obj.get("amount_paid") or 0, currency)
     if amount <= 0:
         return "invoice with nothing paid: ignored"
     customer = obj.get("customer") or ""
@@ -137,7 +156,7 @@ def invoice_paid(program: Program, obj: dict) -> str:
         program,
         order_id=obj["id"],
         amount=amount,
-        currency=obj.get("currency") or program.currency,
+        currency=currency,
         obj=obj,
         customer_id=customer,
         email=obj.get("customer_email") or "",

@@ -27,12 +27,13 @@ from django.utils import timezone
 
 from advocacy.models import Program
 from core import outbox
+from core.errors import ServiceError
 from rewards import payouts, stripe_gateway
 from rewards.models import Payout, PayoutAccount
 
 from .models import StripeEvent
 from .stripe_attribution import HANDLERS as ATTRIBUTION_HANDLERS
-from .stripe_attribution import NotReadyYet
+from .stripe_attribution import NotReadyYet, Unusable
 
 logger = logging.getLogger(__name__)
 # How long a worker holds an event it processes before another may take it over.
@@ -123,6 +124,12 @@ def stripe_event_process(*, event_id: str) -> str:
             )
         else:
             result = "ignored"
+    except (Unusable, ServiceError) as exc:
+        # Bad data in a signed event (an absurd amount, an unknown currency): store
+        # why, and stop, rather than retry it forever.
+        reason = exc.message if isinstance(exc, ServiceError) else str(exc)
+        result = f"rejected: {reason}"
+        logger.warning("stripe event %s (%s) %s", event.id, event.type, result)
     except Exception:
         # Let the task's retry (or the sweep) take it again at once.
         StripeEvent.objects.filter(id=event_id).update(claimed_until=None)

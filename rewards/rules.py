@@ -105,6 +105,12 @@ def _purchase_number(conversion: Conversion) -> int:
 def _check_trigger(rule: Rule, event: Event) -> str:
     """Raise ``Skip`` unless the trigger's conditions hold; returns the key part."""
     conversion = event.conversion
+    if conversion is not None and conversion.currency != event.program.currency:
+        # Rules, rewards and the budget are in the program's currency, and money is
+        # never converted: an order in another currency is recorded, not rewarded.
+        raise Skip(
+            f"order in {conversion.currency}; the program rewards {event.program.currency} orders"
+        )
     if (
         conversion is not None
         and rule.min_order_minor

@@ -248,3 +248,34 @@ def test_a_friend_paying_with_the_advocates_card_is_a_self_referral(stripe_event
         ),
     )
     assert Conversion.objects.get(order_id="pi_3").attributed is False
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        (10**20, "exceeds the maximum"),
+        (1e20, "is not an integer"),
+        ("4990", "is not an integer"),
+    ],
+)
+def test_an_absurd_amount_is_rejected_once_with_its_reason_not_retried_forever(
+    stripe_event, link, amount, why
+):
+    event = stripe_event(
+        "checkout.session.completed", session(amount_total=amount, client_reference_id=link.code)
+    )
+    assert event.processed_at is not None
+    assert event.result.startswith("rejected:") and why in event.result
+    assert not Conversion.objects.exists()
+    # The sweep leaves it alone.
+    assert process_pending_stripe_events() == 0
+
+
+def test_an_order_in_another_currency_is_recorded_but_earns_nothing(stripe_event, link):
+    event = stripe_event(
+        "checkout.session.completed", session(currency="usd", client_reference_id=link.code)
+    )
+    conversion = Conversion.objects.get()
+    assert (conversion.currency, conversion.attributed) == ("USD", True)
+    assert event.result == "conversion pi_1 attributed"
+    assert not Reward.objects.filter(recipient="advocate").exists()
