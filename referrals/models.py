@@ -63,6 +63,11 @@ class Referral(models.Model):
     friend_name = models.CharField(max_length=120, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SIGNED_UP)
     rejection_reason = models.CharField(max_length=200, blank=True)
+    verified = models.BooleanField(
+        default=True,
+        help_text="False: sent from a browser (publishable key) without a click on the "
+        "advocate's link. It earns nothing by itself and yields to a verified referral.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     converted_at = models.DateTimeField(null=True, blank=True)
 

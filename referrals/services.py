@@ -178,8 +178,14 @@ def referral_create(
     friend_name: str = "",
     referral_code: str | None = None,
     click_id: uuid.UUID | None = None,
+    from_browser: bool = False,
 ) -> tuple[Referral, bool]:
-    """Record a referred friend's sign-up; the same friend again returns the first record."""
+    """Record a referred friend's sign-up; the same friend again returns the first record.
+
+    ``from_browser``: sent with the publishable key, which anyone can use. Only a click
+    on the advocate's link (its signed id) vouches for such a sign-up; without one the
+    referral is recorded unverified.
+    """
     click = _resolve_click(program, click_id) if click_id else None
     link = click.link if click else _resolve_code(program, referral_code or "")
     advocate = link.advocate
@@ -205,6 +211,7 @@ def referral_create(
                 friend_name=friend_name,
                 status=Referral.Status.REJECTED if reason else Referral.Status.SIGNED_UP,
                 rejection_reason=reason or "",
+                verified=not (from_browser and click is None),
             )
             audit_log(action=AuditAction.REFERRAL_CREATED, obj=referral, program=program)
             events.referral_created.send(sender=Referral, referral=referral)
@@ -254,6 +261,13 @@ def _attribute(
 ) -> Attribution:
     """Decide who, if anyone, referred this purchase: click, then code, then coupon."""
     known = _find_referral(program, email_normalized, external_id)
+    if known is not None and not known.verified:
+        # A sign-up nobody vouched for (see referral_create) neither attributes an
+        # order by itself nor keeps the customer from the advocate who did refer them.
+        claim = known
+        known = None
+    else:
+        claim = None
     if click_id:
         click = _resolve_click(program, click_id)
         found = Attribution(
@@ -293,7 +307,9 @@ def _attribute(
     else:
         return Attribution()
 
-    if known and known.advocate_id == found.advocate.pk:
+    if claim is not None:
+        found.referral = claim  # verified by this order: see _referral_for_conversion
+    elif known and known.advocate_id == found.advocate.pk:
         found.referral = known
         found.started_at = found.started_at or known.created_at
     elif known:
@@ -311,7 +327,12 @@ def _attribute(
         payment_fingerprint=payment_fingerprint,
     )
     found.self_referral = reason is not None
-    if reason is None and found.referral and found.referral.status == Referral.Status.REJECTED:
+    if (
+        reason is None
+        and found.referral
+        and found.referral.status == Referral.Status.REJECTED
+        and found.referral.advocate_id == found.advocate.pk
+    ):
         reason = f"referral was rejected ({found.referral.rejection_reason})"
     if reason is None and not found.advocate.can_earn:
         reason = f"advocate is {found.advocate.status}"
@@ -433,6 +454,16 @@ def _referral_for_conversion(
     """
     now = timezone.now()
     referral = decision.referral
+    if referral is not None and not referral.verified:
+        # The merchant's server names the referrer: the unverified sign-up becomes theirs.
+        if referral.advocate_id != decision.advocate.pk:
+            # Another advocate's unverified claim (rejected or not) starts over as theirs.
+            referral.status, referral.rejection_reason = Referral.Status.SIGNED_UP, ""
+        referral.advocate, referral.link, referral.verified = decision.advocate, decision.link, True
+        referral.click = decision.click or referral.click
+        referral.save(
+            update_fields=["advocate", "link", "click", "verified", "status", "rejection_reason"]
+        )
     if referral is None:
         try:
             with transaction.atomic():

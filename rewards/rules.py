@@ -265,7 +265,9 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
 
 def rewards_for_signup(*, referral: Referral) -> list[Reward]:
     """Apply the program's sign-up rules (e.g. the friend's coupon) to a new referral."""
-    if referral.status == Referral.Status.REJECTED:
+    if referral.status == Referral.Status.REJECTED or not referral.verified:
+        # An unverified sign-up (a browser without a click on the link) earns nothing,
+        # neither the advocate's sign-up reward nor a code from the friend's pool.
         return []
     return rules_apply(
         Event(kind=SIGNUP, program=referral.program, advocate=referral.advocate, referral=referral)

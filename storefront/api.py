@@ -73,13 +73,22 @@ class ReferralCreateApi(APIView):
 
     permission_classes = [HasAnyKey]
 
-    @extend_schema(request=ReferralCreateInput, responses={201: OpenApiResponse()})
+    @extend_schema(
+        request=ReferralCreateInput,
+        responses={
+            201: OpenApiResponse(description="Secret key: the referral (200 when known)."),
+            202: OpenApiResponse(
+                description='Publishable key: always {"accepted": true, "friend_reward"?}.'
+            ),
+        },
+    )
     def post(self, request):
         _check_browser_origin(request)
         data = ReferralCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         friend = v["friend"]
+        from_browser = request.auth.kind == ApiKey.Kind.PUBLISHABLE
         referral, created = flows.referral_create(
             program=request.program,
             friend_email=friend.get("email", ""),
@@ -87,7 +96,16 @@ class ReferralCreateApi(APIView):
             friend_name=friend.get("name", ""),
             referral_code=v.get("referral_code"),
             click_id=v.get("click_id"),
+            from_browser=from_browser,
         )
+        if from_browser:
+            # Anyone holds the publishable key: the answer is the same whether this
+            # friend was known, referred by someone else, or converted, and shows
+            # only the reward this request itself earned the friend.
+            reward = friend_reward(referral=referral) if created else None
+            return Response(
+                {"accepted": True, **({"friend_reward": reward} if reward else {})}, status=202
+            )
         body = referral_payload(referral, friend_reward(referral=referral))
         return Response(body, status=_created(created))
 

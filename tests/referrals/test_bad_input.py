@@ -677,7 +677,7 @@ def test_the_publishable_key_is_accepted_for_referrals(world, publishable_key, l
         {"referral_code": link.code, "friend": {"email": "nora@example.com"}},
         format="json",
     )
-    assert response.status_code == 201, response.content
+    assert response.status_code == 202, response.content
     assert Referral.objects.filter(friend_email="nora@example.com").exists()
 
 

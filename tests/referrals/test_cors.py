@@ -33,7 +33,7 @@ def test_the_programs_domain_may_sign_up_a_friend(client, publishable_key, link)
         HTTP_AUTHORIZATION=f"Bearer {publishable_key}",
         HTTP_ORIGIN="https://checkout.example.com",
     )
-    assert response.status_code == 201
+    assert response.status_code == 202
     assert response["Access-Control-Allow-Origin"] == "https://checkout.example.com"
 
 
