@@ -15,9 +15,10 @@ import logging
 import socket
 import time
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
+import requests.adapters
 from celery import shared_task
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -103,17 +104,19 @@ class _Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def _destination_refusal(url: str) -> tuple[str, bool]:
-    """(why this URL may not be called now, whether for good); ("", False) when it may.
+def _destination_refusal(url: str) -> tuple[str, bool, str | None]:
+    """(why this URL may not be called now, whether for good, the vetted address).
 
     Managers configure endpoint URLs, and the admin shows the responses, so an
-    endpoint aimed at the platform's own network would read it.
+    endpoint aimed at the platform's own network would read it. The request then
+    goes to the vetted address itself: resolving again could give another answer
+    (DNS rebinding). ``("", False, None)``: allowed without vetting (development).
     """
     ambiguity = url_ambiguity(url)
     if ambiguity:
-        return f"{ambiguity} Refused.", True
+        return f"{ambiguity} Refused.", True, None
     if private_destinations_allowed():
-        return "", False
+        return "", False, None
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
@@ -121,12 +124,40 @@ def _destination_refusal(url: str) -> tuple[str, bool]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, ValueError, UnicodeError):
         # Not vetted, not called; tried again on the retry schedule (DNS may be back).
-        return f"{host} does not resolve now; not called.", False
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        return f"{host} does not resolve now; not called.", False, None
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    for address in addresses:
         if not address.is_global:
-            return f"{host} resolves to a non-public address ({address}); refused.", True
-    return "", False
+            return f"{host} resolves to a non-public address ({address}); refused.", True, None
+    return "", False, str(addresses[0])
+
+
+class _PinnedTLSAdapter(requests.adapters.HTTPAdapter):
+    """HTTPS to a vetted address: the host name still goes in SNI and is checked
+    against the certificate, so pinning the address weakens nothing."""
+
+    def __init__(self, hostname: str):
+        self._hostname = hostname
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        pool_kwargs.update(server_hostname=self._hostname, assert_hostname=self._hostname)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+
+def _pinned(url: str, address: str | None) -> tuple[str, dict, requests.Session]:
+    """(URL to connect to, extra headers, session) for calling ``url`` at ``address``."""
+    session = requests.Session()
+    session.trust_env = False  # no proxy from the environment may re-resolve the name
+    if address is None:
+        return url, {}, session
+    parts = urlsplit(url)
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    host_header = parts.netloc.rpartition("@")[2]
+    if parts.scheme == "https":
+        session.mount("https://", _PinnedTLSAdapter(parts.hostname))
+    return urlunsplit(parts._replace(netloc=netloc)), {"Host": host_header}, session
 
 
 def _read_excerpt(response: requests.Response) -> str:
@@ -143,7 +174,7 @@ def _read_excerpt(response: requests.Response) -> str:
 def _post(delivery: WebhookDelivery) -> _Outcome:
     event, endpoint = delivery.event, delivery.endpoint
     outcome = _Outcome(started_at=timezone.now())
-    refusal, permanent = _destination_refusal(endpoint.url)
+    refusal, permanent, address = _destination_refusal(endpoint.url)
     if refusal:
         outcome.error, outcome.permanent = refusal, permanent
         return outcome
@@ -156,16 +187,20 @@ def _post(delivery: WebhookDelivery) -> _Outcome:
         SIGNATURE_HEADER: signature_header(secret=endpoint.secret, body=body, timestamp=timestamp),
     }
     timeout = timeout_seconds()
+    target, pinned_headers, session = _pinned(endpoint.url, address)
     started = time.monotonic()
     try:
-        with requests.post(
-            endpoint.url,
-            data=body,
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,  # the signed body goes to the configured URL only
-            stream=True,
-        ) as response:
+        with (
+            session,
+            session.post(
+                target,
+                data=body,
+                headers={**headers, **pinned_headers},
+                timeout=timeout,
+                allow_redirects=False,  # the signed body goes to the configured URL only
+                stream=True,
+            ) as response,
+        ):
             outcome.status_code = response.status_code
             outcome.response = _read_excerpt(response)
             if response.is_redirect or 300 <= response.status_code < 400:

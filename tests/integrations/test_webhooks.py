@@ -328,12 +328,57 @@ def test_a_host_that_does_not_resolve_is_not_called_and_tried_again(
 
     monkeypatch.setattr(services.socket, "getaddrinfo", no_dns)
     called = []
-    monkeypatch.setattr(services.requests, "post", lambda *a, **k: called.append(a))
+    monkeypatch.setattr(services.requests.Session, "post", lambda *a, **k: called.append(a))
     delivery = emit(endpoint.program).deliveries.get()
 
     assert delivery_attempt(delivery_id=delivery.pk) == "pending"  # retried on schedule
     assert "does not resolve" in reload(delivery).last_error
     assert called == []
+
+
+class _Answer:
+    status_code, is_redirect, headers = 200, False, {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def iter_content(self, chunk_size):
+        return iter([b"ok"])
+
+
+def test_the_request_goes_to_the_address_that_was_vetted_not_a_second_lookup(
+    settings, endpoint, monkeypatch
+):
+    """DNS rebinding: the first answer is public, a second one would be 127.0.0.1."""
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url="https://hooks.example.com/in")
+    answers = iter(["93.184.216.34", "127.0.0.1"])
+    lookups = []
+
+    def rebinding_dns(host, port, **kwargs):
+        lookups.append(host)
+        return [(2, 1, 6, "", (next(answers), port))]
+
+    sent = []
+
+    def post(session, url, **kwargs):
+        sent.append((url, kwargs["headers"]["Host"], session.get_adapter(url)))
+        return _Answer()
+
+    monkeypatch.setattr(services.socket, "getaddrinfo", rebinding_dns)
+    monkeypatch.setattr(services.requests.Session, "post", post)
+    delivery = emit(endpoint.program).deliveries.get()
+
+    assert delivery_attempt(delivery_id=delivery.pk) == "delivered"
+    assert lookups == ["hooks.example.com"]
+    [(url, host, adapter)] = sent
+    assert (url, host) == ("https://93.184.216.34/in", "hooks.example.com")
+    # TLS still names and checks the host: SNI and the certificate's name.
+    assert adapter.poolmanager.connection_pool_kw["server_hostname"] == "hooks.example.com"
+    assert adapter.poolmanager.connection_pool_kw["assert_hostname"] == "hooks.example.com"
 
 
 @pytest.mark.parametrize(
