@@ -69,7 +69,8 @@ class HasAnyKey(permissions.BasePermission):
 class ApiKeyRateThrottle(throttling.BaseThrottle):
     """Requests per API key: a secret key (one merchant's servers) as a whole; a
     publishable key per client address (it is public, so one abuser must not use
-    up the shop's quota); no key per address. Rates: ``API_RATE_LIMITS``."""
+    up the shop's quota) and under a ceiling for the program; no key per address.
+    Rates: ``API_RATE_LIMITS``."""
 
     def allow_request(self, request, view):
         key = request.auth
@@ -80,6 +81,16 @@ class ApiKeyRateThrottle(throttling.BaseThrottle):
             scope, ident = "secret", str(key.pk)
         else:
             scope, ident = "publishable", f"{key.pk}:{ip}"
+            # Also a ceiling for the whole program, which many addresses share.
+            total = rate_limit_hit(
+                request,
+                group="api-publishable-total",
+                key=str(key.pk),
+                rate=settings.API_RATE_LIMITS["publishable_total"],
+            )
+            if total.limited:
+                self._wait = total.retry_after
+                return False
         usage = rate_limit_hit(
             request, group=f"api-{scope}", key=ident, rate=settings.API_RATE_LIMITS[scope]
         )

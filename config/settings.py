@@ -346,6 +346,7 @@ RATELIMIT_IP_META_KEY = "core.rate_limits.ratelimit_ip"
 API_RATE_LIMITS = {
     "secret": env.str("API_RATE_SECRET", default="20000/m"),
     "publishable": env.str("API_RATE_PUBLISHABLE", default="300/m"),
+    "publishable_total": env.str("API_RATE_PUBLISHABLE_TOTAL", default="6000/m"),
     "anonymous": env.str("API_RATE_ANONYMOUS", default="120/m"),
     "invalid_key": env.str("API_RATE_INVALID_KEY", default="30/m"),
 }

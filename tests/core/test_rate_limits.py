@@ -28,6 +28,7 @@ def limits(settings):
     settings.API_RATE_LIMITS = {
         "secret": "3/m",
         "publishable": "2/m",
+        "publishable_total": "5/m",
         "anonymous": "2/m",
         "invalid_key": "2/m",
     }
@@ -59,6 +60,14 @@ def test_a_publishable_key_is_limited_per_client_address_not_for_the_whole_shop(
     assert _post_referral(client, publishable_key, REMOTE_ADDR="198.51.100.9").status_code == 400
 
 
+def test_a_publishable_key_has_a_ceiling_for_the_whole_program(limits, client, publishable_key):
+    answers = [
+        _post_referral(client, publishable_key, REMOTE_ADDR=f"203.0.113.{n}").status_code
+        for n in range(6)
+    ]
+    assert answers == [400] * 5 + [429]
+
+
 def test_guessing_keys_from_one_address_is_cut_short(limits, client, secret_key):
     for _ in range(2):
         assert _post_referral(client, "sk_wrong", REMOTE_ADDR="203.0.113.8").status_code == 401
@@ -72,6 +81,7 @@ def test_guessing_keys_from_one_address_is_cut_short(limits, client, secret_key)
 def test_the_client_address_is_read_past_trusted_proxies_only(
     limits, settings, client, publishable_key
 ):
+    limits["publishable_total"] = "100/m"
     # No trusted proxy: a forged X-Forwarded-For changes nothing, the socket counts.
     for forged in ("1.1.1.1", "2.2.2.2"):
         _post_referral(client, publishable_key, REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forged)
