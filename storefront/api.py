@@ -87,6 +87,7 @@ class ReferralCreateApi(APIView):
             friend_name=friend.get("name", ""),
             referral_code=v.get("referral_code"),
             click_id=v.get("click_id"),
+            placement=v.get("placement", ""),
         )
         body = referral_payload(referral, friend_reward(referral=referral))
         return Response(body, status=_created(created))
