@@ -148,8 +148,8 @@
          "Anbefalt av %s", "Endre", "For mange søk: vent litt.", "Skriv minst 3 bokstaver."],
     sv: ["Tipsad av en vän?", "Skriv deras namn", "Ingen träff. Kontrollera stavningen eller be din vän om länken.",
          "Tipsad av %s", "Ändra", "För många sökningar: vänta en stund.", "Skriv minst 3 bokstäver."],
-    ro: ["Recomandat de un prieten?", "Scrieți numele prietenului", "Niciun rezultat. Verificați ortografia sau cereți-i prietenului linkul.",
-         "Recomandat de %s", "Schimbă", "Prea multe căutări: așteptați puțin.", "Scrieți cel puțin 3 litere."],
+    ro: ["Te-a recomandat un prieten?", "Scrie numele prietenului", "Niciun rezultat. Verifică ortografia sau cere-i prietenului linkul.",
+         "Recomandat de %s", "Schimbă", "Prea multe căutări: așteaptă puțin.", "Scrie cel puțin 3 litere."],
     zh: ["是朋友推荐的吗？", "输入朋友的名字", "没有匹配结果。请检查拼写，或向朋友索取推荐链接。",
          "推荐人：%s", "更改", "搜索次数过多，请稍候。", "请至少输入 3 个字符。"]
   };
