@@ -143,8 +143,10 @@ def shop_checkout(request, slug: str):
         base_url=request.build_absolute_uri("/"),
         product=product,
         email=email,
+        name=request.POST.get("name", "").strip()[:120],
         referral_code=request.POST.get("referral_code", "").strip(),
         click_id=request.POST.get("referral_click", "").strip(),
+        placement=request.POST.get("referral_placement", "").strip(),
     )
     return redirect("storefront:shop-order", order_id=order_id)
 
@@ -157,9 +159,11 @@ def shop_order(request, order_id: str):
     program = demo_shop.demo_program()
     if order is None or program is None:
         return _shop(request, "storefront/shop_order_missing.html", status=404)
-    params = widget_params(program=program, email=order["email"])
+    params = widget_params(program=program, email=order["email"], name=order.get("name", ""))
     widget_url = reverse("storefront:widget", args=[program.slug]) + "?" + urlencode(params)
     context = {
+        # What the shop's server signs for Advocacy.postPurchase: the same identity.
+        "prompt_token": urlencode(params),
         "order_id": order_id,
         "order": order,
         "product": demo_shop.product_get(order["product"]),

@@ -161,7 +161,7 @@
   }
 
   var STYLE = ".advocacy-lookup{position:relative;margin:0 0 1rem}" +
-    ".advocacy-lookup label{display:block;font-weight:600;margin:0 0 .3rem}" +
+    ".advocacy-lookup label{display:block}" +
     ".advocacy-lookup input{width:100%;box-sizing:border-box}" +
     ".advocacy-lookup ul{position:absolute;z-index:10;left:0;right:0;margin:.2rem 0 0;padding:.25rem 0;list-style:none;" +
     "background:#fff;border:1px solid #b7bec8;border-radius:.4rem;box-shadow:0 6px 18px rgba(0,0,0,.12)}" +
@@ -169,7 +169,8 @@
     ".advocacy-lookup li[aria-selected=true],.advocacy-lookup li:hover{background:#eef3fd}" +
     ".advocacy-lookup .city{color:#5b6472;margin-left:.4rem}" +
     ".advocacy-lookup [role=status]{font-size:.9rem;color:#5b6472;margin:.3rem 0 0;min-height:1.2em}" +
-    ".advocacy-lookup .picked{display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}";
+    ".advocacy-lookup .picked{display:flex;gap:.75rem;align-items:center;flex-wrap:wrap;margin:.75rem 0 0}" +
+    ".advocacy-lookup .picked [role=status]{color:inherit;font-size:inherit;font-weight:600;margin:0}";
 
   var counter = 0;
 
