@@ -125,7 +125,8 @@ def test_prompt_link_and_name_lookup_bring_two_attributed_purchases(device, live
     assert friend.inner_text("#attributed") == "Attributed"
     assert friend.inner_text("#attribution-method") == "click"
     assert friend.inner_text("#attribution-placement") == "post_purchase"
-    friend.keyboard.press("Escape")  # their own prompt; closing it loads the widget
+    friend.get_by_role("dialog").get_by_role("heading").wait_for()  # their own prompt
+    friend.keyboard.press("Escape")  # closing it loads the widget
     friend.frame_locator("iframe.widget-frame").locator("#referral-url").wait_for()
     device.shot(friend, "friend_order")
 
@@ -142,6 +143,7 @@ def test_prompt_link_and_name_lookup_bring_two_attributed_purchases(device, live
     other.locator("#friend-lookup").get_by_text("Referred by Berit B.").wait_for()
     assert other.input_value("input[name=referral_code]") == code
     assert other.input_value("input[name=referral_placement]") == "name_lookup"
+    assert PlacementEvent.objects.filter(kind="impression", placement="name_lookup").exists()
     device.shot(other, "lookup_picked")
     second_order = _pay(other)
     assert other.inner_text("#attribution-method") == "name_lookup"

@@ -174,6 +174,20 @@
 
   var counter = 0;
 
+  // This browser's own random id, so that unique impressions count people (no cookie).
+  function visitor() {
+    try {
+      var id = localStorage.getItem("advocacy_visitor");
+      if (!id) {
+        id = Math.random().toString(36).slice(2) + Date.now().toString(36);
+        localStorage.setItem("advocacy_visitor", id);
+      }
+      return id;
+    } catch (e) {
+      return "";
+    }
+  }
+
   function lookup(options) {
     var target = typeof options.target === "string" ? document.querySelector(options.target) : options.target;
     if (!target) return Promise.reject(new Error("Advocacy.lookup: give {target} (an element or selector)"));
@@ -253,6 +267,7 @@
       change.addEventListener("click", function () {
         if (code) code.value = "";
         if (placement) placement.value = "";
+        options._again = true;
         lookup(options);
       });
       change.focus();
@@ -287,6 +302,11 @@
       else if (e.key === "Escape") { show([]); }
     });
     input.addEventListener("blur", function () { setTimeout(function () { show([]); }, 150); });
+    if (!options._again) {
+      // The field was shown: an impression at the name_lookup placement.
+      call("/api/v1/placement-events", { kind: "impression", placement: "name_lookup", visitor: visitor() })
+        .catch(function () {});
+    }
     return Promise.resolve({ input: input });
   }
 
