@@ -95,6 +95,11 @@ class Program(models.Model):
         default=False,
         help_text="A VIP program: invitations and the portal tell members they were chosen.",
     )
+    prompt_every_days = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1)],
+        help_text="The post-purchase share prompt shows at most once per buyer in this many days.",
+    )
     churn_after_days = models.PositiveIntegerField(
         default=365,
         validators=[MinValueValidator(1)],
@@ -230,6 +235,15 @@ class Advocate(models.Model):
         max_length=40, null=True, blank=True, help_text="Personal coupon code, unique per program."
     )
     invitation_sent_at = models.DateTimeField(null=True, blank=True)
+    findable = models.BooleanField(
+        default=False,
+        help_text="The advocate agreed that friends may find them by name at checkout "
+        "(shown as first name and last initial).",
+    )
+    city = models.CharField(max_length=80, blank=True)
+    findable_show_city = models.BooleanField(
+        default=False, help_text="Show the city beside the name when friends look them up."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

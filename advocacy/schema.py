@@ -11,6 +11,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A program's secret key (sk_…); POST /api/v1/referrals also "
-            "accepts the publishable key (pk_…).",
+            "description": "A program's secret key (sk_…); POST /api/v1/referrals, "
+            "/placement-events, /post-purchase(/enrol) and /advocate-lookup also accept the "
+            "publishable key (pk_…).",
         }

@@ -23,6 +23,7 @@ api_v1 = [
         api.RefundCreateApi.as_view(),
         name="refund-create",
     ),
+    path("", include("storefront.placement_urls")),
     path("", include("recruitment.api_urls")),
     path("", include("nurture.api_urls")),
     path("", include("measurement.api_urls")),

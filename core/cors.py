@@ -1,4 +1,5 @@
-"""CORS for the one browser-callable API route (``POST /api/v1/referrals`` with ``pk_…``).
+"""CORS for the browser-callable API routes (``POST`` with ``pk_…``: referrals, placement
+events, the post-purchase prompt, the advocate lookup).
 
 Preflights are answered for any origin; the real request is allowed only from
 the program's own domains (checked in the view, which marks the request), so
@@ -7,7 +8,13 @@ only those pages can read the answer.
 
 from django.http import HttpResponse
 
-CORS_PATHS = ("/api/v1/referrals",)
+CORS_PATHS = (
+    "/api/v1/referrals",
+    "/api/v1/placement-events",
+    "/api/v1/post-purchase",
+    "/api/v1/post-purchase/enrol",
+    "/api/v1/advocate-lookup",
+)
 
 
 class BrowserApiCorsMiddleware:

@@ -210,7 +210,7 @@ def dashboard(*, advocate: Advocate) -> dict:
         "friend_percent": percent,
         "share_text": share_message(program=program, percent=percent, channel="native"),
         "native_url": f"{url}?ch=native",
-        "share_links": share_links(program=program, url=url, percent=percent),
+        "share_links": share_links(program=program, url=url, percent=percent, placement="portal"),
         "stats": advocate_stats(advocate=advocate),
         "cash": cash_summary(balances(advocate=advocate), default_currency=program.currency),
         "chart": daily_activity(advocate=advocate),

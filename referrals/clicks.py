@@ -1,9 +1,10 @@
 """The click path of ``GET /r/<code>``, kept close to the cost of a bare redirect.
 
 * **Click ids are made here**, not by the database: 128 bits holding the link id
-  (32), the Unix second (32), randomness (32) and an HMAC of those (32). A
-  conversion can be attributed from the id alone — the link and the time are in
-  it, vouched for by the MAC — so attribution never depends on the click's row.
+  (32), the Unix second (32), the placement (8: a known one's number, 0 for none
+  or a merchant's own), randomness (24) and an HMAC of those (32). A conversion
+  can be attributed from the id alone — the link, the time and a known placement
+  are in it, vouched for by the MAC — so attribution never depends on the click's row.
 * **Rows are durable before the 302, and written in batches**: the redirect
   appends the click to its process's spool file (one ``write``; see
   ``ClickBuffer``), and a background thread inserts the spool every
@@ -35,6 +36,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 
 from .models import Click, ReferralLink
+from .placements import KNOWN as KNOWN_PLACEMENTS
 
 logger = logging.getLogger(__name__)
 _random = random.Random()
@@ -56,12 +58,28 @@ def _keyed(secret: str):
     return hmac.new(key, digestmod=hashlib.sha256)
 
 
-def new_click_id(link_id: int, at: float | None = None) -> uuid.UUID:
+def new_click_id(link_id: int, at: float | None = None, placement: str = "") -> uuid.UUID:
     seconds = int(time.time() if at is None else at)
+    number = KNOWN_PLACEMENTS.index(placement) + 1 if placement in KNOWN_PLACEMENTS else 0
     # The random part only keeps ids of one link and second apart (the MAC, not
     # this, makes ids unforgeable), so a fast non-cryptographic source will do.
-    payload = link_id.to_bytes(4, "big") + seconds.to_bytes(4, "big") + _random.randbytes(4)
+    payload = (
+        link_id.to_bytes(4, "big")
+        + seconds.to_bytes(4, "big")
+        + bytes((number,))
+        + _random.randbytes(3)
+    )
     return uuid.UUID(bytes=payload + _mac(payload))
+
+
+def click_id_placement(click_id: uuid.UUID) -> str:
+    """The known placement a genuine click id carries ("" for none or a merchant's own).
+
+    Ids made before placements had 4 random bytes here: one of those whose row was
+    lost may read as a placement by chance (9 in 256).
+    """
+    number = click_id.bytes[8]
+    return KNOWN_PLACEMENTS[number - 1] if 0 < number <= len(KNOWN_PLACEMENTS) else ""
 
 
 def parse_click_id(click_id: uuid.UUID) -> tuple[int, datetime] | None:
@@ -116,10 +134,10 @@ def clear_link_cache() -> None:
 
 # The columns a click row is written with, in order (see ``click_row``).
 COLUMNS = ("id", "program_id", "link_id", "advocate_id", "channel", "user_agent", "ip_hash",
-           "created_at")  # fmt: skip
+           "created_at", "placement")  # fmt: skip
 
 
-INSERT_CHUNK = 500  # rows per statement (8 parameters each: within SQLite's limit)
+INSERT_CHUNK = 500  # rows per statement (9 parameters each: within SQLite's limit)
 
 
 def insert_rows(rows: list[tuple]) -> None:
@@ -131,9 +149,11 @@ def insert_rows(rows: list[tuple]) -> None:
             # The whole batch as one JSON parameter: serialised in C, unpacked by
             # PostgreSQL (on its own core), instead of adapting 8 values per row.
             batch = json.dumps(
-                [(str(r[0]), *r[1:7], r[7].isoformat()) for r in rows], separators=(",", ":")
+                [(str(r[0]), *r[1:7], r[7].isoformat(), r[8]) for r in rows],
+                separators=(",", ":"),
             )
-            types = ("uuid", "bigint", "bigint", "bigint", "text", "text", "text", "timestamptz")
+            types = ("uuid", "bigint", "bigint", "bigint", "text", "text", "text", "timestamptz",
+                     "text")  # fmt: skip
             fields = ", ".join(f"(e->>{i})::{t}" for i, t in enumerate(types))
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT {fields} "  # noqa: S608
@@ -156,6 +176,7 @@ def insert_rows(rows: list[tuple]) -> None:
                         id_field.get_db_prep_value(r[0], connection),
                         *r[1:7],
                         at_field.get_db_prep_value(r[7], connection),
+                        r[8],
                     )
                 ],
             )
@@ -167,14 +188,17 @@ ORPHAN_CHECK_SECONDS = 1.0
 
 def _encode(row: tuple) -> bytes:
     return (
-        json.dumps([str(row[0]), *row[1:7], row[7].isoformat()], separators=(",", ":")) + "\n"
+        json.dumps([str(row[0]), *row[1:7], row[7].isoformat(), row[8]], separators=(",", ":"))
+        + "\n"
     ).encode()
 
 
 def _decode(line: bytes) -> tuple | None:
     try:
         values = json.loads(line)
-        return (uuid.UUID(values[0]), *values[1:7], datetime.fromisoformat(values[7]))
+        # A line spooled before clicks had a placement has 8 values.
+        placement = values[8] if len(values) > 8 else ""
+        return (uuid.UUID(values[0]), *values[1:7], datetime.fromisoformat(values[7]), placement)
     except (ValueError, IndexError, TypeError):
         return None  # a line cut short by a crash mid-write: nothing to recover
 

@@ -36,6 +36,9 @@ class Click(models.Model):
     user_agent = models.CharField(max_length=300, blank=True)
     ip_hash = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    placement = models.CharField(
+        max_length=40, blank=True, help_text="Where the link was shown (referrals.placements)."
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -61,6 +64,11 @@ class Referral(models.Model):
     friend_email_normalized = models.CharField(max_length=254, blank=True)
     friend_external_id = models.CharField(max_length=120, null=True, blank=True)
     friend_name = models.CharField(max_length=120, blank=True)
+    placement = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Where the referral started: its click's placement, or name_lookup.",
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SIGNED_UP)
     rejection_reason = models.CharField(max_length=200, blank=True)
     verified = models.BooleanField(
@@ -111,6 +119,7 @@ class Conversion(models.Model):
         REFERRAL_CODE = "referral_code", "Referral code"
         COUPON = "coupon", "Advocate's coupon code"
         REFERRED_CUSTOMER = "referred_customer", "Known referred customer"
+        NAME_LOOKUP = "name_lookup", "Advocate picked by name at checkout"
         NONE = "none", "Not attributed"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="conversions")

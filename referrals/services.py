@@ -17,6 +17,7 @@ from core.normalize import normalize_email
 
 from . import clicks, events
 from .models import Click, Conversion, Referral, ReferralLink, Refund
+from .placements import NAME_LOOKUP, placement_clean
 
 
 def referral_url(code: str) -> str:
@@ -61,13 +62,19 @@ def advocate_link_setup(*, advocate: Advocate) -> ReferralLink:
 
 
 def click_record(
-    *, link: ReferralLink, channel: str = "", user_agent: str = "", ip: str = ""
+    *,
+    link: ReferralLink,
+    channel: str = "",
+    user_agent: str = "",
+    ip: str = "",
+    placement: str = "",
 ) -> uuid.UUID:
     """Record a click on a referral link; returns the click id for the landing URL.
 
     The row may be written a moment later, in a batch (see ``referrals.clicks``).
     """
-    click_id = clicks.new_click_id(link.pk)
+    placement = placement_clean(placement)
+    click_id = clicks.new_click_id(link.pk, placement=placement)
     clicks.click_write(
         (
             click_id,
@@ -79,6 +86,7 @@ def click_record(
             user_agent.replace("\x00", "")[:300],
             hashlib.sha256(ip.encode()).hexdigest() if ip else "",
             timezone.now(),
+            placement,
         )
     )
     return click_id
@@ -163,6 +171,7 @@ def _click_from_id(program: Program, click_id: uuid.UUID) -> Click | None:
                 link=link,
                 advocate_id=link.advocate_id,
                 created_at=at,
+                placement=clicks.click_id_placement(click_id),
             )
         ],
         ignore_conflicts=True,
@@ -178,10 +187,12 @@ def referral_create(
     friend_name: str = "",
     referral_code: str | None = None,
     click_id: uuid.UUID | None = None,
+    placement: str = "",
     from_browser: bool = False,
 ) -> tuple[Referral, bool]:
     """Record a referred friend's sign-up; the same friend again returns the first record.
 
+    The referral's placement is its click's, else the one passed (e.g. ``name_lookup``).
     ``from_browser``: sent with the publishable key, which anyone can use. Only a click
     on the advocate's link (its signed id) vouches for such a sign-up; without one the
     referral is recorded unverified.
@@ -209,6 +220,7 @@ def referral_create(
                 friend_email_normalized=normalized,
                 friend_external_id=friend_external_id or None,
                 friend_name=friend_name,
+                placement=(click.placement if click else "") or placement_clean(placement),
                 status=Referral.Status.REJECTED if reason else Referral.Status.SIGNED_UP,
                 rejection_reason=reason or "",
                 verified=not (from_browser and click is None),
@@ -246,6 +258,7 @@ class Attribution:
     started_at: datetime | None = None
     rejected: bool = False
     self_referral: bool = False
+    placement: str = ""
 
 
 def _attribute(
@@ -258,8 +271,13 @@ def _attribute(
     click_id: uuid.UUID | None,
     coupon_code: str | None,
     payment_fingerprint: str = "",
+    placement: str = "",
 ) -> Attribution:
-    """Decide who, if anyone, referred this purchase: click, then code, then coupon."""
+    """Decide who, if anyone, referred this purchase: click, then code, then coupon.
+
+    A code picked by the friend at checkout (placement ``name_lookup``) is attributed
+    by the method of that name; it follows the same rules as a code.
+    """
     known = _find_referral(program, email_normalized, external_id)
     if known is not None and not known.verified:
         # A sign-up nobody vouched for (see referral_create) neither attributes an
@@ -277,14 +295,17 @@ def _attribute(
             link=click.link,
             click=click,
             started_at=click.created_at,
+            placement=click.placement,
         )
     elif referral_code:
         link = _resolve_code(program, referral_code)
+        by_name = placement == NAME_LOOKUP
         found = Attribution(
-            method=Conversion.Method.REFERRAL_CODE,
-            reason=f"referral code {link.code}",
+            method=Conversion.Method.NAME_LOOKUP if by_name else Conversion.Method.REFERRAL_CODE,
+            reason=f"{'advocate picked by name, code' if by_name else 'referral code'} {link.code}",
             advocate=link.advocate,
             link=link,
+            placement=placement,
         )
     elif coupon_code and (
         advocate := Advocate.objects.filter(
@@ -361,6 +382,7 @@ def conversion_record(
     referral_code: str | None = None,
     click_id: uuid.UUID | None = None,
     coupon_code: str | None = None,
+    placement: str = "",
     occurred_at: datetime | None = None,
     source: str = "api",
     stripe_payment_intent: str = "",
@@ -386,6 +408,7 @@ def conversion_record(
         click_id=click_id,
         coupon_code=coupon_code,
         payment_fingerprint=payment_fingerprint,
+        placement=placement_clean(placement),
     )
     conversion = Conversion(
         program=program,
@@ -475,6 +498,7 @@ def _referral_for_conversion(
                     friend_email=conversion.customer_email,
                     friend_email_normalized=conversion.customer_email_normalized,
                     friend_external_id=conversion.customer_external_id or None,
+                    placement=decision.placement,
                     status=Referral.Status.REJECTED
                     if decision.rejected
                     else Referral.Status.CONVERTED,

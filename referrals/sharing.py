@@ -43,14 +43,16 @@ def share_message(
     }
 
 
-def share_links(*, program: Program, url: str, percent: int) -> list[dict]:
-    """One link per channel; each carries ``?ch=<channel>`` so its clicks are counted apart.
+def share_links(*, program: Program, url: str, percent: int, placement: str = "") -> list[dict]:
+    """One link per channel; each carries ``?ch=<channel>`` so its clicks are counted apart,
+    and ``p=<placement>`` when given (where the buttons are shown: widget, portal, ...).
 
     ``percent`` is the friend's discount, which the default messages mention.
     """
+    prefix = f"{url}?p={placement}&ch=" if placement else f"{url}?ch="
 
     def tagged(channel):
-        return f"{url}?ch={channel}"
+        return prefix + channel
 
     def q(params):
         return urlencode(params, quote_via=quote)

@@ -73,6 +73,7 @@ def referral_redirect(request, code: str):
         services.click_record(
             link=link,
             channel=query.get("ch", ""),
+            placement=query.get("p", ""),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             ip=_client_ip(request),
         )

@@ -96,6 +96,7 @@ class ReferralCreateApi(APIView):
             friend_name=friend.get("name", ""),
             referral_code=v.get("referral_code"),
             click_id=v.get("click_id"),
+            placement=v.get("placement", ""),
             from_browser=from_browser,
         )
         if from_browser:

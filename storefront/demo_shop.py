@@ -77,6 +77,7 @@ def order_report(
     email: str,
     referral_code: str = "",
     click_id: str = "",
+    placement: str = "",
 ) -> dict:
     """POST the order to the conversion API; returns ``{"status", "answer"}`` or ``{"error"}``."""
     body: dict = {
@@ -89,6 +90,8 @@ def order_report(
         body["referral_code"] = referral_code
     if click_id:
         body["click_id"] = click_id
+    if placement:
+        body["placement"] = placement  # name_lookup: the buyer picked a friend by name
     try:
         response = requests.post(
             urljoin(base_url, "api/v1/conversions"),
@@ -108,14 +111,16 @@ def order_report(
     return {"request": body, "status": response.status_code, "answer": answer}
 
 
-def order_place(*, session, base_url: str, product: Product, email: str, **referral) -> str:
+def order_place(
+    *, session, base_url: str, product: Product, email: str, name: str = "", **referral
+) -> str:
     """Report a new order and keep the API's answer in the buyer's session for the receipt."""
     order_id = new_order_id()
     result = order_report(
         base_url=base_url, order_id=order_id, product=product, email=email, **referral
     )
     orders = session.get("demo_orders", {})
-    orders[order_id] = {"product": product.slug, "email": email, **result}
+    orders[order_id] = {"product": product.slug, "email": email, "name": name, **result}
     # Keep the session small: the last few orders are enough for a demo.
     session["demo_orders"] = dict(list(orders.items())[-5:])
     return order_id

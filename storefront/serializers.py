@@ -28,6 +28,13 @@ class FriendInput(serializers.Serializer):
 class ReferralCreateInput(serializers.Serializer):
     referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
     click_id = serializers.UUIDField(required=False, allow_null=True)
+    placement = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="Where the friend found the advocate when there is no click: name_lookup "
+        "(picked by name at checkout) or your own; a click's placement wins.",
+    )
     friend = FriendInput()
 
     def validate(self, attrs):
@@ -49,6 +56,14 @@ class ConversionCreateInput(serializers.Serializer):
     referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
     click_id = serializers.UUIDField(required=False, allow_null=True)
     coupon_code = serializers.CharField(max_length=40, required=False, allow_null=True)
+    placement = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="name_lookup when the buyer picked the advocate by name at checkout "
+        "(Advocacy.lookup fills referral_placement); the attribution method is then "
+        "name_lookup. A click's placement wins.",
+    )
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
 
     def validate_occurred_at(self, value):
@@ -118,6 +133,7 @@ def conversion_payload(conversion) -> dict:
         "attribution": {
             "method": conversion.attribution_method,
             "reason": conversion.attribution_reason,
+            "placement": conversion.referral.placement if conversion.referral_id else "",
         },
         "rewards": [reward_payload(r) for r in conversion_rewards(conversion=conversion)],
         "status": conversion.status,

@@ -10,7 +10,10 @@ import hashlib
 import hmac
 import time
 
+from django.core import signing
+
 from advocacy.models import Program
+from core.normalize import normalize_email
 
 
 class WidgetSignatureError(Exception):
@@ -89,3 +92,35 @@ def widget_verify(
         )
     if expires_at < (now if now is not None else time.time()):
         raise WidgetSignatureError("This widget link has expired: the page must sign a new one.")
+
+
+# ---------------------------------------------------------------- event tokens
+
+EVENT_TOKEN_SALT = "storefront.placement-event"  # noqa: S105 - a salt, not a secret
+EVENT_TOKEN_MAX_AGE = 7 * 86400
+
+
+def viewer_for_email(*, program: Program, email: str) -> str:
+    """Who saw a placement, as counted for unique impressions: never the email itself."""
+    message = f"{program.pk}:{normalize_email(email)}".encode()
+    return "e" + hmac.new(program.widget_secret.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+def viewer_for_visitor(*, program: Program, visitor: str) -> str:
+    """An anonymous browser's own id (embed.js keeps one), hashed per program."""
+    message = f"{program.pk}:{visitor}".encode()
+    return "v" + hmac.new(program.widget_secret.encode(), message, hashlib.sha256).hexdigest()[:40]
+
+
+def event_token(*, program: Program, placement: str, viewer: str, advocate_id: int | None) -> str:
+    """What a page we rendered (widget, prompt) sends back with its impressions and shares."""
+    payload = {"p": program.pk, "pl": placement, "v": viewer, "a": advocate_id}
+    return signing.dumps(payload, salt=EVENT_TOKEN_SALT, compress=True)
+
+
+def event_token_read(token: str) -> dict | None:
+    """The token's payload, or None when it is forged or older than a week."""
+    try:
+        return signing.loads(token, salt=EVENT_TOKEN_SALT, max_age=EVENT_TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        return None

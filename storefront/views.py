@@ -11,11 +11,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from advocacy.models import Program
 from core.errors import ServiceError
+from referrals.placements import WIDGET
 from storefront import demo
 
 from . import demo_shop, selectors, services
-from .embed import embed_script
-from .signing import WidgetSignatureError, widget_params
+from .embed import embed_script, embed_ui_script
+from .signing import (
+    WidgetSignatureError,
+    event_token,
+    viewer_for_email,
+    widget_params,
+)
 
 # ---------------------------------------------------------------- embed script
 
@@ -23,7 +29,16 @@ from .signing import WidgetSignatureError, widget_params
 @require_safe
 def embed_js(request):
     """``/embed.js`` (short cache, revalidated by ETag) or ``/embed.js?v=<hash>`` (immutable)."""
-    content, version = embed_script()
+    return _script(request, *embed_script())
+
+
+@require_safe
+def embed_ui_js(request):
+    """``/embed-ui.js?v=<hash>``: the prompt and the lookup, loaded by embed.js on demand."""
+    return _script(request, *embed_ui_script())
+
+
+def _script(request, content: bytes, version: str):
     response = HttpResponse(content, content_type="application/javascript; charset=utf-8")
     response["ETag"] = f'"{version}"'
     if request.GET.get("v") == version:
@@ -59,7 +74,12 @@ def widget(request, slug: str):
         return _widget_error(request, program, str(exc), 403)
     except ServiceError as exc:
         return _widget_error(request, program, exc.message, exc.status_code)
-    context = selectors.widget_context(advocate=advocate)
+    viewer = viewer_for_email(program=program, email=advocate.email)
+    services.placement_event_record(
+        program=program, kind="impression", placement=WIDGET, viewer=viewer, advocate_id=advocate.pk
+    )
+    token = event_token(program=program, placement=WIDGET, viewer=viewer, advocate_id=advocate.pk)
+    context = selectors.widget_context(advocate=advocate, event_token=token)
     return _widget_headers(render(request, "storefront/widget.html", context), program)
 
 
@@ -123,8 +143,10 @@ def shop_checkout(request, slug: str):
         base_url=request.build_absolute_uri("/"),
         product=product,
         email=email,
+        name=request.POST.get("name", "").strip()[:120],
         referral_code=request.POST.get("referral_code", "").strip(),
         click_id=request.POST.get("referral_click", "").strip(),
+        placement=request.POST.get("referral_placement", "").strip(),
     )
     return redirect("storefront:shop-order", order_id=order_id)
 
@@ -137,9 +159,11 @@ def shop_order(request, order_id: str):
     program = demo_shop.demo_program()
     if order is None or program is None:
         return _shop(request, "storefront/shop_order_missing.html", status=404)
-    params = widget_params(program=program, email=order["email"])
+    params = widget_params(program=program, email=order["email"], name=order.get("name", ""))
     widget_url = reverse("storefront:widget", args=[program.slug]) + "?" + urlencode(params)
     context = {
+        # What the shop's server signs for Advocacy.postPurchase: the same identity.
+        "prompt_token": urlencode(params),
         "order_id": order_id,
         "order": order,
         "product": demo_shop.product_get(order["product"]),

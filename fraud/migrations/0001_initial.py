@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('advocacy', '0010_audit_fraud_actions'),
+        ('advocacy', '0010_advocate_findable_prompt_every_days'),
         ('referrals', '0004_conversion_backfill'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -45,12 +45,12 @@ def test_share_links_carry_the_channel(alice_client, program, link):
     hrefs = dict(re.findall(r'class="button share-(\w+)" href="([^"]+)"', text))
     assert set(hrefs) == {"email", "sms", "whatsapp", "x", "facebook", "linkedin"}
     for channel, href in hrefs.items():
-        assert f"{url}?ch={channel}" in unquote(href.replace("&amp;", "&")), channel
+        assert f"{url}?p=portal&ch={channel}" in unquote(href.replace("&amp;", "&")), channel
     assert hrefs["email"].startswith("mailto:?")
     assert hrefs["sms"].startswith("sms:?&amp;body=")
     assert hrefs["whatsapp"].startswith("https://wa.me/?text=")
     x = parse_qs(urlsplit(hrefs["x"].replace("&amp;", "&")).query)
-    assert x["url"] == [f"{url}?ch=x"]
+    assert x["url"] == [f"{url}?p=portal&ch=x"]
     assert hrefs["facebook"].startswith("https://www.facebook.com/sharer/sharer.php?u=")
     assert hrefs["linkedin"].startswith("https://www.linkedin.com/sharing/share-offsite/?url=")
     # The native share button appears only where navigator.share exists.

@@ -64,6 +64,8 @@ def test_the_demo_shop_loop_from_a_referral_link_to_a_reward(page, live_server, 
     page.wait_for_url(re.compile(r"/demo-shop/orders/demo-\w+/$"))
     assert page.inner_text("#attributed") == "Attributed"
     assert page.locator(".reward-status").all_inner_texts() == ["pending"]
+    page.get_by_role("dialog").get_by_role("heading").wait_for()  # the share prompt
+    page.keyboard.press("Escape")  # closed: the widget loads
     widget = page.frame_locator("iframe.widget-frame")
     widget.locator("#referral-url").wait_for()
     screenshot("demo_shop_order")
@@ -77,7 +79,7 @@ def test_the_demo_shop_loop_from_a_referral_link_to_a_reward(page, live_server, 
     assert (reward.recipient, reward.status, reward.amount_minor) == ("advocate", "pending", 1000)
     # The buyer became an advocate in turn, through the widget on the confirmation page.
     buyer_link = widget.locator("#referral-url").input_value()
-    assert re.fullmatch(rf"{live_server.url}/r/[A-Z0-9]{{8}}", buyer_link)
+    assert re.fullmatch(rf"{live_server.url}/r/[A-Z0-9]{{8}}\?p=widget", buyer_link)
 
 
 def test_an_order_without_a_referral_is_recorded_unattributed(page, live_server):
@@ -205,7 +207,7 @@ def test_the_widget_shows_a_signed_customers_link_and_refuses_a_tampered_one(
     link.wait_for()
     advocate = demo.advocates.get(email="sam@example.com")
     assert advocate.external_id == "cust-7"
-    assert link.input_value() == f"{live_server.url}/r/{advocate.links.get().code}"
+    assert link.input_value() == f"{live_server.url}/r/{advocate.links.get().code}?p=widget"
     assert widget.locator(".share a").all_inner_texts() == [
         "Email",
         "WhatsApp",

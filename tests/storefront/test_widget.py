@@ -25,11 +25,11 @@ def test_a_signed_customer_gets_their_link_share_buttons_and_stats(client, progr
     assert (advocate.external_id, advocate.name) == ("cust-carol", "Carol")
     code = advocate.links.get().code
     html = response.content.decode()
-    assert f'value="http://testserver/r/{code}"' in html
+    assert f'value="http://testserver/r/{code}?p=widget"' in html
     for channel in ["email", "whatsapp", "x", "facebook", "linkedin", "sms"]:
         assert f'class="{channel}"' in html
     assert "https://wa.me/?text=" in html
-    assert f"http%3A%2F%2Ftestserver%2Fr%2F{code}%3Fch%3Dwhatsapp" in html
+    assert f"http%3A%2F%2Ftestserver%2Fr%2F{code}%3Fp%3Dwidget%26ch%3Dwhatsapp" in html
     assert 'id="stat-clicks">0<' in html
     assert "Friends get 10% off" in html
     assert "You get €10.00 when a friend buys" in html

@@ -100,7 +100,13 @@ class Command(BaseCommand):
         jane, _ = advocate_enroll(program=program, email="jane@example.com", name="Jane Advocate")
         link = jane.links.get()
         ReferralLink.objects.filter(pk=link.pk).update(code=demo.DEMO_ADVOCATE_CODE)
-        Advocate.objects.filter(pk=jane.pk).update(coupon_code=demo.DEMO_ADVOCATE_CODE)
+        # Jane lets friends find her by name at the demo shop's checkout ("Jane A., Bergen").
+        Advocate.objects.filter(pk=jane.pk).update(
+            coupon_code=demo.DEMO_ADVOCATE_CODE,
+            findable=True,
+            city="Bergen",
+            findable_show_city=True,
+        )
         link.refresh_from_db()
         advocate_enroll(program=program, email="olav@example.com", name="Olav Advocate")
         now = timezone.now()
@@ -111,6 +117,7 @@ class Command(BaseCommand):
                 link=link,
                 advocate=jane,
                 channel=["email", "whatsapp", "x"][i],
+                placement=["email_invitation", "post_purchase", "widget"][i],
                 created_at=now - timedelta(days=3 - i),
             )
             referral_create(program=program, friend_email=email, click_id=click.id)

@@ -1,7 +1,8 @@
 /*! Advocacy embed script: keeps a referral (?ref=&click=) in a first-party cookie and
  * fills <input name="referral_code"> / <input name="referral_click"> in the page's forms.
  * <script src="https://PLATFORM/embed.js" data-key="pk_..." async></script>
- * Optional: data-cookie-domain="example.com", data-days="30", data-api="https://PLATFORM". */
+ * Optional: data-cookie-domain="example.com", data-days="30", data-api="https://PLATFORM".
+ * Advocacy.postPurchase({token}) and Advocacy.lookup({target}) load their part on demand. */
 (function () {
   "use strict";
   if (window.Advocacy && window.Advocacy.referral) return; // loaded twice: keep the first
@@ -108,7 +109,24 @@
     fill(document, referral());
   }
 
-  window.Advocacy = { referral: referral, signup: signup, fill: fillPage };
+  var ui = null; // the prompt and the lookup: fetched only when a page asks for them
+  function later(name) {
+    return function (options) {
+      ui = ui || new Promise(function (resolve, reject) {
+        var tag = document.createElement("script");
+        tag.src = api + "__ADVOCACY_UI__";
+        tag.onload = function () { resolve(window.Advocacy._ui); };
+        tag.onerror = function () { ui = null; reject(new Error("Advocacy: " + tag.src)); };
+        document.head.appendChild(tag);
+      });
+      return ui.then(function (m) { return m[name](options || {}); });
+    };
+  }
+
+  window.Advocacy = {
+    referral: referral, signup: signup, fill: fillPage, _api: api, _key: opts.key,
+    postPurchase: later("postPurchase"), lookup: later("lookup")
+  };
 
   if (referral()) {
     fillPage();
