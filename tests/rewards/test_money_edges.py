@@ -9,10 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.db import transaction
 
+from advocacy.models import AuditLog
 from core.errors import ServiceError
 from referrals.services import click_record
-from rewards import catalog, ledger, payouts
+from rewards import catalog, ledger, payouts, services
 from rewards.models import (
     CatalogItem,
     LedgerEntry,
@@ -93,6 +95,59 @@ def test_a_commission_rounds_down_to_the_minor_unit(api, program, link):
     rule(program, kind=RewardRule.Kind.COMMISSION, percent="7", amount_minor=0)
     assert post_conversion(api, referral_code=link.code, amount="49.99").status_code == 201
     assert Reward.objects.get().amount_minor == 349
+
+
+def test_a_partial_refund_leaves_a_perk_and_a_full_refund_voids_it(api, program, link):
+    """The perk is the order's first reward: a partial refund skips it and goes on to
+    the cash reward (not ``break``); only the refund that makes the order whole voids it.
+    """
+    program.reward_rules.all().delete()
+    rule(program, name="tote", kind=RewardRule.Kind.PERK, perk_description="Tote", amount_minor=0)
+    rule(program, name="cash", amount_minor=1000)
+    assert post_conversion(api, referral_code=link.code, amount="80.00").status_code == 201
+    perk, cash = Reward.objects.order_by("pk")
+    assert refund(api, "60.00").status_code == 201
+    perk.refresh_from_db()
+    cash.refresh_from_db()
+    assert (perk.status, cash.reversed_minor) == ("pending", 750)
+    assert refund(api, "20.00").status_code == 201
+    perk.refresh_from_db()
+    cash.refresh_from_db()
+    assert (perk.status, cash.status, cash.reversed_minor) == ("reversed", "reversed", 1000)
+    voided = AuditLog.objects.filter(action="reward.reversed", object_id=str(perk.pk)).get()
+    assert voided.program_id == program.pk
+    assert voided.data == {"reason": "Refund of order order-1"}
+
+
+def test_a_refund_too_small_to_reverse_a_cent_writes_nothing(api, link):
+    """1 cent of an 80.00 order is 0.125 cent of a 10.00 reward: nothing to reverse, no entry."""
+    assert post_conversion(api, referral_code=link.code, amount="80.00").status_code == 201
+    reward = Reward.objects.get()
+    audit_rows = AuditLog.objects.count()
+    assert refund(api, "0.01").status_code == 201
+    reward.refresh_from_db()
+    assert reward.reversed_minor == 0
+    assert entries(reward) == []
+    assert AuditLog.objects.filter(action="reward.reversed").count() == 0
+    assert AuditLog.objects.count() == audit_rows + 1  # the refund's own row only
+    # 8 cents is exactly one cent of the reward: that one is reversed.
+    assert refund(api, "0.07").status_code == 201
+    reward.refresh_from_db()
+    assert (reward.reversed_minor, entries(reward)) == (1, [("pending", -1)])
+
+
+def test_reversing_all_takes_back_what_refunds_left(api, link):
+    """Un-attributing a partly refunded order reverses the rest of its rewards, not more."""
+    assert post_conversion(api, referral_code=link.code, amount="80.00").status_code == 201
+    assert refund(api, "20.00").status_code == 201
+    reward = Reward.objects.get()
+    with transaction.atomic():
+        services.rewards_reverse_all(conversion=reward.conversion, reason="self-referral")
+    reward.refresh_from_db()
+    assert (reward.reversed_minor, reward.status) == (1000, "reversed")
+    assert entries(reward) == [("pending", -250), ("pending", -750)]
+    assert LedgerEntry.objects.filter(reward=reward).order_by("pk").last().memo == "self-referral"
+    assert ledger.balances(advocate=reward.advocate)["cash"]["EUR"]["pending"] == 0
 
 
 # ------------------------------------------------------------ attribution window
