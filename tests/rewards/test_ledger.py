@@ -216,6 +216,8 @@ def test_the_running_balance_is_per_advocate_currency_and_bucket(reward, program
         services.ledger_adjust(
             advocate=advocate, amount_minor=amount, currency=currency, reason="t", actor=None
         )
+    # Bob has only ever had an adjustment: every bucket of his is shown, the empty ones as 0.
+    assert balances(advocate=bob)["cash"] == {"EUR": {"pending": 0, "available": 70, "paid": 0}}
     rows = [
         (e.advocate_id, e.currency, e.bucket, e.amount_minor, e.balance)
         for e in with_running_balance(LedgerEntry.objects.order_by("created_at", "id"))

@@ -376,7 +376,8 @@ def test_a_redemption_spends_exactly_the_balance(program, advocate):
     grant_points(advocate, 100)
     catalog.points_redeem(advocate=advocate, item=mug, idempotency_key="all-of-it")
     assert ledger.available_points(advocate.pk) == 0
-    assert LedgerEntry.objects.get(kind="redemption").amount_minor == -100
+    spent = LedgerEntry.objects.get(kind="redemption")
+    assert (spent.amount_minor, spent.memo) == (-100, "Redeemed Mug")
 
 
 # ------------------------------------------------------------ Stripe: transfer lookup
@@ -418,6 +419,14 @@ def test_a_resent_payout_looks_up_only_its_own_transfer_group(fake_stripe, advoc
     bobs_payout.refresh_from_db()
     assert len(fake_stripe.transfers) == 2
     assert payout.stripe_transfer_id != bobs_payout.stripe_transfer_id
+    assert set(
+        LedgerEntry.objects.filter(payout=payout).values_list("bucket", "amount_minor", "memo")
+    ) == {
+        ("available", -4000, f"Payout {payout.pk}"),
+        ("in_payout", 4000, f"Payout {payout.pk}"),
+        ("in_payout", -4000, f"Payout {payout.pk} sent ({payout.stripe_transfer_id})"),
+        ("paid", 4000, f"Payout {payout.pk} sent ({payout.stripe_transfer_id})"),
+    }
     transfer = fake_stripe.transfers[payout.stripe_transfer_id]
     assert (transfer["amount"], transfer["destination"]) == (4000, connected.stripe_account_id)
     assert transfer["transfer_group"] == payout.stripe_idempotency_key
