@@ -150,6 +150,45 @@ def test_reversing_all_takes_back_what_refunds_left(api, link):
     assert ledger.balances(advocate=reward.advocate)["cash"]["EUR"]["pending"] == 0
 
 
+def test_a_reward_matures_at_the_end_of_its_hold_and_is_reversed_where_it_is(api, link):
+    """Exactly at ``available_at`` it matures; a refund then debits the available bucket,
+    with the order in the memo and an audit row of the program saying how much."""
+    assert post_conversion(api, referral_code=link.code, amount="80.00").status_code == 201
+    reward = Reward.objects.get()
+    assert services.reward_mature(reward_id=reward.pk, now=reward.available_at) is True
+    matured = AuditLog.objects.get(action="reward.matured")
+    assert (matured.program_id, matured.object_id) == (reward.program_id, str(reward.pk))
+    assert refund(api, "20.00").status_code == 201
+    assert list(
+        LedgerEntry.objects.filter(reward=reward, kind="reward_reversed").values_list(
+            "bucket", "amount_minor", "memo"
+        )
+    ) == [("available", -250, "Refund of order order-1")]
+    reversed_row = AuditLog.objects.get(action="reward.reversed")
+    assert reversed_row.program_id == reward.program_id
+    assert reversed_row.data == {"amount": 250, "reason": "Refund of order order-1"}
+    assert ledger.balances(advocate=reward.advocate)["cash"]["EUR"]["available"] == 750
+
+
+def test_the_last_cent_of_a_reward_matures(api, link):
+    assert post_conversion(api, referral_code=link.code, amount="80.00").status_code == 201
+    assert refund(api, "79.93").status_code == 201  # 999 of the 1000 reversed
+    reward = Reward.objects.get()
+    assert services.reward_mature(reward_id=reward.pk, now=reward.available_at) is True
+    assert ledger.balances(advocate=reward.advocate)["cash"]["EUR"]["available"] == 1
+
+
+def test_a_perk_never_matures_into_a_balance(api, program, link):
+    program.reward_rules.all().delete()
+    rule(program, kind=RewardRule.Kind.PERK, perk_description="Tote", amount_minor=0, hold_days=0)
+    assert post_conversion(api, referral_code=link.code).status_code == 201
+    perk = Reward.objects.get()
+    assert services.reward_mature(reward_id=perk.pk, now=perk.available_at) is False
+    perk.refresh_from_db()
+    assert perk.status == "pending"
+    assert services.reward_ids_due(now=perk.available_at) == []
+
+
 # ------------------------------------------------------------ attribution window
 
 
