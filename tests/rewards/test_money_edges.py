@@ -25,7 +25,7 @@ from rewards.models import (
     RewardDecision,
     RewardRule,
 )
-from tests.factories import enroll
+from tests.factories import UserFactory, enroll
 from tests.fake_stripe import signed_event
 from tests.helpers import post_conversion
 from tests.rewards.test_catalog import grant_points
@@ -417,6 +417,22 @@ def test_a_redemption_spends_exactly_the_balance(program, advocate):
     assert ledger.available_points(advocate.pk) == 0
     spent = LedgerEntry.objects.get(kind="redemption")
     assert (spent.amount_minor, spent.memo) == (-100, "Redeemed Mug")
+
+
+def test_a_cancelled_redemption_returns_its_points_once_with_memo_and_audit(program, advocate):
+    manager = UserFactory()
+    mug = CatalogItem.objects.create(program=program, name="Mug", kind="perk", points_price=100)
+    grant_points(advocate, 130)
+    redemption = catalog.points_redeem(advocate=advocate, item=mug, idempotency_key="mug")
+    assert catalog.redemption_cancel(redemption_id=redemption.pk, actor=manager) is True
+    assert catalog.redemption_cancel(redemption_id=redemption.pk, actor=manager) is False
+    redemption.refresh_from_db()
+    assert redemption.status == "cancelled"
+    returned = LedgerEntry.objects.get(kind="redemption_refunded")
+    assert (returned.amount_minor, returned.memo) == (100, "Redemption cancelled")
+    assert ledger.available_points(advocate.pk) == 130
+    row = AuditLog.objects.get(action="redemption.cancelled")
+    assert (row.program_id, row.actor_id) == (program.pk, manager.pk)
 
 
 # ------------------------------------------------------------ Stripe: transfer lookup
