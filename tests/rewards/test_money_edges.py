@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 import time_machine
+from django.core import mail
 from django.db import transaction
 
 from advocacy.models import AuditLog
@@ -170,12 +171,14 @@ def test_a_reward_matures_at_the_end_of_its_hold_and_is_reversed_where_it_is(api
     assert ledger.balances(advocate=reward.advocate)["cash"]["EUR"]["available"] == 750
 
 
-def test_the_last_cent_of_a_reward_matures(api, link):
+def test_the_last_cent_of_a_reward_matures(api, link, django_capture_on_commit_callbacks):
     assert post_conversion(api, referral_code=link.code, amount="80.00").status_code == 201
     assert refund(api, "79.93").status_code == 201  # 999 of the 1000 reversed
     reward = Reward.objects.get()
-    assert services.reward_mature(reward_id=reward.pk, now=reward.available_at) is True
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.reward_mature(reward_id=reward.pk, now=reward.available_at) is True
     assert ledger.balances(advocate=reward.advocate)["cash"]["EUR"]["available"] == 1
+    assert [m.subject for m in mail.outbox] == ["Your reward of 0.01 EUR is available"]
 
 
 def test_a_perk_never_matures_into_a_balance(api, program, link):
