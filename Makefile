@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run dev test install install-dev lint format check clean worker
+.PHONY: run dev test install install-dev lint format check clean worker mutation
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -42,6 +42,12 @@ test: install-dev
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest -n $${PYTEST_WORKERS:-auto} $(PYTEST_ARGS)
+
+# Mutation testing of the code that moves money (slow; not part of `make test` or CI).
+# One module: `make mutation MODULE=rewards/ledger.py`. See docs/testing.md.
+MUTATION_CHILDREN ?= 1
+mutation: install-dev
+	$(PY) tests/mutation.py $(MODULE) --children $(MUTATION_CHILDREN) $(if $(MUTATION_FRESH),--fresh)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

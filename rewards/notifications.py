@@ -31,11 +31,9 @@ def notify_advocate(kind: str, object_id: int) -> str:
     obj = model.objects.select_related("advocate", "program").filter(pk=object_id).first()
     if obj is None:
         return "missing"
-    amount = (
-        obj.amount_minor
-        if obj.currency == POINTS_CURRENCY
-        else to_decimal_string(obj.amount_minor, obj.currency)
-    )
+    # A reward partly reversed before it matured makes only what is left available.
+    minor = getattr(obj, "remaining_minor", obj.amount_minor)
+    amount = minor if obj.currency == POINTS_CURRENCY else to_decimal_string(minor, obj.currency)
     return advocate_notify(
         advocate=obj.advocate,
         kind=kind,

@@ -92,6 +92,22 @@ class Books(RuleBasedStateMachine):
         amount = None if whole else data.draw(st.integers(1, left))
         conversion_refund(program=self.program, order_id=order_id, amount_minor=amount)
 
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), parts=st.integers(2, 4))
+    def refund_in_parts(self, data, parts):
+        """Several partial refunds of one order in a row (together still partial, or whole)."""
+        order_id = data.draw(st.sampled_from(self.orders))
+        conversion = Conversion.objects.get(program=self.program, order_id=order_id)
+        left = conversion.amount_minor - conversion.refunded_minor
+        if left < parts:
+            return
+        cuts = data.draw(
+            st.lists(st.integers(1, left), min_size=parts - 1, max_size=parts - 1, unique=True)
+        )
+        edges = [0, *sorted(cuts)]
+        for start, end in itertools.pairwise(edges):
+            conversion_refund(program=self.program, order_id=order_id, amount_minor=end - start)
+
     @rule()
     def mature(self):
         for pk in services.reward_ids_due():
@@ -183,6 +199,19 @@ class Books(RuleBasedStateMachine):
             for reward in conversion.rewards.all():
                 assert reward.reversed_minor == reward.amount_minor
                 assert reward.status == "reversed"
+
+    @invariant()
+    def reversals_follow_the_refunded_share(self):
+        # However a refund is split, a reward's reversed part is the refunded share
+        # of the order, rounded down (towards the advocate): docs/rewards.md.
+        for conversion in Conversion.objects.filter(program=self.program, refunded_minor__gt=0):
+            for reward in conversion.rewards.filter(kind__in=Reward.BALANCE_KINDS):
+                share = reward.amount_minor * conversion.refunded_minor // conversion.amount_minor
+                assert reward.reversed_minor == share, (reward.pk, reward.reversed_minor, share)
+                reversals = LedgerEntry.objects.filter(
+                    reward=reward, kind__in=["reward_reversed", "clawback"]
+                )
+                assert -sum(e.amount_minor for e in reversals) == share
 
     @invariant()
     def nothing_is_paid_twice(self):
