@@ -329,3 +329,12 @@ class NpsSurvey(models.Model):
 
     def __str__(self) -> str:
         return f"NPS survey to {self.customer}"
+
+
+class DetractorFollowUp(NpsResponse):
+    """The admin's follow-up queue of detractors (a view of ``NpsResponse``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "detractor follow-up"
+        verbose_name_plural = "detractor follow-ups"
