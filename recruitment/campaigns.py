@@ -29,6 +29,7 @@ import logging
 import smtplib
 from datetime import timedelta
 
+from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -185,6 +186,9 @@ def campaign_batch_send(*, campaign_id: int, step: int, after_pk: int) -> tuple[
         .order_by("pk")[:BATCH]
     )
     if not batch:
+        if after_pk and _eligible(campaign, step).exists():
+            # Another chain (a redelivered task) is behind us: sweep again from the start.
+            return 0, 0
         _step_finish(campaign, step)
         return None
     to_send = []
@@ -198,9 +202,12 @@ def campaign_batch_send(*, campaign_id: int, step: int, after_pk: int) -> tuple[
             pk=r.pk, claimed_step=step - 1, steps_sent=step - 1
         ).update(state=reason)
     granted = send_quota_take(program=campaign.program, wanted=len(to_send))
-    for r in to_send[:granted]:
-        r.campaign = campaign
-        recipient_send(recipient=r, step=step)
+    if granted:
+        # One SMTP session for the batch (a connection per message is 2-3x slower).
+        with get_connection() as connection:
+            for r in to_send[:granted]:
+                r.campaign = campaign
+                recipient_send(recipient=r, step=step, connection=connection)
     if granted < len(to_send):
         # Out of budget for this minute: continue from the first unsent one.
         resume_after = to_send[granted].pk - 1
@@ -209,7 +216,7 @@ def campaign_batch_send(*, campaign_id: int, step: int, after_pk: int) -> tuple[
     return batch[-1].pk, 0
 
 
-def recipient_send(*, recipient: CampaignRecipient, step: int) -> str:
+def recipient_send(*, recipient: CampaignRecipient, step: int, connection=None) -> str:
     """Claim, send, record (see the module's notes). Returns "sent", "taken" or "failed"."""
     now = timezone.now()
     claimed = CampaignRecipient.objects.filter(
@@ -218,7 +225,7 @@ def recipient_send(*, recipient: CampaignRecipient, step: int) -> str:
     if not claimed:
         return "taken"
     try:
-        invitation_send(recipient=recipient, step=step)
+        invitation_send(recipient=recipient, step=step, connection=connection)
     except smtplib.SMTPRecipientsRefused as exc:
         CampaignRecipient.objects.filter(pk=recipient.pk).update(
             state=S.FAILED, last_error=f"refused: {exc}"[:300]

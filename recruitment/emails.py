@@ -111,16 +111,24 @@ def invitation_text(program: Program, language: str, *, reminder: bool) -> tuple
         return default_invitation(program, reminder=reminder)
 
 
-def _send(*, customer: Customer, subject: str, text: str, html: str) -> None:
+def _send(*, customer: Customer, subject: str, text: str, html: str, connection=None) -> None:
     message = EmailMultiAlternatives(
-        subject, text, settings.DEFAULT_FROM_EMAIL, [customer.email], headers=_headers(customer)
+        subject,
+        text,
+        settings.DEFAULT_FROM_EMAIL,
+        [customer.email],
+        headers=_headers(customer),
+        connection=connection,
     )
     message.attach_alternative(html, "text/html")
     message.send()
 
 
-def invitation_send(*, recipient: CampaignRecipient, step: int) -> None:
-    """Email step ``step`` of a campaign to its recipient (1: the invitation)."""
+def invitation_send(*, recipient: CampaignRecipient, step: int, connection=None) -> None:
+    """Email step ``step`` of a campaign to its recipient (1: the invitation).
+
+    ``connection``: an open mail connection, reused for a batch (one SMTP session).
+    """
     customer = recipient.customer
     program = recipient.campaign.program
     language = customer_language(customer)
@@ -140,7 +148,7 @@ def invitation_send(*, recipient: CampaignRecipient, step: int) -> None:
         f"{linebreaks(escape(body))}<p><small>{escape(footer)}</small></p>"
         f'<img src="{escape(pixel)}" width="1" height="1" alt="">'
     )
-    _send(customer=customer, subject=subject, text=text, html=html)
+    _send(customer=customer, subject=subject, text=text, html=html, connection=connection)
 
 
 def nps_survey_send(*, survey: NpsSurvey) -> None:
