@@ -18,7 +18,9 @@ from . import campaigns, selectors, services
 from .models import Customer
 from .serializers import (
     CampaignInput,
+    ConversionBulkInput,
     ConversionRowInput,
+    CustomerBulkInput,
     CustomerRowInput,
     NpsInput,
     RowsInput,
@@ -60,7 +62,7 @@ def _rows(request, key: str, serializer_cls, result: services.BulkResult, **kwar
 
 
 class CustomerBulkApi(APIView):
-    @extend_schema(request=OpenApiResponse(), responses={200: OpenApiResponse()})
+    @extend_schema(request=CustomerBulkInput, responses={200: OpenApiResponse()})
     def post(self, request):
         result = services.BulkResult()
         rows = _rows(request, "customers", CustomerRowInput, result)
@@ -84,7 +86,7 @@ class CustomerDetailApi(APIView):
 
 
 class ConversionBulkApi(APIView):
-    @extend_schema(request=OpenApiResponse(), responses={200: OpenApiResponse()})
+    @extend_schema(request=ConversionBulkInput, responses={200: OpenApiResponse()})
     def post(self, request):
         backfill = request.data.get("backfill", False) if isinstance(request.data, dict) else False
         if not isinstance(backfill, bool):

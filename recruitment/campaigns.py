@@ -41,7 +41,7 @@ from core import outbox
 from core.errors import ServiceError
 from referrals.invitations import advocate_invite
 
-from .emails import invitation_send
+from .emails import invitation_send, invitation_texts
 from .models import Campaign, CampaignRecipient, Customer, SendWindow
 from .scoring import settings_for
 from .selectors import segment_customers
@@ -204,10 +204,11 @@ def campaign_batch_send(*, campaign_id: int, step: int, after_pk: int) -> tuple[
     granted = send_quota_take(program=campaign.program, wanted=len(to_send))
     if granted:
         # One SMTP session for the batch (a connection per message is 2-3x slower).
+        texts = invitation_texts(campaign.program)
         with get_connection() as connection:
             for r in to_send[:granted]:
                 r.campaign = campaign
-                recipient_send(recipient=r, step=step, connection=connection)
+                recipient_send(recipient=r, step=step, connection=connection, texts=texts)
     if granted < len(to_send):
         # Out of budget for this minute: continue from the first unsent one.
         resume_after = to_send[granted].pk - 1
@@ -216,7 +217,9 @@ def campaign_batch_send(*, campaign_id: int, step: int, after_pk: int) -> tuple[
     return batch[-1].pk, 0
 
 
-def recipient_send(*, recipient: CampaignRecipient, step: int, connection=None) -> str:
+def recipient_send(
+    *, recipient: CampaignRecipient, step: int, connection=None, texts: dict | None = None
+) -> str:
     """Claim, send, record (see the module's notes). Returns "sent", "taken" or "failed"."""
     now = timezone.now()
     claimed = CampaignRecipient.objects.filter(
@@ -225,7 +228,7 @@ def recipient_send(*, recipient: CampaignRecipient, step: int, connection=None) 
     if not claimed:
         return "taken"
     try:
-        invitation_send(recipient=recipient, step=step, connection=connection)
+        invitation_send(recipient=recipient, step=step, connection=connection, texts=texts)
     except smtplib.SMTPRecipientsRefused as exc:
         CampaignRecipient.objects.filter(pk=recipient.pk).update(
             state=S.FAILED, last_error=f"refused: {exc}"[:300]

@@ -100,9 +100,18 @@ def default_invitation(program: Program, *, reminder: bool) -> tuple[str, str]:
     return subject, body
 
 
-def invitation_text(program: Program, language: str, *, reminder: bool) -> tuple[str, str]:
+def invitation_texts(program: Program) -> dict[str, InvitationText]:
+    """The program's own texts by language (load once per batch)."""
+    return {t.language: t for t in InvitationText.objects.filter(program=program)}
+
+
+def invitation_text(
+    program: Program, language: str, *, reminder: bool, texts: dict | None = None
+) -> tuple[str, str]:
     """The program's own text in ``language`` when it has one, else the default."""
-    own = InvitationText.objects.filter(program=program, language=language).first()
+    if texts is None:
+        texts = invitation_texts(program)
+    own = texts.get(language)
     if own and reminder and own.reminder_subject and own.reminder_body:
         return own.reminder_subject, own.reminder_body
     if own and not reminder:
@@ -124,7 +133,9 @@ def _send(*, customer: Customer, subject: str, text: str, html: str, connection=
     message.send()
 
 
-def invitation_send(*, recipient: CampaignRecipient, step: int, connection=None) -> None:
+def invitation_send(
+    *, recipient: CampaignRecipient, step: int, connection=None, texts: dict | None = None
+) -> None:
     """Email step ``step`` of a campaign to its recipient (1: the invitation).
 
     ``connection``: an open mail connection, reused for a batch (one SMTP session).
@@ -138,7 +149,7 @@ def invitation_send(*, recipient: CampaignRecipient, step: int, connection=None)
         "program": program.name,
         "join_url": absolute(reverse("recruitment:join", args=[token])),
     }
-    subject, body = invitation_text(program, language, reminder=step > 1)
+    subject, body = invitation_text(program, language, reminder=step > 1, texts=texts)
     subject, body = _fill(subject, values).replace("\n", " "), _fill(body, values)
     with translation.override(language):
         footer = _("Unsubscribe: %(url)s") % {"url": unsubscribe_url(customer)}

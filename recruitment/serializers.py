@@ -130,3 +130,13 @@ class CampaignInput(serializers.Serializer):
         if ("customers" in attrs) == ("segment" in attrs):
             raise serializers.ValidationError("Give either customers or segment.")
         return attrs
+
+
+# The bulk envelopes as the OpenAPI schema shows them (rows are checked one by one).
+class CustomerBulkInput(serializers.Serializer):
+    customers = CustomerRowInput(many=True)
+
+
+class ConversionBulkInput(serializers.Serializer):
+    conversions = ConversionRowInput(many=True)
+    backfill = serializers.BooleanField(required=False, default=False)

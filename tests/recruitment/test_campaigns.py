@@ -78,10 +78,10 @@ def test_a_worker_dying_between_claim_and_record_is_not_resent(program, monkeypa
     Campaign.objects.filter(pk=campaign.pk).update(step=1, status="sending")
     victim = CampaignRecipient.objects.order_by("pk").first()
 
-    def die(*, recipient, step, connection=None):
+    def die(*, recipient, step, **kwargs):
         if recipient.pk == victim.pk:
             raise SystemExit("worker killed")  # after the claim, before the record
-        real(recipient=recipient, step=step, connection=connection)
+        real(recipient=recipient, step=step, **kwargs)
 
     real = campaigns.invitation_send
     monkeypatch.setattr(campaigns, "invitation_send", die)
