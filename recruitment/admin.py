@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.http import JsonResponse
+from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
@@ -18,12 +19,13 @@ from advocacy.models import Program
 from core.errors import ServiceError
 from core.money import to_decimal_string
 
-from . import campaigns, nps, scoring, selectors, services
+from . import campaigns, imports, nps, scoring, selectors, services
 from .models import (
     Campaign,
     CampaignRecipient,
     Customer,
     DetractorFollowUp,
+    ImportJob,
     InvitationText,
     NpsResponse,
     RecruitmentSettings,
@@ -577,3 +579,150 @@ class RecruitmentSettingsAdmin(ProgramScopedAdmin):
 class InvitationTextAdmin(ProgramScopedAdmin):
     list_display = ["program", "language", "subject"]
     list_filter = ["program", "language"]
+
+
+# --- imports ------------------------------------------------------------------------------------
+
+
+class ImportUploadForm(forms.ModelForm):
+    file = forms.FileField(
+        help_text="CSV (UTF-8) or XLSX with a header row; see the column list below."
+    )
+
+    class Meta:
+        model = ImportJob
+        fields = ["program", "kind"]
+
+
+COLUMNS_HELP = format_html(
+    "<p><b>Customers</b>: {} (attr_&lt;name&gt; columns become attributes).</p>"
+    "<p><b>Order history</b>: {} (occurred_at as ISO 8601, e.g. 2025-03-01T10:00:00Z).</p>"
+    "<p>The file is checked first (dry run): nothing is imported until every row is valid, "
+    "and then all rows are imported together or none.</p>",
+    ", ".join(imports.CUSTOMER_COLUMNS),
+    ", ".join(imports.ORDER_COLUMNS),
+)
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ProgramScopedAdmin):
+    list_display = ["filename", "kind", "program", "status", "progress", "total", "created_at"]
+    list_filter = ["status", "kind", "program"]
+    change_form_template = "admin/recruitment/importjob/change_form.html"
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ImportUploadForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["program", "kind", "file", "columns"]
+        return [
+            "program",
+            "kind",
+            "filename",
+            "status",
+            "progress",
+            "total",
+            "created",
+            "updated",
+            "row_errors",
+            "preview_table",
+            "created_by",
+            "created_at",
+            "finished_at",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["columns"] if obj is None else self.get_fields(request, obj)
+
+    @admin.display(description="Columns")
+    def columns(self, obj=None):
+        return COLUMNS_HELP
+
+    @admin.display(description="Progress")
+    def progress(self, obj):
+        return format_html(
+            '<progress value="{}" max="{}" style="width:10em"></progress> {} / {}',
+            obj.processed,
+            max(1, obj.total),
+            obj.processed,
+            obj.total,
+        )
+
+    @admin.display(description="Errors per row")
+    def row_errors(self, obj):
+        if not obj.errors:
+            return "None"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td></tr>",
+            ((e.get("line"), e.get("fields") or e.get("error")) for e in obj.errors),
+        )
+        return format_html("<table><tr><th>Line</th><th>Problem</th></tr>{}</table>", rows)
+
+    @admin.display(description="First rows")
+    def preview_table(self, obj):
+        if not obj.preview:
+            return "-"
+        head = list(obj.preview[0])
+        header = format_html_join("", "<th>{}</th>", ((h,) for h in head))
+        body = format_html_join(
+            "",
+            "<tr>{}</tr>",
+            (
+                (format_html_join("", "<td>{}</td>", ((row.get(h, ""),) for h in head)),)
+                for row in obj.preview
+            ),
+        )
+        return format_html("<table><tr>{}</tr>{}</table>", header, body)
+
+    def save_model(self, request, obj, form, change):
+        upload = form.cleaned_data["file"]
+        try:
+            job = imports.import_check(
+                program=obj.program,
+                kind=obj.kind,
+                filename=upload.name,
+                data=upload.read(),
+                actor=request.user,
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+            job = ImportJob.objects.create(
+                program=obj.program,
+                kind=obj.kind,
+                filename=upload.name[:200],
+                data=b"",
+                status=ImportJob.Status.INVALID,
+                errors=[{"line": 0, "error": exc.message}],
+            )
+        obj.pk = job.pk
+        obj._state.adding = False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/start/",
+                self.admin_site.admin_view(self.start_view),
+                name="recruitment_importjob_start",
+            ),
+            *super().get_urls(),
+        ]
+
+    def start_view(self, request, pk):
+        job = self.get_queryset(request).filter(pk=pk).first()
+        if request.method != "POST" or job is None or not self.may_write(request, job):
+            return redirect("admin:recruitment_importjob_changelist")
+        try:
+            job = imports.import_start(job=job)
+            messages.info(
+                request, f"{job.get_status_display()}: {job.processed} of {job.total} rows."
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        return redirect("admin:recruitment_importjob_change", job.pk)

@@ -338,3 +338,42 @@ class DetractorFollowUp(NpsResponse):
         proxy = True
         verbose_name = "detractor follow-up"
         verbose_name_plural = "detractor follow-ups"
+
+
+class ImportJob(models.Model):
+    """A CSV/XLSX upload of customers or backfilled orders: checked, then imported whole."""
+
+    class Kind(models.TextChoices):
+        CUSTOMERS = "customers", "Customers"
+        ORDERS = "orders", "Order history (backfill)"
+
+    class Status(models.TextChoices):
+        CHECKED = "checked", "Checked (dry run)"
+        INVALID = "invalid", "Has errors: nothing imported"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Failed: nothing imported"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="import_jobs")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    filename = models.CharField(max_length=200)
+    data = models.BinaryField(editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKED)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} from {self.filename}"

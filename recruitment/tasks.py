@@ -9,7 +9,7 @@ from django.db import OperationalError
 
 from advocacy.models import Program
 
-from . import campaigns, nps, scoring
+from . import campaigns, imports, nps, scoring
 from .models import Customer
 
 logger = logging.getLogger(__name__)
@@ -104,3 +104,11 @@ def rescore_customers(program_id: int | None = None, after_pk: int = 0) -> int:
 )
 def send_nps_survey(survey_id: int) -> str:
     return nps.nps_survey_deliver(survey_id=survey_id)
+
+
+@shared_task(
+    name="recruitment.tasks.import_run", acks_late=True, time_limit=3600, soft_time_limit=3500
+)
+def import_run(job_id: int) -> str:
+    """A large CSV/XLSX import, in one transaction (see ``recruitment.imports``)."""
+    return imports.import_run(job_id=job_id)
