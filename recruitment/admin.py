@@ -128,9 +128,12 @@ class CustomerAdmin(ProgramScopedAdmin):
     def score_explained(self, obj):
         if obj.score is None:
             return "Not scored yet."
-        reasons = format_html_join("", "<li>{}</li>", ((r,) for r in obj.score_reasons))
+        reasons = format_html_join("", "<tr><td>{}</td></tr>", ((r,) for r in obj.score_reasons))
         return format_html(
-            "{} <small>({})</small><ul>{}</ul>", _score_bar(obj.score), obj.score_model, reasons
+            "<div>{} <small>({})</small></div><table>{}</table>",
+            _score_bar(obj.score),
+            obj.score_model,
+            reasons,
         )
 
     def save_model(self, request, obj, form, change):
@@ -264,6 +267,13 @@ class SegmentForm(forms.ModelForm):
         return data
 
 
+class _CountForm(SegmentForm):
+    """The segment form checking only the filters (for the live count)."""
+
+    def validate_unique(self):
+        pass
+
+
 @admin.register(Segment)
 class SegmentAdmin(ProgramScopedAdmin):
     form = SegmentForm
@@ -280,7 +290,7 @@ class SegmentAdmin(ProgramScopedAdmin):
             ("Now", {"fields": ["customers_now", "filters"]}),
         ]
 
-    @admin.display(description="Customers now")
+    @admin.display(description="Customers now (as saved)")
     def customers_now(self, obj):
         if obj is None or obj.pk is None:
             return "-"
@@ -306,14 +316,8 @@ class SegmentAdmin(ProgramScopedAdmin):
         program = managed_programs(request.user).filter(pk=request.GET.get("program") or 0).first()
         if program is None:
             return JsonResponse({"count": None, "error": "Choose a program."})
-        form = SegmentForm(
-            data={
-                **request.GET.dict(),
-                "name": "x",
-                "program": program.pk,
-                "nps": request.GET.getlist("nps"),
-            }
-        )
+        data = {**request.GET.dict(), "name": "count", "slug": "", "program": program.pk}
+        form = _CountForm(data={**data, "nps": request.GET.getlist("nps")})
         form.fields["program"].queryset = managed_programs(request.user)
         if not form.is_valid():
             return JsonResponse(
@@ -437,6 +441,10 @@ class CampaignAdmin(ProgramScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # A campaign that sent anything is the program's history.
+        return (obj is None or obj.step == 0) and super().has_delete_permission(request, obj)
 
 
 @admin.register(CampaignRecipient)

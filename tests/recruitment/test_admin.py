@@ -86,6 +86,9 @@ def test_the_segment_count_is_live_and_scoped(client, program, other_program, da
         "count": 1
     }
     assert client.get(count, {"program": program.pk}).json() == {"count": 2}
+    # From an existing segment's page (its own slug and name are in the form).
+    own = {"program": program.pk, "slug": "consent", "name": "Consent", "nps": "detractor"}
+    assert client.get(count, own).json() == {"count": 1}
     assert client.get(count, {"program": other_program[0].pk}).json()["count"] is None
     page = client.get(url(Segment, "change", data["segment"].pk)).content.decode()
     assert 'id="segment-count">1<' in page
