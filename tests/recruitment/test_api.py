@@ -3,6 +3,7 @@
 import pytest
 import time_machine
 
+from advocacy.models import AuditLog
 from recruitment.models import Customer, NpsResponse
 from referrals.models import Conversion
 from rewards.models import Reward
@@ -97,15 +98,22 @@ def test_backfilled_orders_are_history_never_attributed_or_rewarded(api, program
     again = api.post("/api/v1/conversions/bulk", body, format="json").json()
     assert (again["created"], again["existing"]) == (0, 2)
     assert Conversion.objects.count() == 2
+    dup = [order_row(9, "c-1"), order_row(9, "c-1")]
+    out = api.post(
+        "/api/v1/conversions/bulk", {"conversions": dup, "backfill": True}, format="json"
+    )
+    assert out.json()["created"] == 1
+    assert out.json()["errors"][0]["error"]["code"] == "duplicate_in_batch"
+    assert AuditLog.objects.filter(action="conversion.recorded").count() == 3
 
     profile = api.get("/api/v1/customers/c-1").json()
-    assert profile["orders"] == 2
-    assert profile["revenue"] == {"EUR": "35.50"}
+    assert profile["orders"] == 3
+    assert profile["revenue"] == {"EUR": "60.50"}
     assert profile["first_order_at"].startswith("2026-06-01")
     assert profile["last_order_at"].startswith("2026-06-20")
     assert profile["advocate_score"]["model"] == "default-v1"
     assert 0 < profile["advocate_score"]["score"] <= 100
-    assert any("2 orders" in r for r in profile["advocate_score"]["reasons"])
+    assert any("3 orders" in r for r in profile["advocate_score"]["reasons"])
 
 
 def test_live_bulk_orders_go_through_the_normal_flow_and_are_rewarded(api, program, link):
