@@ -22,7 +22,9 @@ It creates a program of its own (``bench-recruitment-<time>``) and leaves its ro
 """
 
 import argparse
+import logging
 import os
+import socket
 import time
 from collections import Counter
 from datetime import timedelta
@@ -41,6 +43,8 @@ from django.utils import timezone  # noqa: E402
 from recruitment import campaigns, services  # noqa: E402
 from recruitment.models import Campaign, Customer, RecruitmentSettings  # noqa: E402
 from rewards.services import program_create_with_offer  # noqa: E402
+
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
 
 
 class Sink:
@@ -124,9 +128,11 @@ def bench_import(program, n_customers: int, n_orders: int) -> None:
 
 def bench_invitations(program, n: int) -> None:
     sink = Sink()
-    smtp = Controller(sink, hostname="127.0.0.1", port=0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    smtp = Controller(sink, hostname="127.0.0.1", port=port)
     smtp.start()
-    port = smtp.server.sockets[0].getsockname()[1]
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
@@ -189,8 +195,10 @@ def main():
     print(
         f"program {program.slug}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
-    bench_import(program, args.customers, args.orders)
-    bench_invitations(program, args.invitations)
+    if args.customers and args.orders:
+        bench_import(program, args.customers, args.orders)
+    if args.invitations:
+        bench_invitations(program, args.invitations)
 
 
 if __name__ == "__main__":
