@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 
 from django.db import connections, transaction
 from django.utils import timezone
-from openpyxl import load_workbook
 
 from advocacy.models import Program
 from core import outbox
@@ -51,6 +50,9 @@ ORDER_COLUMNS = ["order_id", "amount", "currency", "customer_external_id", "cust
 def read_rows(filename: str, data: bytes) -> list[dict]:
     """The file's rows as dicts of strings keyed by the header row (CSV or XLSX)."""
     if filename.lower().endswith(".xlsx"):
+        # Loaded only for an XLSX upload: web processes start without it.
+        from openpyxl import load_workbook
+
         try:
             sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
         except Exception as exc:  # openpyxl raises many kinds for a broken file
