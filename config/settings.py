@@ -260,6 +260,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "fraud.tasks.decide_overdue_reviews",
         "schedule": timedelta(hours=1),
     },
+    # Recruitment: due campaigns and reminders, joins, interrupted sends; nightly rescoring.
+    "recruitment-campaigns-sweep": {
+        "task": "recruitment.tasks.campaigns_sweep",
+        "schedule": timedelta(minutes=1),
+    },
+    "recruitment-rescore-customers": {
+        "task": "recruitment.tasks.rescore_customers",
+        "schedule": timedelta(hours=env.float("RESCORE_EVERY_HOURS", default=24)),
+    },
 }
 # Redis redelivers a task whose worker died (acks_late) after this many seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -284,6 +293,8 @@ CELERY_QUEUES_ALL = [CELERY_TASK_DEFAULT_QUEUE, "emails", "money"]
 if env.bool("CELERY_QUEUE_ROUTING", default=True):
     CELERY_TASK_ROUTES = {
         "referrals.tasks.send_invitation": {"queue": "emails"},
+        "recruitment.tasks.campaign_send_batch": {"queue": "emails"},
+        "recruitment.tasks.send_nps_survey": {"queue": "emails"},
         "rewards.tasks.notify_advocate": {"queue": "emails"},
         "rewards.tasks.*": {"queue": "money"},
         "integrations.tasks.process_stripe_event": {"queue": "money"},

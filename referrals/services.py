@@ -387,11 +387,13 @@ def conversion_record(
     source: str = "api",
     stripe_payment_intent: str = "",
     payment_fingerprint: str = "",
+    backfill: bool = False,
 ) -> tuple[Conversion, bool]:
     """Record a purchase once per order id, attribute it and issue its rewards.
 
     The same order again returns the original conversion (``created`` False);
-    the same order with a different body raises ``Conflict``.
+    the same order with a different body raises ``Conflict``. A ``backfill``
+    order is history: recorded, never attributed (so never rewarded).
     """
     existing = Conversion.objects.filter(program=program, order_id=order_id).first()
     if existing:
@@ -399,16 +401,20 @@ def conversion_record(
 
     occurred_at = occurred_at or timezone.now()
     email_normalized = normalize_email(customer_email)
-    decision = _attribute(
-        program=program,
-        occurred_at=occurred_at,
-        email_normalized=email_normalized,
-        external_id=customer_external_id,
-        referral_code=referral_code,
-        click_id=click_id,
-        coupon_code=coupon_code,
-        payment_fingerprint=payment_fingerprint,
-        placement=placement_clean(placement),
+    decision = (
+        Attribution(reason="history (backfill): never attributed")
+        if backfill
+        else _attribute(
+            program=program,
+            occurred_at=occurred_at,
+            email_normalized=email_normalized,
+            external_id=customer_external_id,
+            referral_code=referral_code,
+            click_id=click_id,
+            coupon_code=coupon_code,
+            payment_fingerprint=payment_fingerprint,
+            placement=placement_clean(placement),
+        )
     )
     conversion = Conversion(
         program=program,
@@ -428,6 +434,7 @@ def conversion_record(
         source=source,
         stripe_payment_intent=stripe_payment_intent,
         payment_fingerprint=payment_fingerprint,
+        backfill=backfill,
     )
     identified = bool(email_normalized or customer_external_id)
     try:

@@ -1,0 +1,142 @@
+"""Inputs of the recruitment API (shapes fixed in the contract)."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from core.money import CURRENCY_EXPONENTS, MoneyError, to_minor
+
+MAX_ROWS = 1000
+MAX_CAMPAIGN_CUSTOMERS = 100_000
+EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_AHEAD = timedelta(days=1)
+
+
+class CustomerRowInput(serializers.Serializer):
+    external_id = serializers.CharField(max_length=120)
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    locale = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    marketing_consent = serializers.BooleanField(required=False)
+    reviews = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
+    review_rating = serializers.IntegerField(
+        min_value=1, max_value=5, required=False, allow_null=True
+    )
+    social_engagement = serializers.IntegerField(
+        min_value=0, max_value=1_000_000_000, required=False
+    )
+    attributes = serializers.DictField(required=False)
+
+    def validate_external_id(self, value):
+        if "\x00" in value:
+            raise serializers.ValidationError("No NUL characters.")
+        return value
+
+
+class RowsInput(serializers.Serializer):
+    """A list of 1 to 1,000 rows, each checked on its own by the view."""
+
+    def __init__(self, *args, key: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields[key] = serializers.ListField(
+            child=serializers.JSONField(), min_length=1, max_length=MAX_ROWS
+        )
+
+
+class CustomerRefInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=120, required=False, allow_null=True)
+
+
+class ConversionRowInput(serializers.Serializer):
+    """One order, as ``POST /api/v1/conversions`` takes it."""
+
+    order_id = serializers.CharField(max_length=120)
+    amount = serializers.CharField(max_length=20, trim_whitespace=False)
+    currency = serializers.CharField(min_length=3, max_length=3)
+    customer = CustomerRefInput(required=False)
+    referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
+    click_id = serializers.UUIDField(required=False, allow_null=True)
+    coupon_code = serializers.CharField(max_length=40, required=False, allow_null=True)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def __init__(self, *args, backfill: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.backfill = backfill
+
+    def validate_occurred_at(self, value):
+        if value is not None and not (EARLIEST_ORDER <= value <= timezone.now() + LATEST_AHEAD):
+            raise serializers.ValidationError(
+                "The order date must be after 2000-01-01 and not in the future."
+            )
+        return value
+
+    def validate_currency(self, value):
+        value = value.upper()
+        if value not in CURRENCY_EXPONENTS:
+            raise serializers.ValidationError(f"Unsupported currency {value!r}.")
+        return value
+
+    def validate(self, attrs):
+        if self.backfill and not attrs.get("occurred_at"):
+            raise serializers.ValidationError(
+                {"occurred_at": ["Required for backfilled orders (history)."]}
+            )
+        if not isinstance(self.initial_data.get("amount"), str):
+            raise serializers.ValidationError({"amount": ["Send the amount as a decimal string."]})
+        try:
+            attrs["amount_minor"] = to_minor(attrs.pop("amount"), attrs["currency"])
+        except MoneyError as exc:
+            raise serializers.ValidationError({"amount": [str(exc)]}) from exc
+        if attrs["amount_minor"] <= 0:
+            raise serializers.ValidationError({"amount": ["The amount must be positive."]})
+        return attrs
+
+
+class NpsInput(serializers.Serializer):
+    customer = CustomerRefInput()
+    score = serializers.IntegerField(min_value=0, max_value=10)
+    comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_customer(self, value):
+        if not value.get("email") and not value.get("external_id"):
+            raise serializers.ValidationError("Give the customer's external_id or email.")
+        return value
+
+    def validate_occurred_at(self, value):
+        if value is not None and not (EARLIEST_ORDER <= value <= timezone.now() + LATEST_AHEAD):
+            raise serializers.ValidationError("After 2000-01-01 and not in the future.")
+        return value
+
+
+class CampaignInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    customers = serializers.ListField(
+        child=serializers.CharField(max_length=120),
+        required=False,
+        min_length=1,
+        max_length=MAX_CAMPAIGN_CUSTOMERS,
+    )
+    segment = serializers.SlugField(max_length=60, required=False)
+    send_at = serializers.DateTimeField(required=False, allow_null=True)
+    reminders = serializers.IntegerField(min_value=0, max_value=5, required=False, default=1)
+    reminder_after_days = serializers.IntegerField(
+        min_value=1, max_value=60, required=False, default=3
+    )
+
+    def validate(self, attrs):
+        if ("customers" in attrs) == ("segment" in attrs):
+            raise serializers.ValidationError("Give either customers or segment.")
+        return attrs
+
+
+# The bulk envelopes as the OpenAPI schema shows them (rows are checked one by one).
+class CustomerBulkInput(serializers.Serializer):
+    customers = CustomerRowInput(many=True)
+
+
+class ConversionBulkInput(serializers.Serializer):
+    conversions = ConversionRowInput(many=True)
+    backfill = serializers.BooleanField(required=False, default=False)
