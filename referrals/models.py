@@ -106,6 +106,7 @@ class Conversion(models.Model):
         REFERRAL_CODE = "referral_code", "Referral code"
         COUPON = "coupon", "Advocate's coupon code"
         REFERRED_CUSTOMER = "referred_customer", "Known referred customer"
+        MANUAL = "manual", "Set by a manager"
         NONE = "none", "Not attributed"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="conversions")
