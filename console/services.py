@@ -8,7 +8,11 @@ from django.db import transaction
 
 from advocacy.models import Advocate, ApiKey, Program
 from advocacy.services import advocate_enroll, api_key_create, program_save
-from rewards.services import program_create_with_offer
+from rewards.models import CouponPool, RewardRule
+from rewards.services import coupon_pool_save, program_create_with_offer, reward_rule_save
+
+# Where the friend's coupon code comes from (docs/integration.md, "Friend coupons").
+PERSONAL, STRIPE, POOL = "personal", "stripe", "pool"
 
 
 @transaction.atomic
@@ -24,6 +28,7 @@ def program_setup(
     attribution_window_days: int,
     logo_url: str = "",
     brand_color: str = "",
+    friend_coupon_source: str = PERSONAL,
     actor=None,
 ) -> tuple[Program, str, str]:
     """A program, its double-sided offer (two rules) and both API keys, as a draft.
@@ -48,6 +53,16 @@ def program_setup(
     program_save(
         program=program, actor=actor, changed=["open_enrollment", "logo_url", "brand_color"]
     )
+    friend_rule = program.reward_rules.filter(recipient=RewardRule.Recipient.FRIEND).first()
+    if friend_rule is not None and friend_coupon_source == STRIPE:
+        friend_rule.stripe_promotion_codes = True
+        reward_rule_save(rule=friend_rule, actor=actor, changed=["stripe_promotion_codes"])
+    elif friend_rule is not None and friend_coupon_source == POOL:
+        pool = coupon_pool_save(
+            pool=CouponPool(program=program, name="Friend codes"), actor=actor, changed=["name"]
+        )
+        friend_rule.coupon_pool = pool
+        reward_rule_save(rule=friend_rule, actor=actor, changed=["coupon_pool"])
     return program, secret, publishable
 
 

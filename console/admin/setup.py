@@ -12,6 +12,7 @@ from django.urls import reverse
 from advocacy.admin_scope import Role, has_role
 from core.errors import ServiceError
 from core.money import CURRENCY_CHOICES, MoneyError, to_minor
+from rewards.stripe_gateway import enabled as stripe_enabled
 
 from .. import services
 from .money import DomainListField
@@ -40,6 +41,20 @@ class ProgramSetupForm(forms.Form):
         initial=10,
         help_text="The friend's discount on their first order, as a percentage (0: none).",
     )
+    friend_coupon_source = forms.ChoiceField(
+        label="Friend's coupon code",
+        required=False,
+        widget=forms.RadioSelect,
+        initial=services.PERSONAL,
+        choices=[
+            (services.PERSONAL, "The advocate's personal code: your shop creates it when the "
+             "advocate.enrolled webhook arrives (it carries the code)."),
+            (services.STRIPE, "A single-use Stripe promotion code per friend (needs Stripe)."),
+            (services.POOL, "Single-use codes from a pool: import codes your shop made (CSV)."),
+        ],
+        help_text="How the friend's discount is redeemed at your checkout; see the "
+        "integration guide, “Friend coupons”.",
+    )  # fmt: skip
     landing_url = forms.URLField(
         max_length=500,
         assume_scheme="https",
@@ -82,6 +97,9 @@ class ProgramSetupForm(forms.Form):
                 data["advocate_reward_minor"] = to_minor(amount, data["currency"])
             except MoneyError as exc:
                 self.add_error("advocate_reward", str(exc))
+        data["friend_coupon_source"] = data.get("friend_coupon_source") or services.PERSONAL
+        if data["friend_coupon_source"] == services.STRIPE and not stripe_enabled():
+            self.add_error("friend_coupon_source", "Stripe is not configured (STRIPE_API_KEY).")
         if not data.get("advocate_reward") and not data.get("friend_discount_percent"):
             raise ValidationError("Give the advocate a reward, the friend a discount, or both.")
         return data
@@ -107,6 +125,7 @@ def setup_view(model_admin, request):
                 attribution_window_days=data["attribution_window_days"],
                 logo_url=data["logo_url"],
                 brand_color=data["brand_color"],
+                friend_coupon_source=data["friend_coupon_source"],
                 actor=request.user,
             )
         except (ServiceError, ValidationError) as exc:
@@ -114,6 +133,8 @@ def setup_view(model_admin, request):
         else:
             _show_keys_once(request, program, secret, publishable)
             messages.success(request, f"{program} is set up as a draft. Copy its keys now.")
+            if data["friend_coupon_source"] == services.POOL:
+                messages.info(request, "Import the friends' codes: Coupon pools → Friend codes.")
             return redirect("admin:advocacy_program_change", program.pk)
     context = {
         **model_admin.admin_site.each_context(request),

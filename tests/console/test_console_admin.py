@@ -86,6 +86,34 @@ def test_a_program_is_set_up_in_one_step_as_a_draft_with_its_keys(admin_client, 
     assert AuditLog.objects.filter(action="program.updated", actor=admin_user).exists()
 
 
+SETUP = {"name": "Pool Friends", "currency": "EUR", "advocate_reward": "10",
+         "friend_discount_percent": "10", "landing_url": "https://shop.example.com/",
+         "allowed_domains": "", "attribution_window_days": "30", "hold_days": "14"}  # fmt: skip
+
+
+def test_setup_can_hand_friends_single_use_codes_from_a_pool(admin_client, advocate):
+    response = admin_client.post(
+        reverse("admin:advocacy_program_setup"), {**SETUP, "friend_coupon_source": "pool"}
+    )
+    assert response.status_code == 302
+    rule = RewardRule.objects.get(program__name="Pool Friends", recipient="friend")
+    assert rule.coupon_pool.name == "Friend codes" and not rule.stripe_promotion_codes
+
+
+def test_stripe_promotion_codes_need_stripe(admin_client, settings):
+    settings.STRIPE_API_KEY = ""
+    response = admin_client.post(
+        reverse("admin:advocacy_program_setup"), {**SETUP, "friend_coupon_source": "stripe"}
+    )
+    assert response.status_code == 200 and b"Stripe is not configured" in response.content
+    settings.STRIPE_API_KEY = "sk_test_x"
+    admin_client.post(
+        reverse("admin:advocacy_program_setup"), {**SETUP, "friend_coupon_source": "stripe"}
+    )
+    rule = RewardRule.objects.get(program__name="Pool Friends", recipient="friend")
+    assert rule.stripe_promotion_codes
+
+
 def test_setup_needs_an_offer_on_at_least_one_side(admin_client):
     response = admin_client.post(
         reverse("admin:advocacy_program_setup"),
