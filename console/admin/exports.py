@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from core.money import CURRENCY_EXPONENTS, to_decimal_string
 
+CHUNK = 2000
+
 
 class _Echo:
     def write(self, value):
@@ -32,9 +34,19 @@ def csv_response(queryset, fields: list[str], filename: str) -> StreamingHttpRes
 
     def rows():
         yield header
-        for values in queryset.values_list(*fields).iterator(chunk_size=2000):
-            currency = values[currency_at] if currency_at is not None else None
-            yield [_cell(v, currency, m) for v, m in zip(values, money, strict=True)]
+        # Keyset pages by id: bounded memory, and no server-side cursor left open
+        # on the connection while the response streams.
+        last = 0
+        while True:
+            page = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", *fields)[
+                :CHUNK
+            ])  # fmt: skip
+            for pk, *values in page:
+                currency = values[currency_at] if currency_at is not None else None
+                yield [_cell(v, currency, m) for v, m in zip(values, money, strict=True)]
+                last = pk
+            if len(page) < CHUNK:
+                return
 
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
@@ -67,7 +79,7 @@ class CsvExportMixin:
         # The list's own query: its filters, search and the manager's programs.
         changelist = self.get_changelist_instance(request)
         return csv_response(
-            changelist.get_queryset(request).order_by("pk"),
+            changelist.get_queryset(request),
             self.csv_fields,
             self.model._meta.verbose_name_plural.replace(" ", "-"),
         )

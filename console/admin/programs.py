@@ -65,14 +65,18 @@ class ProgramForm(MoneyFormMixin, forms.ModelForm):
     )
 
     landing_url = forms.URLField(
+        label="Landing URL",
         max_length=500,
         assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
         help_text="Where a shared link takes the friend, e.g. your shop's home page.",
     )
     logo_url = forms.URLField(
+        label="Logo URL",
         max_length=500,
         required=False,
         assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField"}),
         help_text="The program's logo, shown in the portal.",
     )
 

@@ -168,16 +168,16 @@ class VoidForm(forms.Form):
 
 @admin.register(Reward)
 class RewardAdmin(CsvExportMixin, ReadOnlyAdmin):
+    # The status and its buttons first: on a phone the rest scrolls sideways.
     list_display = [
         "id",
-        "advocate",
+        "status_shown",
+        "buttons",
+        "amount",
         "recipient_shown",
         "kind",
-        "amount",
         "reversed",
-        "status_shown",
         "available_at",
-        "buttons",
     ]
     list_filter = [AwaitingApprovalFilter, "status", "kind", "recipient", "program"]
     search_fields = ["advocate__email", "reason", "conversion__order_id", "coupon_code",
@@ -203,7 +203,7 @@ class RewardAdmin(CsvExportMixin, ReadOnlyAdmin):
     @admin.display(description="Recipient", ordering="recipient")
     def recipient_shown(self, obj):
         if obj.recipient == Reward.Recipient.FRIEND and obj.referral_id:
-            return f"Friend: {obj.referral}"
+            return f"Friend: {obj.referral} (of {obj.advocate})"
         return f"Advocate: {obj.advocate}"
 
     @admin.display(description="Status", ordering="status")

@@ -56,8 +56,10 @@ class ProgramSetupForm(forms.Form):
         "integration guide, “Friend coupons”.",
     )  # fmt: skip
     landing_url = forms.URLField(
+        label="Landing URL",
         max_length=500,
         assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField", "size": 50}),
         help_text="Where a shared link takes the friend, e.g. https://shop.example.com/.",
     )
     allowed_domains = DomainListField(
@@ -79,7 +81,11 @@ class ProgramSetupForm(forms.Form):
         help_text="Rewards wait this long before they can be paid out (your return period).",
     )
     logo_url = forms.URLField(
-        required=False, assume_scheme="https", help_text="Your logo, shown in the portal."
+        label="Logo URL",
+        required=False,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField", "size": 50}),
+        help_text="Your logo, shown in the portal.",
     )
     brand_color = forms.RegexField(
         regex=r"^#[0-9a-fA-F]{6}$",

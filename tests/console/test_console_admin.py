@@ -185,7 +185,7 @@ def test_a_friend_reward_names_the_friend(admin_client, api, link):
         format="json",
     )
     listing = admin_client.get("/admin/rewards/reward/").content.decode()
-    assert "Friend: bob@example.com" in listing
+    assert "Friend: bob@example.com (of alice@example.com)" in listing
 
 
 def test_a_manager_moves_an_order_to_another_advocate(admin_client, admin_user, api, program,
