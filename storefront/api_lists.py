@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from advocacy.api_auth import HasAnyKey, HasSecretKey
 from advocacy.models import Advocate
+from advocacy.selectors import advocate_get
 from referrals.models import Conversion, Referral, ReferralLink
 from referrals.services import referral_url
 from rewards.models import Reward
@@ -243,6 +244,10 @@ class _ListMixin:
         return super().get_permissions()
 
     def list(self, request, *args, **kwargs):
+        advocate_id = request.query_params.get("advocate_id")
+        if advocate_id and advocate_id.isdigit():
+            # Another program's advocate is not found, as on GET /advocates/<id>.
+            advocate_get(program=request.program, advocate_id=advocate_id)
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([type(self).item(row) for row in page])

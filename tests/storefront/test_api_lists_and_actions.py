@@ -71,6 +71,13 @@ def test_an_outsiders_key_sees_none_of_the_programs_rows(api, program, outsider,
 
 
 @pytest.mark.parametrize("path", LISTS)
+def test_an_outsider_filtering_by_the_programs_advocate_gets_404(outsider, advocate, path):
+    response = outsider.get(f"{path}?advocate_id={advocate.pk}")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "advocate_not_found"
+
+
+@pytest.mark.parametrize("path", LISTS)
 def test_a_publishable_key_may_not_list(browser, path):
     response = browser.get(path)
     assert response.status_code == 403
