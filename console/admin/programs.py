@@ -151,6 +151,13 @@ class ProgramAdmin(admin.ModelAdmin):
         # A new program is a draft: customers cannot join until it is published.
         return {"open_enrollment": False, **super().get_changeform_initial_data(request)}
 
+    def response_add(self, request, obj, post_url_continue=None):
+        response = super().response_add(request, obj, post_url_continue)
+        if "_addanother" in request.POST or "_popup" in request.POST:
+            return response
+        # Its keys are shown once, on its page: go there rather than to the list.
+        return redirect("admin:advocacy_program_change", obj.pk)
+
     def setup_view(self, request):
         return setup.setup_view(self, request)
 
