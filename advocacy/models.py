@@ -301,6 +301,10 @@ class AuditAction(models.TextChoices):
     CONVERSION_RECORDED = "conversion.recorded", "Conversion recorded"
     CONVERSION_REFUNDED = "conversion.refunded", "Conversion refunded"
     CONVERSION_SELF_REFERRAL = "conversion.self_referral", "Self-referral found after payment"
+    CONVERSION_ATTRIBUTION_OVERRIDDEN = (
+        "conversion.attribution_overridden",
+        "Conversion attributed by a manager",
+    )
     REWARD_RULE_CREATED = "reward_rule.created", "Reward rule created"
     REWARD_RULE_UPDATED = "reward_rule.updated", "Reward rule updated"
     REWARD_ISSUED = "reward.issued", "Reward issued"

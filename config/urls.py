@@ -7,17 +7,29 @@ from core.views import healthz
 from integrations.views import stripe_webhook
 from portal.views import set_language
 from referrals.views import referral_redirect
-from storefront import api
+from storefront import api, api_actions, api_lists
 
 api_v1 = [
-    path("advocates", api.AdvocateCreateApi.as_view(), name="advocate-create"),
+    path("advocates", api_lists.AdvocateCollectionApi.as_view(), name="advocate-create"),
     path(
         "advocates/<str:advocate_id>",
         api.AdvocateDetailApi.as_view(),
         name="advocate-detail",
     ),
-    path("referrals", api.ReferralCreateApi.as_view(), name="referral-create"),
-    path("conversions", api.ConversionCreateApi.as_view(), name="conversion-create"),
+    path("referrals", api_lists.ReferralCollectionApi.as_view(), name="referral-create"),
+    path("conversions", api_lists.ConversionCollectionApi.as_view(), name="conversion-create"),
+    path(
+        "conversions/<path:order_id>/attribution",
+        api_actions.ConversionAttributionApi.as_view(),
+        name="conversion-attribution",
+    ),
+    path("rewards", api_lists.RewardListApi.as_view(), name="reward-list"),
+    path(
+        "rewards/<int:reward_id>/approve",
+        api_actions.RewardApproveApi.as_view(),
+        name="reward-approve",
+    ),
+    path("rewards/<int:reward_id>/void", api_actions.RewardVoidApi.as_view(), name="reward-void"),
     path(
         "conversions/<path:order_id>/refunds",
         api.RefundCreateApi.as_view(),

@@ -108,7 +108,7 @@ def _apply(assessment: Assessment, reward: Reward) -> None:
     if assessment.decision == Assessment.Decision.BLOCK or (
         assessment.review == Assessment.Review.REJECTED
     ):
-        reward_services.reward_reject(reward_id=reward.pk, reason=reasons)
+        reward_services.reward_void(reward_id=reward.pk, reason=reasons)
     elif (
         assessment.decision == Assessment.Decision.FLAG
         and assessment.review in (Assessment.Review.NONE, Assessment.Review.OPEN)
@@ -151,8 +151,10 @@ def review_decide(*, assessment_id: int, approve: bool, reason: str = "", actor=
             if approve:
                 reward_services.reward_approve(reward_id=reward.pk, actor=actor)
             else:
-                reward_services.reward_reject(
-                    reward_id=reward.pk, reason=f"fraud review: {reason}"[:200], actor=actor
+                reward_services.reward_void(
+                    reward_id=reward.pk,
+                    reason=f"fraud review: {reason or 'rejected'}"[:200],
+                    actor=actor,
                 )
         audit_log(
             action=AuditAction.FRAUD_REVIEWED,

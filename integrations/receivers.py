@@ -33,7 +33,10 @@ def advocate_enrolled(sender, advocate, **kwargs) -> None:
                 "email": advocate.email,
                 "status": advocate.status,
                 # Get-or-create: the same link whichever receiver runs first.
-                "referral_code": advocate_primary_link(advocate).code,
+                "referral_code": (code := advocate_primary_link(advocate).code),
+                # The advocate's personal coupon code (their link's code unless set
+                # otherwise): create it in your shop, and friends can pay with it.
+                "coupon_code": advocate.coupon_code or code,
             }
         },
     )
@@ -85,6 +88,9 @@ def _reward(reward, type: str) -> None:
                 "currency": reward.currency,
                 "status": reward.status,
                 "recipient": reward.recipient,
+                # A coupon's code (from a pool, Stripe or the advocate's own), else null.
+                "coupon_code": reward.coupon_code or None,
+                "percent_off": reward.coupon_percent_off or None,
             }
         },
     )

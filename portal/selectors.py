@@ -24,6 +24,7 @@ from referrals.sharing import share_links, share_message
 from rewards.ledger import POINTS_CURRENCY, balances
 from rewards.models import CatalogItem, LedgerEntry, Payout, PayoutAccount, Redemption
 from rewards.offers import friend_discount_percent
+from rewards.selectors import AWAITING_APPROVAL, reward_status
 
 CHART_DAYS = 30
 REFERRALS_SHOWN = 100
@@ -52,6 +53,8 @@ LEDGER_KIND_LABELS = {
     "redemption_refunded": gettext_lazy("Redemption refunded"),
     "adjustment": gettext_lazy("Adjustment"),
 }
+# A pending reward a manager must approve first (the console's catalog translates it).
+AWAITING_LABEL = gettext_lazy("awaiting approval")
 BUCKET_LABELS = {
     "pending": gettext_lazy("pending"),
     "available": gettext_lazy("available"),
@@ -225,7 +228,9 @@ def rewards_page(*, advocate: Advocate) -> dict:
         {
             "created_at": e.created_at,
             "kind": LEDGER_KIND_LABELS.get(e.kind, e.kind),
-            "bucket": BUCKET_LABELS.get(e.bucket, e.bucket),
+            "bucket": AWAITING_LABEL
+            if e.reward is not None and reward_status(e.reward) == AWAITING_APPROVAL
+            else BUCKET_LABELS.get(e.bucket, e.bucket),
             "memo": e.memo,
             "amount": (
                 _("%(points)s points") % {"points": e.amount_minor}
@@ -234,9 +239,9 @@ def rewards_page(*, advocate: Advocate) -> dict:
             ),
             "negative": e.amount_minor < 0,
         }
-        for e in LedgerEntry.objects.filter(advocate=advocate).order_by("-created_at", "-pk")[
-            :HISTORY_SHOWN
-        ]
+        for e in LedgerEntry.objects.filter(advocate=advocate)
+        .select_related("reward")
+        .order_by("-created_at", "-pk")[:HISTORY_SHOWN]
     ]
     catalog = list(
         CatalogItem.objects.filter(program_id=advocate.program_id, is_active=True).order_by(

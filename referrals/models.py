@@ -120,6 +120,7 @@ class Conversion(models.Model):
         COUPON = "coupon", "Advocate's coupon code"
         REFERRED_CUSTOMER = "referred_customer", "Known referred customer"
         NAME_LOOKUP = "name_lookup", "Advocate picked by name at checkout"
+        MANUAL = "manual", "Set by a manager"
         NONE = "none", "Not attributed"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="conversions")

@@ -635,3 +635,93 @@ def referral_link_save(*, link: ReferralLink, actor, changed: list[str] | None =
     except IntegrityError as exc:
         raise Conflict("code_taken", f"The code {link.code} is already used.") from exc
     return link
+
+
+def conversion_reattribute(
+    *,
+    program: Program,
+    order_id: str,
+    reason: str,
+    advocate_id: int | None = None,
+    referral_code: str | None = None,
+    actor=None,
+) -> tuple[Conversion, bool]:
+    """A manager's override: the order counts as referred by this advocate (audited).
+
+    Returns the conversion and whether it changed; ``rewards.flows`` re-runs the
+    rules in the same transaction.
+    """
+    if not reason.strip():
+        raise Unprocessable(
+            "reason_required", "Say why.", fields={"reason": ["Say why attribution changes."]}
+        )
+    with transaction.atomic():
+        conversion = (
+            Conversion.objects.select_for_update()
+            .filter(program=program, order_id=order_id)
+            .first()
+        )
+        if conversion is None:
+            raise NotFound("unknown_order", f"No conversion with order id {order_id!r}.")
+        if conversion.backfill:
+            raise Unprocessable("backfilled_order", "Backfilled orders are never attributed.")
+        if referral_code:
+            advocate = _resolve_code(program, referral_code).advocate
+        else:
+            advocate = Advocate.objects.filter(program=program, pk=advocate_id).first()
+            if advocate is None:
+                raise NotFound("unknown_advocate", f"No advocate {advocate_id!r} in this program.")
+        if conversion.attributed and conversion.advocate_id == advocate.pk:
+            return conversion, False
+        previous = conversion.advocate_id
+        known = _find_referral(
+            program, conversion.customer_email_normalized, conversion.customer_external_id or None
+        )
+        referral = None
+        if known is not None and known.advocate_id == advocate.pk:
+            referral = known
+            if referral.status != Referral.Status.CONVERTED:
+                Referral.objects.filter(pk=referral.pk).update(
+                    status=Referral.Status.CONVERTED,
+                    rejection_reason="",
+                    converted_at=timezone.now(),
+                )
+        elif known is None and (
+            conversion.customer_email_normalized or conversion.customer_external_id
+        ):
+            referral = Referral.objects.create(
+                program=program,
+                advocate=advocate,
+                friend_email=conversion.customer_email,
+                friend_email_normalized=conversion.customer_email_normalized,
+                friend_external_id=conversion.customer_external_id or None,
+                status=Referral.Status.CONVERTED,
+                converted_at=timezone.now(),
+            )
+        # A friend another advocate referred stays theirs; only this order moves.
+        conversion.advocate = advocate
+        conversion.referral = referral
+        if conversion.click_id and conversion.click.advocate_id != advocate.pk:
+            conversion.click = None
+        conversion.attributed = True
+        conversion.attribution_method = Conversion.Method.MANUAL
+        conversion.attribution_reason = f"set by a manager: {reason.strip()}"[:300]
+        conversion.save(
+            update_fields=[
+                "advocate",
+                "referral",
+                "click",
+                "attributed",
+                "attribution_method",
+                "attribution_reason",
+            ]
+        )
+        audit_log(
+            action=AuditAction.CONVERSION_ATTRIBUTION_OVERRIDDEN,
+            obj=conversion,
+            program=program,
+            actor=actor,
+            data={"from_advocate": previous, "to_advocate": advocate.pk, "reason": reason.strip()},
+        )
+        events.conversion_attributed.send(sender=Conversion, conversion=conversion)
+    return conversion, True

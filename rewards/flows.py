@@ -9,6 +9,7 @@ rewards. Each flow takes the same keyword arguments as the service it wraps.
 
 from django.db import transaction
 
+from advocacy.models import AuditAction, AuditLog
 from referrals import services as referral_services
 from referrals.models import Conversion, Referral, Refund
 
@@ -55,3 +56,26 @@ def conversion_self_referral_by_card(*, conversion: Conversion) -> bool:
             conversion=conversion, reason="self-referral: paid with the advocate's own card"
         )
     return True
+
+
+def conversion_reattribute(*, actor=None, reason: str, **facts) -> tuple[Conversion, bool]:
+    """A manager's attribution override: the old rewards are reversed through the ledger
+    and the rules run again as if the order had been attributed so."""
+    with transaction.atomic():
+        conversion, changed = referral_services.conversion_reattribute(
+            actor=actor, reason=reason, **facts
+        )
+        if changed:
+            rewards_reverse_all(
+                conversion=conversion, reason=f"Attribution changed: {reason.strip()}", actor=actor
+            )
+            # Each override's rewards are new rewards (their keys name the override).
+            n = AuditLog.objects.filter(
+                action=AuditAction.CONVERSION_ATTRIBUTION_OVERRIDDEN,
+                object_type="referrals.conversion",
+                object_id=str(conversion.pk),
+            ).count()
+            rewards_for_purchase(conversion=conversion, key_suffix=f":override-{n}")
+            if conversion.refunded_minor:
+                rewards_reverse_for_refund(conversion=conversion)
+    return conversion, changed

@@ -35,6 +35,7 @@ class Event:
     advocate: Advocate
     referral: Referral | None = None
     conversion: Conversion | None = None
+    key_suffix: str = ""  # a manager's re-attribution: its rewards are new ones
 
     @property
     def key(self) -> str:
@@ -218,6 +219,7 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
         key += f"referral:{event.referral.pk}"
     else:
         key += event.key
+    key += event.key_suffix
     if Reward.objects.filter(idempotency_key=key).exists():
         return None
     kind, amount, currency = _amount(rule, event)
@@ -274,7 +276,7 @@ def rewards_for_signup(*, referral: Referral) -> list[Reward]:
     )
 
 
-def rewards_for_purchase(*, conversion: Conversion) -> list[Reward]:
+def rewards_for_purchase(*, conversion: Conversion, key_suffix: str = "") -> list[Reward]:
     """Apply the program's purchase rules to an attributed conversion."""
     if not conversion.attributed:
         return []
@@ -285,5 +287,6 @@ def rewards_for_purchase(*, conversion: Conversion) -> list[Reward]:
             advocate=conversion.advocate,
             referral=conversion.referral,
             conversion=conversion,
+            key_suffix=key_suffix,
         )
     )

@@ -31,3 +31,18 @@ def friend_reward(*, referral: Referral) -> dict | None:
             "coupon_code": reward.coupon_code or None,
         }
     return {"kind": "perk", "description": reward.perk_description}
+
+
+AWAITING_APPROVAL = "awaiting_approval"
+
+
+def reward_status(reward: Reward) -> str:
+    """The status people see: a pending cash reward a manager must approve first is
+    ``awaiting_approval`` (it matures only once approved)."""
+    if (
+        reward.status == Reward.Status.PENDING
+        and reward.requires_approval
+        and reward.approved_at is None
+    ):
+        return AWAITING_APPROVAL
+    return reward.status

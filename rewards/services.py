@@ -147,16 +147,6 @@ def reward_hold(*, reward_id: int, reason: str) -> bool:
     return True
 
 
-def reward_reject(*, reward_id: int, reason: str, actor=None) -> bool:
-    """Reverse what is left of a reward in full (a review found it should not count)."""
-    with transaction.atomic():
-        reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
-        if reward is None or reward.status == Reward.Status.REVERSED:
-            return False
-        reward_reverse(reward=reward, amount_minor=reward.remaining_minor, reason=reason)
-    return True
-
-
 def reward_fulfil(*, reward_id: int, actor=None) -> bool:
     """A manager marks a perk as delivered."""
     with transaction.atomic():
@@ -222,7 +212,7 @@ def reward_ids_due(*, now=None) -> list[int]:
     )
 
 
-def reward_reverse(*, reward: Reward, amount_minor: int, reason: str) -> None:
+def reward_reverse(*, reward: Reward, amount_minor: int, reason: str, actor=None) -> None:
     """Reverse part or all of a reward; call with the reward row locked."""
     if reward.kind not in Reward.BALANCE_KINDS:
         # A coupon or perk has no balance: it is voided, with an audit row.
@@ -233,6 +223,7 @@ def reward_reverse(*, reward: Reward, amount_minor: int, reason: str) -> None:
                 action=AuditAction.REWARD_REVERSED,
                 obj=reward,
                 program=reward.program,
+                actor=actor,
                 data={"reason": reason},
             )
             events.reward_reversed.send(sender=Reward, reward=reward)
@@ -262,15 +253,35 @@ def reward_reverse(*, reward: Reward, amount_minor: int, reason: str) -> None:
         action=AuditAction.REWARD_REVERSED,
         obj=reward,
         program=reward.program,
+        actor=actor,
         data={"amount": amount_minor, "reason": reason},
     )
     events.reward_reversed.send(sender=Reward, reward=reward)
 
 
-def rewards_reverse_all(*, conversion: Conversion, reason: str) -> None:
+def rewards_reverse_all(*, conversion: Conversion, reason: str, actor=None) -> None:
     """Reverse every reward of a conversion in full (it turned out not to count)."""
     for reward in Reward.objects.select_for_update().filter(conversion=conversion).order_by("pk"):
-        reward_reverse(reward=reward, amount_minor=reward.amount_minor, reason=reason)
+        reward_reverse(reward=reward, amount_minor=reward.amount_minor, reason=reason, actor=actor)
+
+
+def reward_void(*, reward_id: int, reason: str, actor=None, only_awaiting: bool = False) -> bool:
+    """A manager voids a reward with a reason (a paid one is clawed back). Safe to repeat.
+
+    ``only_awaiting``: a rejection, which voids only a reward still awaiting approval.
+    """
+    if not reason.strip():
+        raise ServiceError("reason_required", "Say why the reward is voided.")
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
+        if reward is None or reward.status == Reward.Status.REVERSED:
+            return False
+        if only_awaiting and not (reward.requires_approval and reward.approved_at is None):
+            return False
+        reward_reverse(
+            reward=reward, amount_minor=reward.remaining_minor, reason=reason.strip(), actor=actor
+        )
+    return True
 
 
 def rewards_reverse_for_refund(*, conversion: Conversion) -> None:

@@ -6,7 +6,8 @@ server does (see docs/integration.md).
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from urllib.parse import urljoin
 
 import requests
@@ -78,6 +79,7 @@ def order_report(
     referral_code: str = "",
     click_id: str = "",
     placement: str = "",
+    coupon_code: str = "",
 ) -> dict:
     """POST the order to the conversion API; returns ``{"status", "answer"}`` or ``{"error"}``."""
     body: dict = {
@@ -92,6 +94,8 @@ def order_report(
         body["click_id"] = click_id
     if placement:
         body["placement"] = placement  # name_lookup: the buyer picked a friend by name
+    if coupon_code:
+        body["coupon_code"] = coupon_code
     try:
         response = requests.post(
             urljoin(base_url, "api/v1/conversions"),
@@ -111,16 +115,70 @@ def order_report(
     return {"request": body, "status": response.status_code, "answer": answer}
 
 
+def friend_signup(
+    *,
+    base_url: str,
+    email: str,
+    name: str = "",
+    referral_code: str = "",
+    click_id: str = "",
+    placement: str = "",
+):
+    """A referred buyer: report the friend's sign-up (``POST /api/v1/referrals``), as a shop
+    does at account creation or checkout; the answer carries the friend's discount."""
+    if not (referral_code or click_id):
+        return None
+    body: dict = {"friend": {"email": email, "name": name}}
+    if placement:
+        body["placement"] = placement
+    if click_id:
+        body["click_id"] = click_id
+    else:
+        body["referral_code"] = referral_code
+    try:
+        response = requests.post(
+            urljoin(base_url, "api/v1/referrals"),
+            json=body,
+            headers={"Authorization": f"Bearer {demo.DEMO_SECRET_KEY}"},
+            timeout=API_TIMEOUT_SECONDS,
+        )
+        answer = response.json()
+    except (requests.RequestException, ValueError):
+        return None
+    return answer.get("friend_reward") if response.ok else None
+
+
+def discounted(price: str, friend_reward: dict | None) -> tuple[str, int]:
+    """The price after the friend's percentage discount, and the percentage applied."""
+    percent = (friend_reward or {}).get("percent_off") or 0
+    if not percent:
+        return price, 0
+    cents = int(Decimal(price) * 100) * (100 - percent) // 100
+    return f"{Decimal(cents) / 100:.2f}", percent
+
+
 def order_place(
     *, session, base_url: str, product: Product, email: str, name: str = "", **referral
 ) -> str:
-    """Report a new order and keep the API's answer in the buyer's session for the receipt."""
+    """Report a new order and keep the API's answer in the buyer's session for the receipt.
+
+    A referred buyer is a friend: they sign up first and pay the discounted price, with
+    the friend's coupon code (which also attributes the order)."""
     order_id = new_order_id()
+    reward = friend_signup(base_url=base_url, email=email, name=name, **referral)
+    price, percent = discounted(product.price, reward)
+    coupon = (reward or {}).get("coupon_code") or ""
     result = order_report(
-        base_url=base_url, order_id=order_id, product=product, email=email, **referral
+        base_url=base_url,
+        order_id=order_id,
+        product=replace(product, price=price),
+        email=email,
+        coupon_code=coupon,
+        **referral,
     )
     orders = session.get("demo_orders", {})
-    orders[order_id] = {"product": product.slug, "email": email, "name": name, **result}
+    orders[order_id] = {"product": product.slug, "email": email, "name": name, "paid": price,
+                        "percent_off": percent, "coupon_code": coupon, **result}  # fmt: skip
     # Keep the session small: the last few orders are enough for a demo.
     session["demo_orders"] = dict(list(orders.items())[-5:])
     return order_id

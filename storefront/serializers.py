@@ -8,7 +8,7 @@ from rest_framework import serializers
 from core.money import CURRENCY_EXPONENTS, MoneyError, to_decimal_string, to_minor
 from referrals.services import referral_url
 from rewards import ledger
-from rewards.selectors import conversion_rewards
+from rewards.selectors import AWAITING_APPROVAL, conversion_rewards, reward_status
 
 EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_AHEAD = timedelta(days=1)  # clocks of shops and this platform differ a little
@@ -109,6 +109,7 @@ def money(amount_minor: int, currency: str) -> str:
 
 
 def reward_payload(reward) -> dict:
+    status = reward_status(reward)
     return {
         "id": reward.pk,
         "recipient": reward.recipient,
@@ -116,9 +117,10 @@ def reward_payload(reward) -> dict:
         "amount": money(reward.amount_minor, reward.currency),
         "reversed": money(reward.reversed_minor, reward.currency),
         "currency": reward.currency,
-        "status": reward.status,
+        "status": status,
         "reason": reward.reason,
-        "available_at": reward.available_at.isoformat(),
+        # Awaiting a manager's approval: no date until approved.
+        "available_at": None if status == AWAITING_APPROVAL else reward.available_at.isoformat(),
     }
 
 

@@ -446,7 +446,10 @@ def test_the_superuser_creates_a_program(client, superuser):
     program = Program.objects.get(slug="summer")
     assert (program.name, program.landing_url) == ("Summer Friends", "https://shop.example.org/")
     assert program.allowed_domains == ["example.org"]
-    assert program.status == "active" and program.open_enrollment
+    assert program.status == "active" and not program.open_enrollment  # a draft
+    assert program.api_keys.count() == 2
+    assert response["Location"] == url(Program, "change", program.pk)  # keys shown there once
+    assert 'id="key-secret">sk_' in client.get(response["Location"]).content.decode()
     assert not program.memberships.exists()
     assert client.get(url(Program, "change", program.pk)).status_code == 200
     listed = client.get(url(Program, "changelist")).context["cl"].queryset

@@ -85,4 +85,4 @@ def test_the_ledger_shows_a_running_balance(admin_client, api, link):
     response = admin_client.get("/admin/rewards/ledgerentry/")
     assert response.status_code == 200
     assert b"Balance after" in response.content
-    assert b'<td class="field-running_balance">2000</td>' in response.content
+    assert '<td class="field-running_balance">€20.00</td>'.encode() in response.content

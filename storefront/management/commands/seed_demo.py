@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from advocacy.models import Advocate, ApiKey, Program, ProgramMembership, hash_key
-from advocacy.services import advocate_enroll, api_key_create
+from advocacy.services import advocate_enroll, api_key_create, program_save
 from core.hashing import fingerprint
 from recruitment import demo as recruitment_demo
 from referrals.models import Click, ReferralLink
@@ -63,6 +63,7 @@ class Command(BaseCommand):
     def _program(self):
         program = Program.objects.filter(slug=demo.DEMO_SLUG).first()
         if program:
+            self._follow_port(program)
             return program, False
         program, secret, publishable = program_create_with_offer(
             slug=demo.DEMO_SLUG,
@@ -83,6 +84,13 @@ class Command(BaseCommand):
         api_key_create(program=program, kind=ApiKey.Kind.SECRET, raw=demo.DEMO_SECRET_KEY)
         api_key_create(program=program, kind=ApiKey.Kind.PUBLISHABLE, raw=demo.DEMO_PUBLISHABLE_KEY)
         return program, True
+
+    def _follow_port(self, program):
+        """The demo's links lead to the shop on the port served now (``make run PORT=…``)."""
+        landing = f"{settings.SITE_URL}/demo-shop/"
+        if program.landing_url != landing:
+            program.landing_url = landing
+            program_save(program=program, actor=None, changed=["landing_url"])
 
     def _admin(self, program):
         User = get_user_model()
