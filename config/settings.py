@@ -220,6 +220,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.run_payouts",
         "schedule": timedelta(minutes=env.float("RUN_PAYOUTS_EVERY_MINUTES", default=60)),
     },
+    # Measurement: rebuild the days marked changed; the hourly sweep is the safety net.
+    "refresh-rollups": {
+        "task": "measurement.tasks.refresh_rollups",
+        "schedule": timedelta(minutes=1),
+    },
+    "sweep-rollups": {
+        "task": "measurement.tasks.sweep_rollups",
+        "schedule": timedelta(hours=1),
+    },
 }
 # Redis redelivers a task whose worker died (acks_late) after this many seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
