@@ -9,7 +9,6 @@ the orders themselves.
 """
 
 import statistics
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -545,13 +544,100 @@ def channels(program: Program, period: Period) -> list[dict]:
     return out
 
 
-def cohort_table(program: Program, months: int = 12) -> list[dict]:
-    """Retention by cohort (month of first order) from the cohort rollup: % active per month."""
-    rows = CohortRollup.objects.filter(program=program).order_by("cohort", "month")
-    cohorts: dict[date, dict] = defaultdict(lambda: {"customers": 0, "months": []})
+def cohort_table(program: Program, months: int = 12, *, until: date | None = None) -> list[dict]:
+    """Retention by cohort (month of first order), from the cohort rollup.
+
+    For each of the last ``months`` cohorts: its size, and for month +0, +1, ...
+    up to ``until``'s month, the % of the cohort with an order in that month.
+    """
+
+    def index(d: date) -> int:
+        return d.year * 12 + d.month - 1
+
+    rows = list(CohortRollup.objects.filter(program=program).order_by("cohort", "month"))
+    if not rows:
+        return []
+    last = index(until) if until else max(index(r.month) for r in rows)
+    cohorts: dict[date, dict] = {}
     for r in rows:
-        c = cohorts[r.cohort]
-        c["customers"] = r.customers
-        c["months"].append(rate(r.active, r.customers))
-    recent = sorted(cohorts.items())[-months:]
-    return [{"cohort": k.strftime("%Y-%m"), **v} for k, v in recent]
+        c = cohorts.setdefault(r.cohort, {"customers": r.customers, "active": {}})
+        c["active"][index(r.month) - index(r.cohort)] = r.active
+    out = []
+    for cohort, c in sorted(cohorts.items())[-months:]:
+        width = last - index(cohort) + 1
+        if width <= 0:
+            continue
+        out.append(
+            {
+                "cohort": cohort.strftime("%Y-%m"),
+                "customers": c["customers"],
+                "months": [rate(c["active"].get(k, 0), c["customers"]) for k in range(width)],
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------- goals
+
+# For each goal metric: where its value sits in the metrics answer.
+GOAL_VALUES = {
+    "new_referred_customers": lambda m: m["new_referred_customers"],
+    "new_customers": lambda m: m["customers"]["new"],
+    "referred_revenue": lambda m: Decimal(m["referred_revenue"]),
+    "purchases": lambda m: m["funnel"]["purchases"],
+    "referrals": lambda m: m["funnel"]["referrals"],
+    "joined": lambda m: m["funnel"]["joined"],
+    "nps": lambda m: m["nps"]["score"],
+    "retention_rate": lambda m: m["retention_rate"],
+    "repeat_purchase_rate": lambda m: m["repeat_purchase_rate"],
+    "referral_conversion_rate": lambda m: m["referral_conversion_rate"],
+    "roi": lambda m: m["roi"],
+}
+
+
+@dataclass
+class GoalProgress:
+    goal: object
+    value: Decimal | None
+    percent: float | None  # of the target, capped at 100
+    met: bool
+    status: str  # "met", "on track", "behind", "missed", "not started"
+    days_left: int
+
+
+def goal_progress(goal, *, today: date, segment_keys: frozenset[str] | None = None) -> GoalProgress:
+    """A goal's value over [starts_on, min(deadline, today)] and how far it is to the target.
+
+    Counts (customers, purchases, revenue...) are "on track" when the share of
+    the target reached is at least the share of the time gone; levels (NPS,
+    rates, ROI) when they are at the target already.
+    """
+    days_left = max((goal.deadline - today).days, 0)
+    if today < goal.starts_on:
+        return GoalProgress(goal, None, None, False, "not started", days_left)
+    end = min(goal.deadline, today)
+    answer = program_metrics(
+        program=goal.program,
+        date_from=goal.starts_on,
+        date_to=end,
+        segment_keys=segment_keys,
+    )
+    raw = GOAL_VALUES[goal.metric](answer)
+    value = None if raw is None else Decimal(str(raw))
+    target = Decimal(goal.target)
+    met = value is not None and value >= target
+    percent = None
+    if value is not None and target > 0:
+        percent = float(min(value / target * 100, Decimal(100)).quantize(Decimal("0.1")))
+    levels = {"nps", "retention_rate", "repeat_purchase_rate", "referral_conversion_rate", "roi"}
+    if met:
+        status = "met"
+    elif today > goal.deadline:
+        status = "missed"
+    elif goal.metric in levels:
+        status = "behind"
+    else:
+        total = (goal.deadline - goal.starts_on).days + 1
+        gone = (end - goal.starts_on).days + 1
+        status = "on track" if (percent or 0) >= gone * 100 / total else "behind"
+    return GoalProgress(goal, value, percent, met, status, days_left)
