@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -228,6 +229,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-rollups": {
         "task": "measurement.tasks.sweep_rollups",
         "schedule": timedelta(hours=1),
+    },
+    "weekly-reports": {
+        "task": "measurement.tasks.send_weekly_reports",
+        "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
     },
 }
 # Redis redelivers a task whose worker died (acks_late) after this many seconds.

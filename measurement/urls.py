@@ -11,4 +11,9 @@ urlpatterns: list = [
         admin.site.admin_view(views.dashboard_csv),
         name="measurement-dashboard-csv",
     ),
+    path(
+        "measurement/reports/opt-out/<str:token>",
+        views.report_opt_out,
+        name="measurement-report-opt-out",
+    ),
 ]

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ServiceError
 
-from . import dashboard
+from . import dashboard, reports
 
 
 def _choose(request):
@@ -71,3 +71,14 @@ def dashboard_csv(request, table):
     writer.writerow(header)
     writer.writerows(["" if v is None else v for v in row] for row in rows)
     return response
+
+
+def report_opt_out(request, token):
+    """One click from the weekly report: no more reports of this program to this manager."""
+    subscription = reports.report_opt_out(token=token)
+    if subscription is None:
+        raise Http404
+    message = _("You will no longer receive the weekly report of %(program)s.") % {
+        "program": subscription.program.name
+    }
+    return HttpResponse(message, content_type="text/plain; charset=utf-8")
