@@ -54,6 +54,7 @@ def _dig(answer: dict, path: tuple):
 
 @dataclass
 class Card:
+    key: str  # the path in the metrics answer, e.g. "funnel.clicks"
     label: str
     value: object
     previous: object
@@ -87,7 +88,7 @@ def cards(current: dict, previous: dict) -> list[Card]:
     for label, path, kind, higher in CARDS:
         value, before = _dig(current, path), _dig(previous, path)
         delta, trend = _delta(value, before, kind, higher)
-        out.append(Card(str(label), value, before, kind, delta, trend))
+        out.append(Card(".".join(path), str(label), value, before, kind, delta, trend))
     return out
 
 

@@ -24,17 +24,17 @@ from .models import ReportSubscription
 OPT_OUT_SALT = "measurement.weekly-report.opt-out"
 REPORT_ROLES = [ProgramMembership.Role.MANAGER, ProgramMembership.Role.OWNER]
 HEADLINE = {
-    "Clicks",
-    "Referrals",
-    "Referred purchases",
-    "Referral conversion",
-    "Referred revenue",
-    "Reward cost",
-    "ROI",
-    "NPS",
-    "New customers",
-    "Retention",
-    "Repeat purchases",
+    "funnel.clicks",
+    "funnel.referrals",
+    "funnel.purchases",
+    "referral_conversion_rate",
+    "referred_revenue",
+    "reward_cost",
+    "roi",
+    "nps.score",
+    "customers.new",
+    "retention_rate",
+    "repeat_purchase_rate",
 }
 
 
@@ -90,7 +90,7 @@ def report_context(program: Program, week: selectors.Period) -> dict:
     previous = selectors.program_metrics(
         program=program, date_from=before.date_from, date_to=before.date_to
     )
-    cards = [c for c in dashboard.cards(current, previous) if c.label in HEADLINE]
+    cards = [c for c in dashboard.cards(current, previous) if c.key in HEADLINE]
     query = f"?program={program.slug}&from={week.date_from}&to={week.date_to}"
     return {
         "program": program,

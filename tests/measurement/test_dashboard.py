@@ -108,3 +108,14 @@ def test_a_staff_user_without_a_program_sees_the_app_list(client, db):
     client.force_login(user)
     page = client.get("/admin/").content.decode()
     assert "You manage no program yet" in page
+
+
+@pytest.mark.parametrize(
+    ("language", "word"),
+    [("nb", "Henvist omsetning"), ("sv", "Värvade intäkter"), ("ro", "Venituri din recomandări"),
+     ("zh-hans", "推荐收入")],
+)  # fmt: skip
+def test_the_dashboard_speaks_the_managers_language(client, manager, language, word):
+    client.force_login(manager)
+    page = client.get(f"/admin/?{MARCH}", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert word in page
