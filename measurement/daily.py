@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, F, Sum, Value
+from django.db.models import Count, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
@@ -207,7 +207,7 @@ def totals(rows: Rows) -> dict[str, int]:
     return out
 
 
-def by(rows: Rows, index: int) -> dict:
+def by_key(rows: Rows, index: int) -> dict:
     """Totals grouped by one part of the key (0 day, 1 advocate, 2 channel, 3 link)."""
     out: dict = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
     for key, values in rows.items():
@@ -218,3 +218,67 @@ def by(rows: Rows, index: int) -> dict:
 
 def sharing_advocates(rows: Rows) -> int:
     return len({key[1] for key, v in rows.items() if v["clicks"] and key[1] is not None})
+
+
+# ----------------------------------------------------------------- aggregated reads
+
+KEY_INDEX = {"day": 0, "advocate": 1, "channel": 2, "link": 3}
+COLUMN = {"day": "day", "advocate": "advocate_id", "channel": "channel", "link": "link_id"}
+
+
+def _final_and_live(program: Program, start: date, end: date) -> tuple[QuerySet, list]:
+    """The rollup rows of finished, unmarked days, and the [lo, hi) runs to count raw."""
+    today = timezone.now().astimezone(UTC).date()
+    marked = sorted(
+        set(
+            RollupMark.objects.filter(program=program, day__gte=start, day__lt=end).values_list(
+                "day", flat=True
+            )
+        )
+    )
+    final = DailyRollup.objects.filter(
+        program=program, day__gte=start, day__lt=min(end, max(today, start))
+    ).exclude(day__in=marked)
+    days = (start + timedelta(days=i) for i in range((end - start).days))
+    live = sorted({d for d in marked if d < today} | {d for d in days if d >= today})
+    return final, _runs(live)
+
+
+def summary(program: Program, start: date, end: date, *, source: str = "rollup"):
+    """(totals of every field, advocates with a click) over the days [start, end)."""
+    if source == "raw":
+        rows = raw_day_rows(program, start, end)
+        return totals(rows), sharing_advocates(rows)
+    final, runs = _final_and_live(program, start, end)
+    sums = final.aggregate(**{f: Sum(f) for f in FIELDS})
+    out = {f: sums[f] or 0 for f in FIELDS}
+    sharing = set(
+        final.filter(clicks__gt=0, advocate__isnull=False)
+        .values_list("advocate_id", flat=True)
+        .distinct()
+    )
+    for lo, hi in runs:
+        for key, values in raw_day_rows(program, lo, hi).items():
+            for f in FIELDS:
+                out[f] += values[f]
+            if values["clicks"] and key[1] is not None:
+                sharing.add(key[1])
+    return out, len(sharing)
+
+
+def grouped(program: Program, start: date, end: date, by: str, *, source: str = "rollup") -> dict:
+    """Totals over the days [start, end) per day, advocate, channel or link."""
+    index = KEY_INDEX[by]
+    if source == "raw":
+        return by_key(raw_day_rows(program, start, end), index)
+    final, runs = _final_and_live(program, start, end)
+    out: dict = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+    column = COLUMN[by]
+    for row in final.values(column).annotate(**{f"s_{f}": Sum(f) for f in FIELDS}).order_by():
+        for f in FIELDS:
+            out[row[column]][f] += row[f"s_{f}"] or 0
+    for lo, hi in runs:
+        for key, values in raw_day_rows(program, lo, hi).items():
+            for f in FIELDS:
+                out[key[index]][f] += values[f]
+    return dict(out)

@@ -421,10 +421,9 @@ def program_metrics(
     """
     period = Period(date_from, date_to)
     currency = program.currency
-    rows = daily.day_rows(
+    t, sharing = daily.summary(
         program, period.date_from, period.date_to + timedelta(days=1), source=source
     )
-    t = daily.totals(rows)
     facts = customer_facts(program, period.end)
     keys_adv = advocate_keys(program)
     scoped = (
@@ -439,7 +438,7 @@ def program_metrics(
         "funnel": {
             "invited": t["invited"],
             "joined": t["joined"],
-            "sharing": daily.sharing_advocates(rows),
+            "sharing": sharing,
             "clicks": t["clicks"],
             "referrals": t["referrals"],
             "purchases": t["purchases"],
@@ -478,10 +477,9 @@ def program_metrics(
 
 
 def daily_series(program: Program, period: Period, *, source: str = "rollup") -> list[dict]:
-    rows = daily.day_rows(
-        program, period.date_from, period.date_to + timedelta(days=1), source=source
+    per_day = daily.grouped(
+        program, period.date_from, period.date_to + timedelta(days=1), "day", source=source
     )
-    per_day = daily.by(rows, 0)
     out = []
     for i in range(period.days):
         d = period.date_from + timedelta(days=i)
@@ -500,8 +498,8 @@ def daily_series(program: Program, period: Period, *, source: str = "rollup") ->
 
 
 def top_advocates(program: Program, period: Period, limit: int = 10) -> list[dict]:
-    rows = daily.day_rows(program, period.date_from, period.date_to + timedelta(days=1))
-    per = {k: v for k, v in daily.by(rows, 1).items() if k is not None}
+    per = daily.grouped(program, period.date_from, period.date_to + timedelta(days=1), "advocate")
+    per.pop(None, None)
     ranked = sorted(
         per.items(),
         key=lambda kv: (-kv[1]["revenue_minor"], -kv[1]["purchases"], -kv[1]["clicks"], kv[0]),
@@ -525,8 +523,7 @@ def top_advocates(program: Program, period: Period, limit: int = 10) -> list[dic
 
 
 def channels(program: Program, period: Period) -> list[dict]:
-    rows = daily.day_rows(program, period.date_from, period.date_to + timedelta(days=1))
-    per = daily.by(rows, 2)
+    per = daily.grouped(program, period.date_from, period.date_to + timedelta(days=1), "channel")
     out = []
     for channel, v in sorted(per.items(), key=lambda kv: (-kv[1]["clicks"], kv[0])):
         if not (v["clicks"] or v["referrals"] or v["purchases"]):

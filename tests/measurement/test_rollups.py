@@ -124,11 +124,15 @@ def test_rollups_equal_a_raw_recount(stream):
         if any(v.values())
     }
     assert rollup_rows(program) == raw
-    # And the reader gives the same totals from the rollups as from the raw rows.
+    # And the readers give the same numbers from the rollups as from the raw rows.
+    lo, hi = BASE - timedelta(days=5), BASE + timedelta(days=12)
     with time_machine.travel(at(12), tick=False):
-        assert daily.totals(
-            daily.day_rows(program, BASE - timedelta(days=5), BASE + timedelta(days=12))
-        ) == daily.totals(raw)
+        assert daily.totals(daily.day_rows(program, lo, hi)) == daily.totals(raw)
+        assert daily.summary(program, lo, hi) == daily.summary(program, lo, hi, source="raw")
+        for by in ("day", "advocate", "channel", "link"):
+            assert daily.grouped(program, lo, hi, by) == daily.grouped(
+                program, lo, hi, by, source="raw"
+            )
 
 
 def test_a_rebuild_twice_changes_nothing(program, advocate):
