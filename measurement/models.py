@@ -151,3 +151,88 @@ class ReportSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} on {self.program_id}"
+
+
+class Experiment(models.Model):
+    """An A/B test of offers or share copy, with an optional holdout that gets no program."""
+
+    class Kind(models.TextChoices):
+        OFFER = "offer", "Offer (reward amount or kind)"
+        SHARE_COPY = "share_copy", "Share copy"
+
+    class Subject(models.TextChoices):
+        ADVOCATE = "advocate", "Advocates"
+        FRIEND = "friend", "Referred friends"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Running"
+        STOPPED = "stopped", "Stopped"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="experiments")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    subject = models.CharField(max_length=10, choices=Subject.choices, default=Subject.ADVOCATE)
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=0, help_text="Share of subjects (0-50 %) who get no program, for incrementality."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    winner = models.ForeignKey(
+        "measurement.Variant", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(holdout_percent__lte=50), name="experiment_holdout_at_most_50"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(models.Model):
+    """One arm of an experiment; ``config`` says what differs (an amount, a text)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    key = models.SlugField(max_length=40)
+    name = models.CharField(max_length=120)
+    config = models.JSONField(default=dict, blank=True)
+    weight = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "key"], name="variant_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Assignment(models.Model):
+    """Which arm a subject is in, fixed at first sight (sticky). No variant: the holdout."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments")
+    subject_key = models.CharField(max_length=254, help_text="Advocate id or friend's email/id.")
+    advocate = models.ForeignKey(
+        Advocate, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    variant = models.ForeignKey(
+        Variant, on_delete=models.CASCADE, null=True, blank=True, related_name="assignments"
+    )
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "subject_key"], name="assignment_unique_subject"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_key} in {self.variant or 'holdout'}"
