@@ -91,7 +91,8 @@ class ExperimentAdmin(ProgramScopedAdmin):
         r = experiments.experiment_results(experiment)
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} %</td><td>{} - {} %</td><td>{} %</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} %</td>"
+            "<td>{} - {} %</td><td>{} %</td></tr>",
             (
                 (a.name, a.subjects, a.converted, a.rate if a.rate is not None else "-",
                  a.interval[0], a.interval[1], a.p_best)

@@ -184,7 +184,7 @@ def day_rows(program: Program, start: date, end: date, *, source: str = "rollup"
     """Counts for the days [start, end): rollups where final, raw for the rest."""
     if source == "raw":
         return raw_day_rows(program, start, end)
-    today = timezone.now().astimezone(UTC).date()
+    today = live_from()
     marked = set(
         RollupMark.objects.filter(program=program, day__gte=start, day__lt=end).values_list(
             "day", flat=True
@@ -226,9 +226,15 @@ KEY_INDEX = {"day": 0, "advocate": 1, "channel": 2, "link": 3}
 COLUMN = {"day": "day", "advocate": "advocate_id", "channel": "channel", "link": "link_id"}
 
 
+def live_from() -> date:
+    """The first day counted from the raw rows: yesterday (UTC), whose rollup the hourly
+    sweep may not have built yet."""
+    return timezone.now().astimezone(UTC).date() - timedelta(days=1)
+
+
 def _final_and_live(program: Program, start: date, end: date) -> tuple[QuerySet, list]:
     """The rollup rows of finished, unmarked days, and the [lo, hi) runs to count raw."""
-    today = timezone.now().astimezone(UTC).date()
+    today = live_from()
     marked = sorted(
         set(
             RollupMark.objects.filter(program=program, day__gte=start, day__lt=end).values_list(

@@ -1,11 +1,15 @@
 """Every change to a raw row that a rollup counts marks its day, in the same transaction.
 
-Clicks are written in bulk by the click writer (no per-row signal): the
-sweep (``measurement.tasks.sweep_rollups``) marks the recent days instead.
+Only days before yesterday are marked (``services.rollup_mark``): yesterday and
+today are read raw and swept hourly. Clicks are written in bulk by the click
+writer (no per-row signal): the sweep covers them too.
 """
+
+from datetime import UTC, timedelta
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django.utils import timezone
 
 from advocacy.models import Advocate
 from recruitment.models import CampaignRecipient
@@ -45,6 +49,7 @@ def advocate_changed(sender, instance, **kwargs):
 
 @receiver(post_save, sender=CampaignRecipient, dispatch_uid="measurement.invitation")
 def invitation_changed(sender, instance, **kwargs):
-    if instance.sent_at:
-        program_id = instance.campaign.program_id
-        rollup_mark(program_id=program_id, instants=[instance.sent_at])
+    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
+    if instance.sent_at and instance.sent_at.astimezone(UTC).date() < yesterday:
+        # Old invitations only (a late import): today's cost no query.
+        rollup_mark(program_id=instance.campaign.program_id, instants=[instance.sent_at])

@@ -34,9 +34,16 @@ def _day_of(instant: datetime | None) -> date | None:
 
 
 def rollup_mark(*, program_id: int, instants: list[datetime | None]) -> None:
-    """Mark the days of ``instants`` changed (called inside the change's transaction)."""
-    days = {d for d in map(_day_of, instants) if d}
-    RollupMark.objects.bulk_create([RollupMark(program_id=program_id, day=d) for d in days])
+    """Mark the days of ``instants`` changed (called inside the change's transaction).
+
+    Only days before yesterday (UTC) are marked: readers count yesterday and today
+    from the raw rows, and the hourly sweep marks yesterday and the day before, so
+    the everyday path (an order, a reward, a referral of today) costs no query.
+    """
+    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
+    days = {d for d in map(_day_of, instants) if d and d < yesterday}
+    if days:
+        RollupMark.objects.bulk_create([RollupMark(program_id=program_id, day=d) for d in days])
 
 
 def rollup_day_rebuild(*, program: Program, day: date) -> int:
@@ -114,8 +121,8 @@ def rollups_refresh(*, before: date | None = None) -> int:
 
 
 def rollups_sweep(*, days: int = 2) -> int:
-    """Safety net: mark the last ``days`` days of every program (clicks are written in bulk,
-    without events; anything else missed is caught here)."""
+    """Mark the last ``days`` days of every program (hourly): yesterday and the day
+    before are never marked by events, and clicks are written in bulk without events."""
     today = timezone.now().astimezone(UTC).date()
     marks = [
         RollupMark(program_id=pk, day=today - timedelta(days=i))
@@ -124,3 +131,16 @@ def rollups_sweep(*, days: int = 2) -> int:
     ]
     RollupMark.objects.bulk_create(marks)
     return len(marks)
+
+
+def rollups_rebuild(*, program: Program, start: date, end: date) -> int:
+    """Mark the days [start, end) of one program and rebuild them (after a bulk import
+    of history, say); days from yesterday on are read raw and left to the sweep."""
+    last = min(end, timezone.now().astimezone(UTC).date())
+    RollupMark.objects.bulk_create(
+        [
+            RollupMark(program=program, day=start + timedelta(days=i))
+            for i in range(max((last - start).days, 0))
+        ]
+    )
+    return rollups_refresh()

@@ -1,11 +1,12 @@
 """The known dataset of the metrics tests (worked out by hand in test_metrics_known_dataset)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
 
 from advocacy.models import Advocate
+from measurement import services
 from tests.factories import enroll
 
 from . import factories as f
@@ -112,4 +113,6 @@ def dataset(program, api):
     f.nps(program, 10, at(3, 5), external_id="c3")  # promoter
     f.nps(program, 8, at(3, 15), external_id="f1")  # passive
     f.nps(program, 9, at(3, 16), external_id="cust-alice")  # promoter
+    # Days are built as the hourly sweep would have built them while time passed.
+    services.rollups_rebuild(program=program, start=date(2025, 10, 1), end=date(2026, 4, 30))
     return program

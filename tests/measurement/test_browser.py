@@ -21,7 +21,7 @@ WIDTHS = {"phone": 390, "desktop": 1280}
 
 
 def test_the_manager_sees_cards_charts_and_goals(browser, live_server, dataset):  # noqa: F811
-    services.rollups_refresh()
+    services.rollups_rebuild(program=dataset, start=date(2025, 10, 1), end=date(2026, 4, 30))
     Goal.objects.create(
         program=dataset,
         name="200 new customers from referrals",

@@ -32,7 +32,7 @@ def other_shop(db):
 def test_the_admin_front_page_is_the_dashboard_of_the_managers_program(
     client, manager, dataset, other_shop
 ):
-    services.rollups_refresh()
+    services.rollups_rebuild(program=dataset, start=date(2025, 10, 1), end=date(2026, 4, 30))
     Goal.objects.create(
         program=dataset,
         name="200 referred customers",
