@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -268,6 +269,19 @@ CELERY_BEAT_SCHEDULE = {
     "recruitment-rescore-customers": {
         "task": "recruitment.tasks.rescore_customers",
         "schedule": timedelta(hours=env.float("RESCORE_EVERY_HOURS", default=24)),
+    },
+    # Measurement: rebuild the days marked changed; the hourly sweep is the safety net.
+    "refresh-rollups": {
+        "task": "measurement.tasks.refresh_rollups",
+        "schedule": timedelta(minutes=1),
+    },
+    "sweep-rollups": {
+        "task": "measurement.tasks.sweep_rollups",
+        "schedule": timedelta(hours=1),
+    },
+    "weekly-reports": {
+        "task": "measurement.tasks.send_weekly_reports",
+        "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
     },
 }
 # Redis redelivers a task whose worker died (acks_late) after this many seconds.

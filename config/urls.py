@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from core.api_errors import api_not_found
 from core.views import healthz
 from integrations.views import stripe_webhook
+from measurement.views import admin_index
 from portal.views import set_language
 from referrals.views import referral_redirect
 from storefront import api, api_actions, api_lists
@@ -50,6 +51,8 @@ urlpatterns = [
     path("webhooks/stripe/<slug:program>/", stripe_webhook, name="stripe-webhook"),
     path("healthz", healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
+    # The admin's front page is the manager's dashboard (measurement); the rest is stock.
+    path("admin/", admin.site.admin_view(admin_index), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("", include("storefront.urls")),
     path("", include("recruitment.urls")),

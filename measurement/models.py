@@ -1,1 +1,238 @@
-"""Rollups, metrics, goals, reports and experiments: does the program pay?"""
+"""Rollups, metrics, goals, reports and experiments: does the program pay?
+
+Rollups are derived data: each row can be rebuilt from the raw rows
+(clicks, referrals, conversions, rewards, advocates, invitations) at any
+time, so late and duplicate events are harmless. A change to a raw row marks
+its ``(program, day)`` in ``RollupMark`` in the same transaction; a Celery
+task rebuilds the marked days and deletes the marks it has covered.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from advocacy.models import Advocate, Program
+from referrals.models import ReferralLink
+
+
+class RollupMark(models.Model):
+    """A mark: "this program's day changed": appended by events, consumed by ``rollups_refresh``.
+
+    Append-only (no hot row to lock): the refresh deletes only the marks it
+    saw, so a change committed while it ran leaves a mark for the next run.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "day"], name="rollupmark_program_day")]
+
+    def __str__(self) -> str:
+        return f"{self.program_id} {self.day}"
+
+
+class DailyRollup(models.Model):
+    """One program x day x advocate x channel x link: the day's counts and money.
+
+    Rows without an advocate hold what belongs to no advocate (invitations).
+    Money is in minor units of the program's currency (other currencies are
+    left out, as in the metrics).
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    advocate = models.ForeignKey(
+        Advocate, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=30, blank=True)
+    link = models.ForeignKey(
+        ReferralLink, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    invited = models.PositiveIntegerField(default=0)
+    joined = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    referrals = models.PositiveIntegerField(default=0)
+    purchases = models.PositiveIntegerField(default=0)
+    revenue_minor = models.BigIntegerField(default=0)
+    reward_cost_minor = models.BigIntegerField(default=0)
+    excluded_orders = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "day"], name="dailyrollup_program_day")]
+
+    def __str__(self) -> str:
+        return f"{self.program_id} {self.day}"
+
+
+class CohortRollup(models.Model):
+    """Customers whose first order was in ``cohort`` (a month) and who ordered in ``month``."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    cohort = models.DateField(help_text="First day of the month of the customers' first order.")
+    month = models.DateField(help_text="First day of the month counted.")
+    customers = models.PositiveIntegerField(help_text="The cohort's size.")
+    active = models.PositiveIntegerField(help_text="Cohort customers with an order this month.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "cohort", "month"], name="cohortrollup_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program_id} {self.cohort:%Y-%m} in {self.month:%Y-%m}"
+
+
+class Goal(models.Model):
+    """A program goal: a metric over a (segment of) customers, a target and a deadline."""
+
+    class Metric(models.TextChoices):
+        NEW_REFERRED_CUSTOMERS = "new_referred_customers", "New customers from referrals"
+        NEW_CUSTOMERS = "new_customers", "New customers"
+        REFERRED_REVENUE = "referred_revenue", "Referred revenue"
+        PURCHASES = "purchases", "Referred purchases"
+        REFERRALS = "referrals", "Referrals"
+        JOINED = "joined", "Advocates joined"
+        NPS = "nps", "NPS"
+        RETENTION_RATE = "retention_rate", "Retention rate (%)"
+        REPEAT_PURCHASE_RATE = "repeat_purchase_rate", "Repeat purchase rate (%)"
+        REFERRAL_CONVERSION_RATE = "referral_conversion_rate", "Referral conversion rate (%)"
+        ROI = "roi", "ROI"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="goals")
+    name = models.CharField(max_length=120)
+    segment = models.ForeignKey(
+        "recruitment.Segment",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="goals",
+        help_text="Measure only these customers (metrics about customers: NPS, retention, "
+        "repeat purchases, new customers). Empty: all.",
+    )
+    metric = models.CharField(max_length=30, choices=Metric.choices)
+    target = models.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Money in the program's currency."
+    )
+    starts_on = models.DateField(default=timezone.localdate)
+    deadline = models.DateField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["deadline", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(deadline__gte=models.F("starts_on")),
+                name="goal_deadline_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ReportSubscription(models.Model):
+    """A manager's choice about the weekly report of one program (absent: subscribed)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    weekly_report = models.BooleanField(default=True)
+    last_sent_week = models.DateField(
+        null=True, blank=True, help_text="Monday of the last week reported (claimed)."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "user"], name="reportsub_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.program_id}"
+
+
+class Experiment(models.Model):
+    """An A/B test of offers or share copy, with an optional holdout that gets no program."""
+
+    class Kind(models.TextChoices):
+        OFFER = "offer", "Offer (reward amount or kind)"
+        SHARE_COPY = "share_copy", "Share copy"
+
+    class Subject(models.TextChoices):
+        ADVOCATE = "advocate", "Advocates"
+        FRIEND = "friend", "Referred friends"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Running"
+        STOPPED = "stopped", "Stopped"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="experiments")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    subject = models.CharField(max_length=10, choices=Subject.choices, default=Subject.ADVOCATE)
+    holdout_percent = models.PositiveSmallIntegerField(
+        default=0, help_text="Share of subjects (0-50 %) who get no program, for incrementality."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    winner = models.ForeignKey(
+        "measurement.Variant", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(holdout_percent__lte=50), name="experiment_holdout_at_most_50"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Variant(models.Model):
+    """One arm of an experiment; ``config`` says what differs (an amount, a text)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="variants")
+    key = models.SlugField(max_length=40)
+    name = models.CharField(max_length=120)
+    config = models.JSONField(default=dict, blank=True)
+    weight = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "key"], name="variant_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Assignment(models.Model):
+    """Which arm a subject is in, fixed at first sight (sticky). No variant: the holdout."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments")
+    subject_key = models.CharField(max_length=254, help_text="Advocate id or friend's email/id.")
+    advocate = models.ForeignKey(
+        Advocate, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    variant = models.ForeignKey(
+        Variant, on_delete=models.CASCADE, null=True, blank=True, related_name="assignments"
+    )
+    assigned_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "subject_key"], name="assignment_unique_subject"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_key} in {self.variant or 'holdout'}"

@@ -1,0 +1,349 @@
+"""Metrics benchmark: the dashboard and GET /api/v1/metrics on a large program.
+
+Generates one program's year of data with PostgreSQL COPY (at ``--scale 1``:
+10,000,000 clicks, 1,000,000 referrals, 300,000 orders, plus advocates,
+rewards, refunds and NPS answers), builds the rollups, then times in the same
+run, in process (Django's test client, no HTTP server):
+
+* ``api``: ``GET /api/v1/metrics?from=&to=`` (rollups plus the live days);
+* ``dashboard``: ``GET /admin/`` (the manager's dashboard: both periods, every chart);
+* ``raw``: the same metrics counted from the raw tables (``source="raw"``).
+
+for a 30-day and a 365-day period, and prints p50/p95 per case as JSON.
+
+    createdb -h 127.0.0.1 -U postgres adv_meas_bench
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/adv_meas_bench \\
+        .venv/bin/python bench/metrics.py --scale 0.1 --runs 20
+
+A benchmark, not a test: nothing here runs under pytest. It drops and rebuilds
+its own program (slug ``bench-metrics``) on each run with ``--generate``.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.pop("CELERY_BROKER_URL", None)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def copy(model, columns: list[str], rows) -> int:
+    """COPY ``rows`` (tuples in ``columns`` order) into ``model``'s table."""
+    from django.db import connection
+
+    table = model._meta.db_table
+    cols = ", ".join(f'"{c}"' for c in columns)
+    n = 0
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg 3
+        with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as out:
+            for row in rows:
+                out.write_row(row)
+                n += 1
+    return n
+
+
+def generate(scale: float, seed: int = 7):
+    from django.db import connection, transaction
+
+    from advocacy.models import Advocate, Program
+    from recruitment.models import NpsResponse
+    from referrals.models import Click, Conversion, Referral, ReferralLink
+    from rewards.models import Reward
+    from rewards.services import program_create_with_offer
+
+    rnd = random.Random(seed)
+    n_clicks = int(10_000_000 * scale)
+    n_referrals = int(1_000_000 * scale)
+    n_orders = int(300_000 * scale)
+    n_advocates = max(10, int(50_000 * scale))
+    n_customers = max(10, int(100_000 * scale))
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(days=365)
+    span = int((now - start).total_seconds())
+
+    def when():
+        return start + timedelta(seconds=rnd.randrange(span))
+
+    old = Program.objects.filter(slug="bench-metrics").first()
+    if old:
+        with connection.cursor() as c:
+            for sql in (
+                "DELETE FROM measurement_dailyrollup WHERE program_id = %s",
+                "DELETE FROM measurement_cohortrollup WHERE program_id = %s",
+                "DELETE FROM measurement_rollupmark WHERE program_id = %s",
+                "DELETE FROM recruitment_npsresponse WHERE program_id = %s",
+                "DELETE FROM rewards_ledgerentry WHERE program_id = %s",
+                "DELETE FROM rewards_reward WHERE program_id = %s",
+                "DELETE FROM referrals_conversion WHERE program_id = %s",
+                "DELETE FROM referrals_referral WHERE program_id = %s",
+                "DELETE FROM referrals_click WHERE program_id = %s",
+            ):
+                c.execute(sql, [old.pk])
+        old.slug = f"bench-old-{uuid.uuid4().hex[:8]}"
+        old.save()
+    program, secret, _ = program_create_with_offer(
+        name="Bench Metrics",
+        landing_url="https://shop.example.com/",
+        currency="EUR",
+        advocate_reward_minor=1000,
+        friend_discount_percent=10,
+    )
+    Program.objects.filter(pk=program.pk).update(slug="bench-metrics")
+    program.refresh_from_db()
+    timings = {}
+    t0 = time.perf_counter()
+    with transaction.atomic():
+        copy(
+            Advocate,
+            ["program_id", "email", "email_normalized", "name", "external_id", "locale",
+             "status", "created_at"],
+            (
+                (program.pk, f"a{i}@bench.example", f"a{i}@bench.example", "", f"cust-{i}", "",
+                 "active", when())
+                for i in range(n_advocates)
+            ),
+        )  # fmt: skip
+        advocates = list(
+            Advocate.objects.filter(program=program).order_by("pk").values_list("pk", flat=True)
+        )
+        tag = uuid.uuid4().hex[:6]
+        copy(
+            ReferralLink,
+            ["program_id", "advocate_id", "code", "channel", "is_active", "created_at"],
+            ((program.pk, a, f"B{tag}{i}", "", True, start) for i, a in enumerate(advocates)),
+        )
+        links = dict(ReferralLink.objects.filter(program=program).values_list("advocate_id", "pk"))
+        # A few busy advocates, many quiet ones.
+        weights = [1 / (i + 1) ** 0.8 for i in range(len(advocates))]
+        channels = ["", "email", "whatsapp", "facebook", "x", "sms"]
+        picks = rnd.choices(advocates, weights, k=n_clicks)
+        copy(
+            Click,
+            ["id", "program_id", "link_id", "advocate_id", "channel", "user_agent", "ip_hash",
+             "created_at"],
+            (
+                (uuid.UUID(int=rnd.getrandbits(128)), program.pk, links[a], a,
+                 rnd.choice(channels), "", "", when())
+                for a in picks
+            ),
+        )  # fmt: skip
+        timings["clicks_s"] = round(time.perf_counter() - t0, 1)
+        ref_adv = rnd.choices(advocates, weights, k=n_referrals)
+        copy(
+            Referral,
+            ["program_id", "advocate_id", "link_id", "friend_email", "friend_email_normalized",
+             "friend_external_id", "friend_name", "status", "rejection_reason", "created_at"],
+            (
+                (program.pk, a, links[a], f"f{i}@bench.example", f"f{i}@bench.example",
+                 f"friend-{i}", "", "signed_up", "", when())
+                for i, a in enumerate(ref_adv)
+            ),
+        )  # fmt: skip
+        referrals = list(
+            Referral.objects.filter(program=program)
+            .order_by("pk")
+            .values_list("pk", "advocate_id", "friend_external_id", "created_at")
+        )
+        # A third of the orders are referred friends' purchases, the rest customers'
+        # orders (half of those history sent with backfill); 3 % partly, 2 % fully
+        # refunded; 1 % in another currency.
+        rows = []
+        for i in range(n_orders):
+            amount = rnd.randrange(1000, 20000)
+            refunded = 0
+            r = rnd.random()
+            if r < 0.02:
+                refunded = amount
+            elif r < 0.05:
+                refunded = amount // 3
+            status = (
+                "refunded"
+                if refunded == amount
+                else "partially_refunded"
+                if refunded
+                else "completed"
+            )
+            currency = "USD" if rnd.random() < 0.01 else "EUR"
+            if i % 3 == 0 and referrals:
+                ref_id, adv, friend, created = rnd.choice(referrals)
+                at = created + timedelta(hours=rnd.randrange(1, 24 * 20))
+                at = min(at, now - timedelta(minutes=1))
+                rows.append((program.pk, f"o{i}", amount, refunded, currency, "", "", friend,
+                             ref_id, adv, True, "referral_code", "", status, "api", False, "",
+                             "", f"fp{i}", at, at))  # fmt: skip
+            else:
+                cust = f"cust-{rnd.randrange(n_customers)}"
+                at = when()
+                backfill = i % 2 == 0
+                rows.append((program.pk, f"o{i}", amount, refunded, currency, "", "", cust,
+                             None, None, False, "none", "", status, "api", backfill, "", "",
+                             f"fp{i}", at, at))  # fmt: skip
+        copy(
+            Conversion,
+            ["program_id", "order_id", "amount_minor", "refunded_minor", "currency",
+             "customer_email", "customer_email_normalized", "customer_external_id",
+             "referral_id", "advocate_id", "attributed", "attribution_method",
+             "attribution_reason", "status", "source", "backfill", "stripe_payment_intent",
+             "payment_fingerprint", "request_fingerprint", "occurred_at", "created_at"],
+            rows,
+        )  # fmt: skip
+        attributed = list(
+            Conversion.objects.filter(program=program, attributed=True).values_list(
+                "pk", "advocate_id", "referral_id", "created_at", "refunded_minor", "amount_minor"
+            )
+        )
+        copy(
+            Reward,
+            ["program_id", "advocate_id", "conversion_id", "referral_id", "recipient", "kind",
+             "amount_minor", "reversed_minor", "currency", "coupon_code", "coupon_percent_off",
+             "perk_description", "requires_approval", "reason", "idempotency_key", "status",
+             "available_at", "created_at"],
+            (
+                (program.pk, adv, pk, ref, "advocate", "cash", 1000,
+                 1000 * refunded // amount, "EUR", "", 0, "", False, "bench",
+                 f"bench:{program.pk}:{pk}", "pending", at + timedelta(days=14), at)
+                for pk, adv, ref, at, refunded, amount in attributed
+            ),
+        )  # fmt: skip
+        copy(
+            NpsResponse,
+            ["program_id", "customer_external_id", "customer_email_normalized", "score",
+             "category", "comment", "occurred_at", "created_at"],
+            (
+                (program.pk, f"cust-{rnd.randrange(n_customers)}", "", s,
+                 NpsResponse.category_for(s), "", t, t)
+                for s, t in ((rnd.choice([3, 6, 7, 8, 9, 9, 10, 10]), when())
+                             for _ in range(max(10, n_customers // 5)))
+            ),
+        )  # fmt: skip
+    timings["generate_s"] = round(time.perf_counter() - t0, 1)
+    with connection.cursor() as c:
+        c.execute("ANALYZE")
+    counts = {
+        "clicks": n_clicks,
+        "referrals": n_referrals,
+        "orders": n_orders,
+        "advocates": n_advocates,
+        "rewards": len(attributed),
+    }
+    return program, secret, counts, timings
+
+
+def build_rollups(program) -> float:
+    from measurement import services
+    from measurement.models import RollupMark
+
+    today = datetime.now(UTC).date()
+    RollupMark.objects.bulk_create(
+        [RollupMark(program=program, day=today - timedelta(days=i)) for i in range(1, 368)]
+    )
+    t0 = time.perf_counter()
+    services.rollups_refresh()
+    return round(time.perf_counter() - t0, 1)
+
+
+def timed(fn, runs: int) -> dict:
+    fn()  # warm
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    return {"p50_ms": round(statistics.median(samples), 1), "p95_ms": round(p95, 1)}
+
+
+def measure(program, secret: str, runs: int) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from measurement import selectors
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-metrics", defaults={"is_staff": True, "is_superuser": True}
+    )
+    browser = Client()
+    browser.force_login(user)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    today = datetime.now(UTC).date()
+    out = {}
+    for days in (30, 365):
+        lo, hi = today - timedelta(days=days - 1), today
+        query = f"from={lo}&to={hi}"
+
+        def call_api(query=query):
+            response = api.get(f"/api/v1/metrics?{query}")
+            assert response.status_code == 200, response.content
+
+        def call_dashboard(query=query):
+            response = browser.get(f"/admin/?program={program.slug}&{query}")
+            assert response.status_code == 200
+
+        def call_raw(lo=lo, hi=hi):
+            selectors.program_metrics(program=program, date_from=lo, date_to=hi, source="raw")
+
+        same = selectors.program_metrics(program=program, date_from=lo, date_to=hi) == (
+            selectors.program_metrics(program=program, date_from=lo, date_to=hi, source="raw")
+        )
+        out[f"{days}d"] = {
+            "api": timed(call_api, runs),
+            "dashboard": timed(call_dashboard, max(3, runs // 4)),
+            "raw": timed(call_raw, runs),
+            "rollups_equal_raw": same,
+        }
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.05)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/adv_meas_bench"
+        ),
+    )
+    parser.add_argument("--json", help="Also write the result to this file.")
+    args = parser.parse_args()
+    setup(args.database_url)
+    program, secret, counts, timings = generate(args.scale)
+    timings["rollups_build_s"] = build_rollups(program)
+    result = {
+        "scale": args.scale,
+        "rows": counts,
+        "setup": timings,
+        "timings": measure(program, secret, args.runs),
+        "target_p95_ms": 300,
+        "date": datetime.now(UTC).date().isoformat(),
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

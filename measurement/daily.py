@@ -1,0 +1,290 @@
+"""Day-level counts per program x day x advocate x channel x link.
+
+``raw_day_rows`` counts them from the raw tables; ``day_rows`` reads the
+rollups for finished, unmarked days and counts the rest (today, days with
+pending marks) raw, so what it returns is always current. Definitions are in
+``docs/metrics.md``.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Count, F, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, NullIf, TruncDate
+from django.utils import timezone
+
+from advocacy.models import Advocate, Program
+from recruitment.models import CampaignRecipient
+from referrals.models import Click, Conversion, Referral
+from rewards.models import Reward
+
+from .models import DailyRollup, RollupMark
+
+FIELDS = (
+    "invited",
+    "joined",
+    "clicks",
+    "referrals",
+    "purchases",
+    "revenue_minor",
+    "reward_cost_minor",
+    "excluded_orders",
+)
+
+# (day, advocate_id, channel, link_id) -> {field: value}
+Rows = dict[tuple[date, int | None, str, int | None], dict[str, int]]
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _day(field: str) -> TruncDate:
+    return TruncDate(field, tzinfo=UTC)
+
+
+def counted_orders(program: Program):
+    """Orders that count: not fully refunded (net of refunds above zero)."""
+    return Conversion.objects.filter(program=program, refunded_minor__lt=F("amount_minor"))
+
+
+def raw_day_rows(program: Program, start: date, end: date) -> Rows:
+    """Counts for the days [start, end) from the raw rows."""
+    lo, hi = day_start(start), day_start(end)
+    rows: Rows = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+
+    def add(key, field, value):
+        if value:
+            rows[key][field] += value
+
+    clicks = (
+        Click.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi)
+        .annotate(d=_day("created_at"))
+        .values_list("d", "advocate_id", "channel", "link_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for d, advocate_id, channel, link_id, n in clicks:
+        add((d, advocate_id, channel or "", link_id), "clicks", n)
+
+    referrals = (
+        Referral.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi)
+        .annotate(
+            d=_day("created_at"),
+            ch=Coalesce(NullIf("click__channel", Value("")), "link__channel", Value("")),
+        )
+        .values_list("d", "advocate_id", "ch", "link_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for d, advocate_id, channel, link_id, n in referrals:
+        add((d, advocate_id, channel or "", link_id), "referrals", n)
+
+    orders = counted_orders(program).filter(occurred_at__gte=lo, occurred_at__lt=hi)
+    purchases = (
+        orders.filter(attributed=True, backfill=False, currency=program.currency)
+        .annotate(
+            d=_day("occurred_at"),
+            ch=Coalesce(
+                NullIf("click__channel", Value("")),
+                NullIf("referral__click__channel", Value("")),
+                "referral__link__channel",
+                Value(""),
+            ),
+            lk=Coalesce("click__link_id", "referral__link_id"),
+        )
+        .values_list("d", "advocate_id", "ch", "lk")
+        .annotate(n=Count("pk"), net=Sum(F("amount_minor") - F("refunded_minor")))
+        .order_by()
+    )
+    for d, advocate_id, channel, link_id, n, net in purchases:
+        key = (d, advocate_id, channel or "", link_id)
+        add(key, "purchases", n)
+        add(key, "revenue_minor", net)
+
+    excluded = (
+        orders.exclude(currency=program.currency)
+        .annotate(d=_day("occurred_at"))
+        .values_list("d")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for d, n in excluded:
+        add((d, None, "", None), "excluded_orders", n)
+
+    cost = (
+        Reward.objects.filter(
+            program=program,
+            kind=Reward.Kind.CASH,
+            currency=program.currency,
+            created_at__gte=lo,
+            created_at__lt=hi,
+        )
+        .annotate(d=_day("created_at"))
+        .values_list("d", "advocate_id")
+        .annotate(c=Sum(F("amount_minor") - F("reversed_minor")))
+        .order_by()
+    )
+    for d, advocate_id, c in cost:
+        add((d, advocate_id, "", None), "reward_cost_minor", c)
+
+    joined = (
+        Advocate.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi)
+        .exclude(status=Advocate.Status.INVITED)
+        .annotate(d=_day("created_at"))
+        .values_list("d", "pk")
+    )
+    for d, advocate_id in joined:
+        add((d, advocate_id, "", None), "joined", 1)
+
+    invitations = (
+        CampaignRecipient.objects.filter(campaign__program=program, sent_at__gte=lo, sent_at__lt=hi)
+        .annotate(d=_day("sent_at"))
+        .values_list("d")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for d, n in invitations:
+        add((d, None, "", None), "invited", n)
+    older = (
+        Advocate.objects.filter(
+            program=program, invitation_sent_at__gte=lo, invitation_sent_at__lt=hi
+        )
+        .annotate(d=_day("invitation_sent_at"))
+        .values_list("d")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for d, n in older:
+        add((d, None, "", None), "invited", n)
+    return dict(rows)
+
+
+def rollup_day_rows(program: Program, days: Iterable[date]) -> Rows:
+    rows: Rows = {}
+    for r in DailyRollup.objects.filter(program=program, day__in=list(days)).values():
+        key = (r["day"], r["advocate_id"], r["channel"], r["link_id"])
+        rows[key] = {f: r[f] for f in FIELDS}
+    return rows
+
+
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Contiguous [start, end) ranges covering the sorted ``days``."""
+    runs: list[tuple[date, date]] = []
+    for d in days:
+        if runs and runs[-1][1] == d:
+            runs[-1] = (runs[-1][0], d + timedelta(days=1))
+        else:
+            runs.append((d, d + timedelta(days=1)))
+    return runs
+
+
+def day_rows(program: Program, start: date, end: date, *, source: str = "rollup") -> Rows:
+    """Counts for the days [start, end): rollups where final, raw for the rest."""
+    if source == "raw":
+        return raw_day_rows(program, start, end)
+    today = live_from()
+    marked = set(
+        RollupMark.objects.filter(program=program, day__gte=start, day__lt=end).values_list(
+            "day", flat=True
+        )
+    )
+    days = [start + timedelta(days=i) for i in range((end - start).days)]
+    live = sorted(d for d in days if d >= today or d in marked)
+    final = [d for d in days if d < today and d not in marked]
+    rows = rollup_day_rows(program, final) if final else {}
+    for lo, hi in _runs(live):
+        rows.update(raw_day_rows(program, lo, hi))
+    return rows
+
+
+def totals(rows: Rows) -> dict[str, int]:
+    out = dict.fromkeys(FIELDS, 0)
+    for values in rows.values():
+        for f in FIELDS:
+            out[f] += values[f]
+    return out
+
+
+def by_key(rows: Rows, index: int) -> dict:
+    """Totals grouped by one part of the key (0 day, 1 advocate, 2 channel, 3 link)."""
+    out: dict = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+    for key, values in rows.items():
+        for f in FIELDS:
+            out[key[index]][f] += values[f]
+    return dict(out)
+
+
+def sharing_advocates(rows: Rows) -> int:
+    return len({key[1] for key, v in rows.items() if v["clicks"] and key[1] is not None})
+
+
+# ----------------------------------------------------------------- aggregated reads
+
+KEY_INDEX = {"day": 0, "advocate": 1, "channel": 2, "link": 3}
+COLUMN = {"day": "day", "advocate": "advocate_id", "channel": "channel", "link": "link_id"}
+
+
+def live_from() -> date:
+    """The first day counted from the raw rows: yesterday (UTC), whose rollup the hourly
+    sweep may not have built yet."""
+    return timezone.now().astimezone(UTC).date() - timedelta(days=1)
+
+
+def _final_and_live(program: Program, start: date, end: date) -> tuple[QuerySet, list]:
+    """The rollup rows of finished, unmarked days, and the [lo, hi) runs to count raw."""
+    today = live_from()
+    marked = sorted(
+        set(
+            RollupMark.objects.filter(program=program, day__gte=start, day__lt=end).values_list(
+                "day", flat=True
+            )
+        )
+    )
+    final = DailyRollup.objects.filter(
+        program=program, day__gte=start, day__lt=min(end, max(today, start))
+    ).exclude(day__in=marked)
+    days = (start + timedelta(days=i) for i in range((end - start).days))
+    live = sorted({d for d in marked if d < today} | {d for d in days if d >= today})
+    return final, _runs(live)
+
+
+def summary(program: Program, start: date, end: date, *, source: str = "rollup"):
+    """(totals of every field, advocates with a click) over the days [start, end)."""
+    if source == "raw":
+        rows = raw_day_rows(program, start, end)
+        return totals(rows), sharing_advocates(rows)
+    final, runs = _final_and_live(program, start, end)
+    sums = final.aggregate(**{f: Sum(f) for f in FIELDS})
+    out = {f: sums[f] or 0 for f in FIELDS}
+    sharing = set(
+        final.filter(clicks__gt=0, advocate__isnull=False)
+        .values_list("advocate_id", flat=True)
+        .distinct()
+    )
+    for lo, hi in runs:
+        for key, values in raw_day_rows(program, lo, hi).items():
+            for f in FIELDS:
+                out[f] += values[f]
+            if values["clicks"] and key[1] is not None:
+                sharing.add(key[1])
+    return out, len(sharing)
+
+
+def grouped(program: Program, start: date, end: date, by: str, *, source: str = "rollup") -> dict:
+    """Totals over the days [start, end) per day, advocate, channel or link."""
+    index = KEY_INDEX[by]
+    if source == "raw":
+        return by_key(raw_day_rows(program, start, end), index)
+    final, runs = _final_and_live(program, start, end)
+    out: dict = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+    column = COLUMN[by]
+    for row in final.values(column).annotate(**{f"s_{f}": Sum(f) for f in FIELDS}).order_by():
+        for f in FIELDS:
+            out[row[column]][f] += row[f"s_{f}"] or 0
+    for lo, hi in runs:
+        for key, values in raw_day_rows(program, lo, hi).items():
+            for f in FIELDS:
+                out[key[index]][f] += values[f]
+    return dict(out)

@@ -1,0 +1,55 @@
+"""Every change to a raw row that a rollup counts marks its day, in the same transaction.
+
+Only days before yesterday are marked (``services.rollup_mark``): yesterday and
+today are read raw and swept hourly. Clicks are written in bulk by the click
+writer (no per-row signal): the sweep covers them too.
+"""
+
+from datetime import UTC, timedelta
+
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from django.utils import timezone
+
+from advocacy.models import Advocate
+from recruitment.models import CampaignRecipient
+from referrals.models import Click, Conversion, Referral
+from rewards.models import Reward
+
+from .services import rollup_mark
+
+
+@receiver(post_save, sender=Conversion, dispatch_uid="measurement.conversion")
+def conversion_changed(sender, instance, **kwargs):
+    rollup_mark(program_id=instance.program_id, instants=[instance.occurred_at])
+
+
+@receiver(post_save, sender=Referral, dispatch_uid="measurement.referral")
+def referral_changed(sender, instance, **kwargs):
+    rollup_mark(program_id=instance.program_id, instants=[instance.created_at])
+
+
+@receiver(post_save, sender=Reward, dispatch_uid="measurement.reward")
+def reward_changed(sender, instance, **kwargs):
+    rollup_mark(program_id=instance.program_id, instants=[instance.created_at])
+
+
+@receiver(post_save, sender=Click, dispatch_uid="measurement.click")
+def click_changed(sender, instance, **kwargs):
+    rollup_mark(program_id=instance.program_id, instants=[instance.created_at])
+
+
+@receiver(post_save, sender=Advocate, dispatch_uid="measurement.advocate")
+def advocate_changed(sender, instance, **kwargs):
+    rollup_mark(
+        program_id=instance.program_id,
+        instants=[instance.created_at, instance.invitation_sent_at],
+    )
+
+
+@receiver(post_save, sender=CampaignRecipient, dispatch_uid="measurement.invitation")
+def invitation_changed(sender, instance, **kwargs):
+    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
+    if instance.sent_at and instance.sent_at.astimezone(UTC).date() < yesterday:
+        # Old invitations only (a late import): today's cost no query.
+        rollup_mark(program_id=instance.campaign.program_id, instants=[instance.sent_at])

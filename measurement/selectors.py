@@ -1,0 +1,640 @@
+"""The program's measurement: every number of ``GET /api/v1/metrics`` and the dashboard.
+
+Definitions and formulas are in ``docs/metrics.md``; the code follows them
+line by line. A period is the closed range of UTC days [``date_from``,
+``date_to``], i.e. the instants [``date_from`` 00:00, ``date_to`` + 1 day 00:00).
+Day-level counts (funnel, referred revenue, reward cost) come from the rollups
+plus the live days (``measurement.daily``); customer-level numbers come from
+the orders themselves.
+"""
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, NullIf
+
+from advocacy.models import Advocate, Program
+from core.errors import ServiceError
+from core.money import to_decimal_string
+from nurture.models import ChallengeSubmission, Moderation, Testimonial
+from recruitment.models import Customer, NpsResponse
+from referrals.models import Referral
+
+from . import daily
+from .daily import counted_orders, day_start
+from .models import CohortRollup
+
+# --------------------------------------------------------------------- helpers
+
+
+def rate(numerator, denominator) -> float | None:
+    """A percentage rounded to one decimal (half up), or None without a denominator."""
+    if not denominator:
+        return None
+    value = Decimal(numerator) * 100 / Decimal(denominator)
+    return float(value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def ratio(numerator, denominator, places: str = "0.01") -> float | None:
+    if not denominator:
+        return None
+    value = Decimal(numerator) / Decimal(denominator)
+    return float(value.quantize(Decimal(places), rounding=ROUND_HALF_UP))
+
+
+def money(amount_minor: int | None, currency: str) -> str | None:
+    return None if amount_minor is None else to_decimal_string(int(amount_minor), currency)
+
+
+def average_money(total_minor: int, count: int, currency: str) -> str | None:
+    """Mean in minor units rounded half up to a whole minor unit, as a decimal string."""
+    if not count:
+        return None
+    mean = (Decimal(total_minor) / count).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return to_decimal_string(int(mean), currency)
+
+
+@dataclass(frozen=True)
+class Period:
+    date_from: date
+    date_to: date
+
+    @property
+    def start(self) -> datetime:
+        return day_start(self.date_from)
+
+    @property
+    def end(self) -> datetime:
+        return day_start(self.date_to + timedelta(days=1))
+
+    @property
+    def days(self) -> int:
+        return (self.date_to - self.date_from).days + 1
+
+    def previous(self) -> "Period":
+        """The period of the same length just before this one (the comparison period)."""
+        return Period(
+            self.date_from - timedelta(days=self.days), self.date_from - timedelta(days=1)
+        )
+
+
+MAX_PERIOD_DAYS = 3 * 366
+
+
+def period_parse(date_from: str | None, date_to: str | None, *, today: date) -> Period:
+    """A period from ``YYYY-MM-DD`` strings (default: the 30 days ending today).
+
+    Raises ``ServiceError`` (400) for a malformed date, ``from`` after ``to``, or a
+    period longer than three years.
+    """
+    fields: dict[str, list[str]] = {}
+    parsed = {}
+    for name, raw in (("from", date_from), ("to", date_to)):
+        if raw in (None, ""):
+            continue
+        try:
+            parsed[name] = date.fromisoformat(raw)
+            if len(raw) != 10:
+                raise ValueError(raw)
+        except ValueError:
+            fields[name] = ["Use a date as YYYY-MM-DD."]
+    if fields:
+        raise ServiceError("invalid_period", "The period's dates are not valid.", fields=fields)
+    end = parsed.get("to", today)
+    start = parsed.get("from", end - timedelta(days=29))
+    if start > end:
+        raise ServiceError(
+            "invalid_period",
+            "'from' is after 'to'.",
+            fields={"from": ["Must be on or before 'to'."]},
+        )
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise ServiceError(
+            "invalid_period",
+            f"A period is at most {MAX_PERIOD_DAYS} days.",
+            fields={"from": ["Choose a shorter period."]},
+        )
+    return Period(start, end)
+
+
+# --------------------------------------------------------------------- customers
+
+CUSTOMER_KEY = Coalesce(
+    NullIf("customer_external_id", Value("")), NullIf("customer_email_normalized", Value(""))
+)
+
+
+@dataclass
+class CustomerFacts:
+    """One customer's counted orders (program currency) up to the end of the period."""
+
+    first_at: datetime
+    first_attributed: bool
+    first_advocate_id: int | None
+    orders: int = 0
+    net_minor: int = 0
+    order_times: list[datetime] = field(default_factory=list)
+
+    def active_at(self, instant: datetime, window: timedelta) -> bool:
+        """An order in the ``window`` before ``instant``: [instant - window, instant)."""
+        return any(instant - window <= t < instant for t in self.order_times)
+
+
+def customer_facts(program: Program, until: datetime) -> dict[str, CustomerFacts]:
+    """Each customer's counted orders before ``until`` (backfill included)."""
+    rows = (
+        counted_orders(program)
+        .filter(occurred_at__lt=until, currency=program.currency)
+        .annotate(key=CUSTOMER_KEY, net=F("amount_minor") - F("refunded_minor"))
+        .exclude(key=None)
+        .order_by("occurred_at", "pk")
+        .values_list("key", "occurred_at", "net", "attributed", "advocate_id")
+    )
+    facts: dict[str, CustomerFacts] = {}
+    for key, at, net, attributed, advocate_id in rows.iterator(chunk_size=5000):
+        fact = facts.get(key)
+        if fact is None:
+            fact = facts[key] = CustomerFacts(at, attributed, advocate_id if attributed else None)
+        fact.orders += 1
+        fact.net_minor += net
+        fact.order_times.append(at)
+    return facts
+
+
+def excluded_orders(program: Program, period: Period) -> int:
+    """Counted orders in the period in another currency than the program's."""
+    return (
+        counted_orders(program)
+        .filter(occurred_at__gte=period.start, occurred_at__lt=period.end)
+        .exclude(currency=program.currency)
+        .count()
+    )
+
+
+def advocate_keys(program: Program) -> set[str]:
+    """Customer keys that are advocates: their external id, email, or a linked profile."""
+    keys: set[str] = set()
+    advocates = Advocate.objects.filter(program=program).exclude(status=Advocate.Status.INVITED)
+    for external_id, email in advocates.values_list("external_id", "email_normalized"):
+        if external_id:
+            keys.add(external_id)
+        if email:
+            keys.add(email)
+    linked = Customer.objects.filter(
+        program=program, advocate__isnull=False, advocate__status__in=_joined_statuses()
+    ).values_list("external_id", "email_normalized")
+    for external_id, email in linked:
+        keys.update(k for k in (external_id, email) if k)
+    return keys
+
+
+def _joined_statuses() -> list[str]:
+    return [s for s in Advocate.Status.values if s != Advocate.Status.INVITED]
+
+
+def customers_block(facts: dict[str, CustomerFacts], program: Program, period: Period) -> dict:
+    window = timedelta(days=program.churn_after_days)
+    start = sum(1 for f in facts.values() if f.active_at(period.start, window))
+    end = sum(1 for f in facts.values() if f.active_at(period.end, window))
+    new = sum(1 for f in facts.values() if period.start <= f.first_at < period.end)
+    retention = rate(end - new, start)
+    churn = None if retention is None else float(Decimal("100.0") - Decimal(str(retention)))
+    return {
+        "customers": {"start": start, "end": end, "new": new},
+        "retention_rate": retention,
+        "churn_rate": churn,
+    }
+
+
+def repeat_purchase_rate(facts: dict[str, CustomerFacts]) -> float | None:
+    return rate(sum(1 for f in facts.values() if f.orders >= 2), len(facts))
+
+
+def clv_block(facts: dict[str, CustomerFacts], keys_advocates: set[str], currency: str) -> dict:
+    groups: dict[str, list[int]] = {
+        "referred": [],
+        "non_referred": [],
+        "advocates": [],
+        "non_advocates": [],
+    }
+    for key, f in facts.items():
+        groups["referred" if f.first_attributed else "non_referred"].append(f.net_minor)
+        groups["advocates" if key in keys_advocates else "non_advocates"].append(f.net_minor)
+    return {name: average_money(sum(v), len(v), currency) for name, v in groups.items()}
+
+
+# --------------------------------------------------------------------- NPS
+
+
+def _nps_key(response) -> str:
+    return (
+        response["customer_external_id"]
+        or response["customer_email_normalized"]
+        or (response["customer__external_id"] or "")
+        or f"response:{response['pk']}"
+    )
+
+
+def nps_block(
+    program: Program, start: datetime, end: datetime, keys: frozenset[str] | None = None
+) -> dict:
+    """NPS over each customer's latest answer in [start, end)."""
+    answers = (
+        NpsResponse.objects.filter(program=program, occurred_at__gte=start, occurred_at__lt=end)
+        .order_by("occurred_at", "pk")
+        .values(
+            "pk",
+            "category",
+            "customer_external_id",
+            "customer_email_normalized",
+            "customer__external_id",
+            "customer__email_normalized",
+        )
+    )
+    latest: dict[str, str] = {}
+    for answer in answers:
+        key = _nps_key(answer)
+        if keys is not None and not (
+            key in keys or (answer["customer__email_normalized"] or "") in keys
+        ):
+            continue
+        latest[key] = answer["category"]  # later answers overwrite earlier ones
+    counts = {c: 0 for c in NpsResponse.Category.values}
+    for category in latest.values():
+        counts[category] += 1
+    responses = len(latest)
+    score = None
+    if responses:
+        diff = Decimal(counts["promoter"] - counts["detractor"]) * 100 / responses
+        score = int(diff.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return {
+        "score": score,
+        "responses": responses,
+        "promoters": counts["promoter"],
+        "passives": counts["passive"],
+        "detractors": counts["detractor"],
+    }
+
+
+def months_in(period: Period) -> list[tuple[date, date]]:
+    """Calendar months overlapping the period, clipped to it: [(first day, last day)]."""
+    out = []
+    d = period.date_from
+    while d <= period.date_to:
+        next_month = (d.replace(day=1) + timedelta(days=32)).replace(day=1)
+        out.append((d, min(period.date_to, next_month - timedelta(days=1))))
+        d = next_month
+    return out
+
+
+def nps_trend(program: Program, period: Period, keys: frozenset[str] | None = None) -> list:
+    return [
+        {
+            "month": lo.strftime("%Y-%m"),
+            **nps_block(program, day_start(lo), Period(lo, hi).end, keys),
+        }
+        for lo, hi in months_in(period)
+    ]
+
+
+# --------------------------------------------------------------------- the other numbers
+
+
+def referral_conversion(program: Program, period: Period) -> tuple[int, int]:
+    """(referrals created in the period, of which the friend bought, attributed, by ``to``)."""
+    referrals = Referral.objects.filter(
+        program=program, created_at__gte=period.start, created_at__lt=period.end
+    )
+    bought = (
+        counted_orders(program)
+        .filter(attributed=True, occurred_at__lt=period.end)
+        .values("referral_id")
+    )
+    return referrals.count(), referrals.filter(pk__in=bought).count()
+
+
+def reviews_ugc(program: Program, period: Period) -> dict:
+    submissions = ChallengeSubmission.objects.filter(
+        challenge__program=program,
+        status=Moderation.APPROVED,
+        created_at__gte=period.start,
+        created_at__lt=period.end,
+    )
+    reviews = submissions.filter(challenge__kind="review").count()
+    other = submissions.exclude(challenge__kind="review").count()
+    testimonials = Testimonial.objects.filter(
+        program=program,
+        status=Moderation.APPROVED,
+        created_at__gte=period.start,
+        created_at__lt=period.end,
+    ).count()
+    return {
+        "reviews": reviews,
+        "testimonials": testimonials,
+        "other_submissions": other,
+        "total": reviews + testimonials + other,
+    }
+
+
+def k_factor(
+    program: Program, period: Period, facts: dict[str, CustomerFacts], clicks: int
+) -> dict:
+    advocates = (
+        Advocate.objects.filter(program=program, created_at__lt=period.end)
+        .exclude(status=Advocate.Status.INVITED)
+        .count()
+    )
+    new_referred = [
+        f for f in facts.values() if f.first_attributed and period.start <= f.first_at < period.end
+    ]
+    joined_at = dict(
+        Advocate.objects.filter(
+            pk__in={f.first_advocate_id for f in new_referred if f.first_advocate_id}
+        ).values_list("pk", "created_at")
+    )
+    cycles = [
+        (f.first_at - joined_at[f.first_advocate_id]).total_seconds() / 86400
+        for f in new_referred
+        if f.first_advocate_id in joined_at
+    ]
+    cycle = statistics.median(cycles) if cycles else None
+    return {
+        "k_factor": ratio(len(new_referred), advocates, "0.001"),
+        "invites_per_advocate": ratio(clicks, advocates),
+        "invite_conversion_rate": rate(len(new_referred), clicks),
+        "cycle_time_days": None if cycle is None else round(cycle, 1),
+        "advocates": advocates,
+    }
+
+
+def journey(
+    program: Program, period: Period, facts: dict[str, CustomerFacts], keys_adv: set[str], clicks
+) -> dict:
+    """Stage counts at the end of the period (each customer in one stage)."""
+    window = timedelta(days=program.churn_after_days)
+    referrals = Referral.objects.filter(
+        program=program, created_at__gte=period.start, created_at__lt=period.end
+    ).values_list("friend_external_id", "friend_email_normalized")
+    considering = sum(1 for ext, email in referrals if (ext or email) not in facts)
+    purchased = retained = 0
+    for key, f in facts.items():
+        if key in keys_adv:
+            continue
+        if f.orders >= 2 and f.active_at(period.end, window):
+            retained += 1
+        else:
+            purchased += 1
+    advocates = (
+        Advocate.objects.filter(program=program, created_at__lt=period.end)
+        .filter(status=Advocate.Status.ACTIVE)
+        .count()
+    )
+    return {
+        "aware": clicks,
+        "considering": considering,
+        "purchased": purchased,
+        "retained": retained,
+        "advocate": advocates,
+    }
+
+
+# --------------------------------------------------------------------- the whole answer
+
+
+def program_metrics(
+    *,
+    program: Program,
+    date_from: date,
+    date_to: date,
+    segment_keys: frozenset[str] | None = None,
+    source: str = "rollup",
+    extras: bool = True,
+) -> dict:
+    """The contract's ``GET /api/v1/metrics`` answer, plus the issue's other numbers.
+
+    ``segment_keys`` limits the customer numbers (customers, retention,
+    repeat purchases, CLV, NPS) to a segment. ``source="raw"`` counts the day
+    numbers from the raw tables instead of the rollups (the benchmark's baseline).
+    """
+    period = Period(date_from, date_to)
+    currency = program.currency
+    t, sharing = daily.summary(
+        program, period.date_from, period.date_to + timedelta(days=1), source=source
+    )
+    facts = customer_facts(program, period.end)
+    keys_adv = advocate_keys(program)
+    scoped = (
+        facts if segment_keys is None else {k: v for k, v in facts.items() if k in segment_keys}
+    )
+    referrals, converted = referral_conversion(program, period)
+    revenue, cost = t["revenue_minor"], t["reward_cost_minor"]
+    answer = {
+        "from": period.date_from.isoformat(),
+        "to": period.date_to.isoformat(),
+        "currency": currency,
+        "funnel": {
+            "invited": t["invited"],
+            "joined": t["joined"],
+            "sharing": sharing,
+            "clicks": t["clicks"],
+            "referrals": t["referrals"],
+            "purchases": t["purchases"],
+        },
+        "referral_conversion_rate": rate(converted, referrals),
+        "referred_revenue": money(revenue, currency),
+        "reward_cost": money(cost, currency),
+        "roi": ratio(revenue - cost, cost),
+        "nps": nps_block(program, period.start, period.end, segment_keys),
+        **customers_block(scoped, program, period),
+        "repeat_purchase_rate": repeat_purchase_rate(scoped),
+        "clv": clv_block(scoped, keys_adv, currency),
+        "excluded_orders": t["excluded_orders"],
+    }
+    if extras:
+        new_referred = sum(
+            1
+            for f in scoped.values()
+            if f.first_attributed and period.start <= f.first_at < period.end
+        )
+        answer.update(
+            {
+                "k_factor": k_factor(program, period, facts, t["clicks"]),
+                "referral_share_of_new_customers": rate(new_referred, answer["customers"]["new"]),
+                "new_referred_customers": new_referred,
+                "cac_referred": average_money(cost, new_referred, currency),
+                "reviews_ugc": reviews_ugc(program, period),
+                "nps_trend": nps_trend(program, period, segment_keys),
+                "journey": journey(program, period, scoped, keys_adv, t["clicks"]),
+            }
+        )
+    return answer
+
+
+# --------------------------------------------------------------------- tables for the dashboard
+
+
+def daily_series(program: Program, period: Period, *, source: str = "rollup") -> list[dict]:
+    per_day = daily.grouped(
+        program, period.date_from, period.date_to + timedelta(days=1), "day", source=source
+    )
+    out = []
+    for i in range(period.days):
+        d = period.date_from + timedelta(days=i)
+        v = per_day.get(d, dict.fromkeys(daily.FIELDS, 0))
+        out.append(
+            {
+                "day": d.isoformat(),
+                "clicks": v["clicks"],
+                "referrals": v["referrals"],
+                "purchases": v["purchases"],
+                "referred_revenue": money(v["revenue_minor"], program.currency),
+                "reward_cost": money(v["reward_cost_minor"], program.currency),
+            }
+        )
+    return out
+
+
+def top_advocates(program: Program, period: Period, limit: int = 10) -> list[dict]:
+    per = daily.grouped(program, period.date_from, period.date_to + timedelta(days=1), "advocate")
+    per.pop(None, None)
+    ranked = sorted(
+        per.items(),
+        key=lambda kv: (-kv[1]["revenue_minor"], -kv[1]["purchases"], -kv[1]["clicks"], kv[0]),
+    )
+    ranked = [kv for kv in ranked if kv[1]["clicks"] or kv[1]["referrals"] or kv[1]["purchases"]][
+        :limit
+    ]
+    emails = dict(Advocate.objects.filter(pk__in=[k for k, _ in ranked]).values_list("pk", "email"))
+    return [
+        {
+            "advocate_id": k,
+            "email": emails.get(k, ""),
+            "clicks": v["clicks"],
+            "referrals": v["referrals"],
+            "purchases": v["purchases"],
+            "referred_revenue": money(v["revenue_minor"], program.currency),
+            "reward_cost": money(v["reward_cost_minor"], program.currency),
+        }
+        for k, v in ranked
+    ]
+
+
+def channels(program: Program, period: Period) -> list[dict]:
+    per = daily.grouped(program, period.date_from, period.date_to + timedelta(days=1), "channel")
+    out = []
+    for channel, v in sorted(per.items(), key=lambda kv: (-kv[1]["clicks"], kv[0])):
+        if not (v["clicks"] or v["referrals"] or v["purchases"]):
+            continue
+        out.append(
+            {
+                "channel": channel or "(none)",
+                "clicks": v["clicks"],
+                "referrals": v["referrals"],
+                "purchases": v["purchases"],
+                "conversion_rate": rate(v["purchases"], v["clicks"]),
+                "referred_revenue": money(v["revenue_minor"], program.currency),
+            }
+        )
+    return out
+
+
+def cohort_table(program: Program, months: int = 12, *, until: date | None = None) -> list[dict]:
+    """Retention by cohort (month of first order), from the cohort rollup.
+
+    For each of the last ``months`` cohorts: its size, and for month +0, +1, ...
+    up to ``until``'s month, the % of the cohort with an order in that month.
+    """
+
+    def index(d: date) -> int:
+        return d.year * 12 + d.month - 1
+
+    rows = list(CohortRollup.objects.filter(program=program).order_by("cohort", "month"))
+    if not rows:
+        return []
+    last = index(until) if until else max(index(r.month) for r in rows)
+    cohorts: dict[date, dict] = {}
+    for r in rows:
+        c = cohorts.setdefault(r.cohort, {"customers": r.customers, "active": {}})
+        c["active"][index(r.month) - index(r.cohort)] = r.active
+    out = []
+    for cohort, c in sorted(cohorts.items())[-months:]:
+        width = last - index(cohort) + 1
+        if width <= 0:
+            continue
+        out.append(
+            {
+                "cohort": cohort.strftime("%Y-%m"),
+                "customers": c["customers"],
+                "months": [rate(c["active"].get(k, 0), c["customers"]) for k in range(width)],
+            }
+        )
+    return out
+
+
+# --------------------------------------------------------------------- goals
+
+# For each goal metric: where its value sits in the metrics answer.
+GOAL_VALUES = {
+    "new_referred_customers": lambda m: m["new_referred_customers"],
+    "new_customers": lambda m: m["customers"]["new"],
+    "referred_revenue": lambda m: Decimal(m["referred_revenue"]),
+    "purchases": lambda m: m["funnel"]["purchases"],
+    "referrals": lambda m: m["funnel"]["referrals"],
+    "joined": lambda m: m["funnel"]["joined"],
+    "nps": lambda m: m["nps"]["score"],
+    "retention_rate": lambda m: m["retention_rate"],
+    "repeat_purchase_rate": lambda m: m["repeat_purchase_rate"],
+    "referral_conversion_rate": lambda m: m["referral_conversion_rate"],
+    "roi": lambda m: m["roi"],
+}
+
+
+@dataclass
+class GoalProgress:
+    goal: object
+    value: Decimal | None
+    percent: float | None  # of the target, capped at 100
+    met: bool
+    status: str  # "met", "on track", "behind", "missed", "not started"
+    days_left: int
+
+
+def goal_progress(goal, *, today: date, segment_keys: frozenset[str] | None = None) -> GoalProgress:
+    """A goal's value over [starts_on, min(deadline, today)] and how far it is to the target.
+
+    Counts (customers, purchases, revenue...) are "on track" when the share of
+    the target reached is at least the share of the time gone; levels (NPS,
+    rates, ROI) when they are at the target already.
+    """
+    days_left = max((goal.deadline - today).days, 0)
+    if today < goal.starts_on:
+        return GoalProgress(goal, None, None, False, "not started", days_left)
+    end = min(goal.deadline, today)
+    answer = program_metrics(
+        program=goal.program,
+        date_from=goal.starts_on,
+        date_to=end,
+        segment_keys=segment_keys,
+    )
+    raw = GOAL_VALUES[goal.metric](answer)
+    value = None if raw is None else Decimal(str(raw))
+    target = Decimal(goal.target)
+    met = value is not None and value >= target
+    percent = None
+    if value is not None and target > 0:
+        percent = float(min(value / target * 100, Decimal(100)).quantize(Decimal("0.1")))
+    levels = {"nps", "retention_rate", "repeat_purchase_rate", "referral_conversion_rate", "roi"}
+    if met:
+        status = "met"
+    elif today > goal.deadline:
+        status = "missed"
+    elif goal.metric in levels:
+        status = "behind"
+    else:
+        total = (goal.deadline - goal.starts_on).days + 1
+        gone = (end - goal.starts_on).days + 1
+        status = "on track" if (percent or 0) >= gone * 100 / total else "behind"
+    return GoalProgress(goal, value, percent, met, status, days_left)

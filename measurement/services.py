@@ -1,0 +1,146 @@
+"""Writes of the measurement layer: marking changed days and rebuilding rollups.
+
+Rollups are derived: rebuilding a day deletes its rows and counts them again
+from the raw rows, so running it twice, late or after duplicate events gives
+the same rows. Rebuilds of one program are serialised by a PostgreSQL
+advisory lock, so two workers never interleave their delete and insert.
+"""
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from advocacy.models import Program
+
+from . import daily
+from .models import CohortRollup, DailyRollup, RollupMark
+from .selectors import customer_facts
+
+# The advisory lock's first key: "measurement rollups" (any fixed number).
+LOCK_SPACE = 0x6D65
+
+
+def _lock(program_id: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, program_id])
+
+
+def _day_of(instant: datetime | None) -> date | None:
+    return instant.astimezone(UTC).date() if instant else None
+
+
+def rollup_mark(*, program_id: int, instants: list[datetime | None]) -> None:
+    """Mark the days of ``instants`` changed (called inside the change's transaction).
+
+    Only days before yesterday (UTC) are marked: readers count yesterday and today
+    from the raw rows, and the hourly sweep marks yesterday and the day before, so
+    the everyday path (an order, a reward, a referral of today) costs no query.
+    """
+    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
+    days = {d for d in map(_day_of, instants) if d and d < yesterday}
+    if days:
+        RollupMark.objects.bulk_create([RollupMark(program_id=program_id, day=d) for d in days])
+
+
+def rollup_day_rebuild(*, program: Program, day: date) -> int:
+    """Count one day of one program again from the raw rows; the number of rows written."""
+    with transaction.atomic():
+        _lock(program.pk)
+        rows = daily.raw_day_rows(program, day, day + timedelta(days=1))
+        DailyRollup.objects.filter(program=program, day=day).delete()
+        DailyRollup.objects.bulk_create(
+            [
+                DailyRollup(
+                    program=program,
+                    day=d,
+                    advocate_id=advocate_id,
+                    channel=channel,
+                    link_id=link_id,
+                    **values,
+                )
+                for (d, advocate_id, channel, link_id), values in rows.items()
+                if any(values.values())
+            ]
+        )
+        return len(rows)
+
+
+def cohorts_rebuild(*, program: Program) -> int:
+    """Retention by cohort: for each month of first order, the customers active each month."""
+    facts = customer_facts(program, timezone.now() + timedelta(days=1))
+    sizes: dict[date, int] = defaultdict(int)
+    active: dict[tuple[date, date], int] = defaultdict(int)
+    for f in facts.values():
+        cohort = f.first_at.astimezone(UTC).date().replace(day=1)
+        sizes[cohort] += 1
+        for month in {t.astimezone(UTC).date().replace(day=1) for t in f.order_times}:
+            active[(cohort, month)] += 1
+    with transaction.atomic():
+        _lock(program.pk)
+        CohortRollup.objects.filter(program=program).delete()
+        CohortRollup.objects.bulk_create(
+            [
+                CohortRollup(
+                    program=program, cohort=cohort, month=month, customers=sizes[cohort], active=n
+                )
+                for (cohort, month), n in sorted(active.items())
+            ]
+        )
+    return len(active)
+
+
+def rollups_refresh(*, before: date | None = None) -> int:
+    """Rebuild every marked day before ``before`` (default today, UTC), then the cohorts
+    of the programs touched; the marks seen are deleted, later ones stay for the next run."""
+    before = before or timezone.now().astimezone(UTC).date()
+    pending = (
+        RollupMark.objects.filter(day__lt=before)
+        .values("program_id", "day")
+        .annotate(last=Max("pk"))
+        .order_by("program_id", "day")
+    )
+    programs: dict[int, Program] = {}
+    done = 0
+    for mark in pending:
+        program = programs.get(mark["program_id"])
+        if program is None:
+            program = programs[mark["program_id"]] = Program.objects.get(pk=mark["program_id"])
+        with transaction.atomic():
+            rollup_day_rebuild(program=program, day=mark["day"])
+            RollupMark.objects.filter(
+                program=program, day=mark["day"], pk__lte=mark["last"]
+            ).delete()
+        done += 1
+    for program in programs.values():
+        cohorts_rebuild(program=program)
+    return done
+
+
+def rollups_sweep(*, days: int = 2) -> int:
+    """Mark the last ``days`` days of every program (hourly): yesterday and the day
+    before are never marked by events, and clicks are written in bulk without events."""
+    today = timezone.now().astimezone(UTC).date()
+    marks = [
+        RollupMark(program_id=pk, day=today - timedelta(days=i))
+        for pk in Program.objects.values_list("pk", flat=True)
+        for i in range(1, days + 1)
+    ]
+    RollupMark.objects.bulk_create(marks)
+    return len(marks)
+
+
+def rollups_rebuild(*, program: Program, start: date, end: date) -> int:
+    """Mark the days [start, end) of one program and rebuild them (after a bulk import
+    of history, say); days from yesterday on are read raw and left to the sweep."""
+    last = min(end, timezone.now().astimezone(UTC).date())
+    RollupMark.objects.bulk_create(
+        [
+            RollupMark(program=program, day=start + timedelta(days=i))
+            for i in range(max((last - start).days, 0))
+        ]
+    )
+    return rollups_refresh()

@@ -1,0 +1,99 @@
+"""Experiments: sticky assignment, a holdout, probability to be best, the stopping rule."""
+
+from collections import Counter
+from datetime import UTC, datetime
+
+from advocacy.models import AuditLog
+from measurement import experiments
+from measurement.models import Experiment
+from tests.factories import enroll
+
+from . import factories as f
+
+
+def experiment(program, holdout=0, **kwargs):
+    e = Experiment.objects.create(
+        program=program, name="Reward size", kind="offer", holdout_percent=holdout, **kwargs
+    )
+    e.variants.create(key="ten", name="10.00", config={"advocate_reward": "10.00"})
+    e.variants.create(key="fifteen", name="15.00", config={"advocate_reward": "15.00"})
+    return e
+
+
+def test_assignment_is_sticky_and_follows_the_holdout_share(program):
+    e = experiment(program, holdout=20)
+    first = {
+        k: experiments.assignment_get_or_create(experiment=e, subject_key=k).variant_id
+        for k in (f"s{i}" for i in range(1000))
+    }
+    again = {
+        k: experiments.assignment_get_or_create(experiment=e, subject_key=k).variant_id
+        for k in first
+    }
+    assert first == again
+    assert e.assignments.count() == 1000
+    shares = Counter(first.values())
+    # 20 % holdout, the rest split evenly: within a few points of 200 / 400 / 400.
+    assert 160 <= shares[None] <= 240
+    assert all(340 <= n <= 460 for k, n in shares.items() if k is not None)
+
+
+def test_the_clear_winner_is_best_and_the_rule_says_stop(program):
+    e = experiment(program)
+    ten, fifteen = e.variants.all()
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    # 200 advocates per arm; 10 % of "ten" and 30 % of "fifteen" bring a buyer.
+    for arm, rate in ((ten, 10), (fifteen, 30)):
+        for i in range(200):
+            advocate = enroll(program, f"{arm.key}{i}@example.com")
+            e.assignments.create(
+                subject_key=str(advocate.pk), advocate=advocate, variant=arm, assigned_at=when
+            )
+            if i < 2 * rate:
+                order = f.backfilled_order(program, f"{arm.key}-{i}", 1000, when, external_id="x")
+                type(order).objects.filter(pk=order.pk).update(
+                    attributed=True, advocate=advocate, backfill=False
+                )
+    results = experiments.experiment_results(e)
+    arms = {a.key: a for a in results["arms"]}
+    assert (arms["ten"].rate, arms["fifteen"].rate) == (10.0, 30.0)
+    assert arms["fifteen"].p_best > 99.9
+    low, high = arms["fifteen"].interval
+    assert low < 30.0 < high
+    assert results["leader"] == "fifteen" and results["stop"]
+
+    experiments.experiment_promote(experiment=e, variant=arms_variant(e, "fifteen"))
+    e.refresh_from_db()
+    assert e.winner.key == "fifteen" and e.status == "stopped"
+    assert AuditLog.objects.filter(object_id=str(e.pk)).exists()
+
+
+def arms_variant(e, key):
+    return e.variants.get(key=key)
+
+
+def test_too_few_subjects_means_keep_running(program):
+    e = experiment(program)
+    for i, arm in enumerate(e.variants.all()):
+        e.assignments.create(subject_key=f"s{i}", variant=arm)
+    results = experiments.experiment_results(e)
+    assert not results["stop"]
+    assert all(45 <= a.p_best <= 55 for a in results["arms"])  # nothing to tell them apart
+
+
+def test_the_holdout_measures_incrementality(program):
+    e = experiment(program, holdout=50)
+    when = datetime(2026, 3, 1, tzinfo=UTC)
+    treated = enroll(program, "t@example.com", external_id="t")
+    held = enroll(program, "h@example.com", external_id="h")
+    e.assignments.create(subject_key="t", advocate=treated, variant=e.variants.first(),
+                         assigned_at=when)  # fmt: skip
+    e.assignments.create(subject_key="h", advocate=held, variant=None, assigned_at=when)
+    f.backfilled_order(program, "own-t", 1000, when, external_id="t")
+    inc = experiments.experiment_results(e)["incrementality"]
+    assert inc == {
+        "treated_subjects": 1,
+        "treated_purchase_rate": 100.0,
+        "holdout_subjects": 1,
+        "holdout_purchase_rate": 0.0,
+    }

@@ -1,0 +1,184 @@
+"""Rollups equal a raw recount, whatever the order, duplicates and lateness of events."""
+
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+
+import pytest
+import time_machine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.hashing import fingerprint
+from measurement import daily, services
+from measurement.models import DailyRollup, RollupMark
+from rewards import flows
+from rewards.services import program_create_with_offer
+from tests.factories import enroll
+
+from . import factories as f
+
+BASE = date(2026, 3, 1)
+programs = count()
+
+event = st.one_of(
+    st.tuples(
+        st.just("click"), st.integers(0, 9), st.integers(0, 2), st.sampled_from(["", "email", "x"])
+    ),
+    st.tuples(st.just("refer"), st.integers(0, 9), st.integers(0, 5), st.integers(0, 2)),
+    # a purchase reported ``lag`` days after it happened (late), by friend ``who``
+    st.tuples(st.just("buy"), st.integers(0, 9), st.integers(0, 5), st.integers(0, 3)),
+    st.tuples(st.just("again"), st.integers(0, 9), st.integers(0, 5), st.integers(0, 3)),
+    st.tuples(st.just("refund"), st.integers(0, 9), st.integers(0, 5), st.booleans()),
+    st.tuples(st.just("rebuild"), st.integers(0, 9), st.just(0), st.just(0)),
+)
+
+
+def at(offset: int, hour: int = 12) -> datetime:
+    return datetime.combine(
+        BASE + timedelta(days=offset), datetime.min.time(), tzinfo=UTC
+    ) + timedelta(hours=hour)
+
+
+def rollup_rows(program):
+    out = {}
+    for r in DailyRollup.objects.filter(program=program).values():
+        key = (r["day"], r["advocate_id"], r["channel"], r["link_id"])
+        assert key not in out, f"two rollup rows for {key}"
+        out[key] = {f: r[f] for f in daily.FIELDS}
+    return out
+
+
+def beat(day: int) -> None:
+    """What beat does during a day: the hourly sweep (yesterday and the day before)
+    and the refresh of the marked days."""
+    with time_machine.travel(at(day, 23), tick=False):
+        services.rollups_sweep(days=2)
+        services.rollups_refresh()
+
+
+def play(program, links, stream):
+    """Events arrive in time order (their day); lateness is in what they are about:
+    orders reported days after they happened, refunds and duplicates of old orders."""
+    orders: dict[int, list[str]] = {}
+    today = 0
+    for n, (kind, day, who, extra) in enumerate(sorted(stream, key=lambda e: e[1])):
+        while today < day:
+            beat(today)
+            today += 1
+        now = at(day, 8 + n % 12)
+        with time_machine.travel(now, tick=False):
+            if kind == "click":
+                f.click(links[who], now, extra)
+            elif kind == "refer":
+                flows.referral_create(
+                    program=program,
+                    referral_code=links[extra].code,
+                    friend_email=f"friend{who}@example.com",
+                )
+            elif kind in ("buy", "again"):
+                # "again" repeats the friend's last order id: a duplicate delivery.
+                mine = orders.setdefault(who, [])
+                if kind == "again" and mine:
+                    order_id = mine[-1]
+                else:
+                    order_id = f"o{who}-{len(mine)}"
+                    mine.append(order_id)
+                flows.conversion_record(
+                    program=program,
+                    order_id=order_id,
+                    amount_minor=1000 + 500 * who,
+                    currency="EUR" if who != 5 else "USD",
+                    fingerprint=fingerprint({"o": order_id}),
+                    customer_email=f"friend{who}@example.com",
+                    referral_code=links[who % 3].code,
+                    occurred_at=now - timedelta(days=extra),
+                )
+            elif kind == "refund" and orders.get(who):
+                conversion = program.conversions.get(order_id=orders[who][0])
+                left = conversion.amount_minor - conversion.refunded_minor
+                if left:
+                    flows.conversion_refund(
+                        program=program,
+                        order_id=conversion.order_id,
+                        amount_minor=None if extra else min(left, 300),
+                    )
+            elif kind == "rebuild":
+                services.rollups_refresh()
+    while today <= 12:
+        beat(today)
+        today += 1
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(stream=st.lists(event, max_size=18))
+def test_rollups_equal_a_raw_recount(stream):
+    program, _, _ = program_create_with_offer(
+        name=f"Shop {next(programs)}",
+        landing_url="https://shop.example.com/",
+        currency="EUR",
+        advocate_reward_minor=1000,
+        friend_discount_percent=10,
+    )
+    with time_machine.travel(at(0, 1), tick=False):
+        links = [enroll(program, f"adv{i}@example.com").links.get() for i in range(3)]
+    play(program, links, stream)
+
+    assert not RollupMark.objects.filter(
+        program=program, day__lt=BASE + timedelta(days=12)
+    ).exists()
+    raw = {
+        k: v
+        for k, v in daily.raw_day_rows(
+            program, BASE - timedelta(days=5), BASE + timedelta(days=12)
+        ).items()
+        if any(v.values())
+    }
+    assert rollup_rows(program) == raw
+    # And the readers give the same numbers from the rollups as from the raw rows.
+    lo, hi = BASE - timedelta(days=5), BASE + timedelta(days=12)
+    with time_machine.travel(at(12), tick=False):
+        assert daily.totals(daily.day_rows(program, lo, hi)) == daily.totals(raw)
+        assert daily.summary(program, lo, hi) == daily.summary(program, lo, hi, source="raw")
+        for by in ("day", "advocate", "channel", "link"):
+            assert daily.grouped(program, lo, hi, by) == daily.grouped(
+                program, lo, hi, by, source="raw"
+            )
+
+
+def test_a_rebuild_twice_changes_nothing(program, advocate):
+    f.click(advocate.links.get(), at(1), "email")
+    services.rollups_refresh()
+    first = rollup_rows(program)
+    services.rollup_day_rebuild(program=program, day=BASE + timedelta(days=1))
+    services.rollup_day_rebuild(program=program, day=BASE + timedelta(days=1))
+    assert rollup_rows(program) == first
+    assert sum(v["clicks"] for v in first.values()) == 1
+
+
+def test_a_mark_made_during_a_rebuild_survives_it(program, advocate):
+    f.click(advocate.links.get(), at(1), "email")
+    seen = RollupMark.objects.filter(program=program).latest("pk").pk
+    f.click(advocate.links.get(), at(1), "email")  # arrives after the refresh looked
+    services.rollup_day_rebuild(program=program, day=BASE + timedelta(days=1))
+    RollupMark.objects.filter(program=program, pk__lte=seen).delete()
+    assert RollupMark.objects.filter(program=program, day=BASE + timedelta(days=1)).exists()
+
+
+def test_the_sweep_catches_clicks_written_in_bulk(program, advocate):
+    from referrals.models import Click
+
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    link = advocate.links.get()
+    Click.objects.bulk_create(
+        [Click(program=program, link=link, advocate=advocate, created_at=yesterday)]
+    )
+    RollupMark.objects.all().delete()
+    services.rollups_sweep(days=2)
+    services.rollups_refresh()
+    rows = DailyRollup.objects.filter(program=program, day=yesterday.date())
+    assert sum(r.clicks for r in rows) == 1
