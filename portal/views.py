@@ -50,7 +50,7 @@ def dashboard(request, slug: str):
     advocate = ps.advocate_for_user(request.user, slug)
     if ps.is_banned(advocate):
         return _banned(request, advocate)
-    context = ps.dashboard(advocate=advocate)
+    context = ps.dashboard(advocate=advocate, page=request.GET.get("page"))
     context.update(
         advocate=advocate,
         program=advocate.program,
@@ -83,7 +83,7 @@ def rewards(request, slug: str):
     advocate = ps.advocate_for_user(request.user, slug)
     if ps.is_banned(advocate):
         return _banned(request, advocate)
-    context = ps.rewards_page(advocate=advocate)
+    context = ps.rewards_page(advocate=advocate, page=request.GET.get("page"))
     for row in context["catalog"]:
         # A fresh key per form: submitting the same form twice redeems once.
         row["idempotency_key"] = uuid.uuid4()
@@ -181,7 +181,11 @@ def join(request, slug: str):
     already = Advocate.objects.filter(
         program=program, user=request.user, status=Advocate.Status.ACTIVE
     ).exists()
-    return render(request, "portal/join.html", {"program": program, "already": already})
+    return render(
+        request,
+        "portal/join.html",
+        {"program": program, "already": already, "offer": offer_sentences(program=program)},
+    )
 
 
 def _email_param(request) -> dict:
