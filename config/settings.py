@@ -220,6 +220,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "rewards.tasks.run_payouts",
         "schedule": timedelta(minutes=env.float("RUN_PAYOUTS_EVERY_MINUTES", default=60)),
     },
+    # Nurture's safety net and due emails: tiers, welcome sequence, review requests, ...
+    "nurture-hourly": {"task": "nurture.tasks.nurture_hourly", "schedule": timedelta(hours=1)},
 }
 # Redis redelivers a task whose worker died (acks_late) after this many seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
