@@ -26,17 +26,18 @@ from .models import Badge, OutgoingEmail
 
 SEND_LEASE = timedelta(minutes=5)
 # Which preference allows each email (advocacy's kinds): news-like mail stops with
-# "program news", news of the advocate's own rewards with "rewards and payouts".
+# "program news", news of the advocate's own rewards with "rewards and payouts"
+# (advocacy's "reward_available" kind).
 PREFERENCE = {
     "welcome": "program_news",
     "news": "program_news",
     "reengage": "program_news",
     "review_request": "program_news",
-    "tier_changed": "rewards_and_payouts",
-    "badge": "rewards_and_payouts",
-    "milestone": "rewards_and_payouts",
-    "friend_activity": "rewards_and_payouts",
-    "submission_reviewed": "rewards_and_payouts",
+    "tier_changed": "reward_available",
+    "badge": "reward_available",
+    "milestone": "reward_available",
+    "friend_activity": "reward_available",
+    "submission_reviewed": "reward_available",
 }
 
 

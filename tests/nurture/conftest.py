@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from nurture.models import Challenge, Tier
+from tests.portal.conftest import alice, alice_client, charlie_client  # noqa: F401
 
 
 @pytest.fixture
