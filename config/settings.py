@@ -25,6 +25,8 @@ if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The name allauth's emails carry (else the program's, when there is one, else the domain).
+SITE_NAME = env.str("SITE_NAME", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -12,6 +12,7 @@ from django.utils import timezone
 from advocacy.models import Advocate, ApiKey, Program, ProgramMembership, hash_key
 from advocacy.services import advocate_enroll, api_key_create
 from core.hashing import fingerprint
+from nurture import demo as nurture_demo
 from referrals.models import Click, ReferralLink
 from referrals.services import referral_url
 from rewards.flows import conversion_record, referral_create
@@ -56,6 +57,7 @@ class Command(BaseCommand):
             self._admin(program)
             if created:
                 self._activity(program)
+            nurture_demo.seed(program=program)
         self._summary(program, created)
 
     def _program(self):
