@@ -4,6 +4,8 @@ Each receiver runs inside the transaction of the event: tiers and badges move
 with the fact that earned them, and emails are queued through the outbox.
 """
 
+from django.db import transaction
+
 from advocacy.models import Advocate
 from core.normalize import mask_email
 from referrals.models import Referral
@@ -21,8 +23,20 @@ def _has_tiers(advocate: Advocate) -> bool:
 
 def on_reward_changed(sender, reward: Reward, **kwargs):
     points = reward.recipient == Reward.Recipient.ADVOCATE and reward.kind == Reward.Kind.POINTS
-    if points and _has_tiers(reward.advocate):
+    if not (points and _has_tiers(reward.advocate)):
+        return
+    if reward.rule_id is None:  # a challenge, a tier's entry points, a manager's reward
         standing_recompute(advocate=reward.advocate)
+        return
+    _recompute_after_commit(reward.advocate)
+
+
+def _recompute_after_commit(advocate: Advocate) -> None:
+    """Move the tier once the event is committed: all the rewards of one event (a sign-up,
+    a purchase) get the multiplier of the tier the advocate held when it came. The beat
+    job recomputes anyway if the process dies in between."""
+    if _has_tiers(advocate):
+        transaction.on_commit(lambda: standing_recompute(advocate=advocate), robust=True)
 
 
 def _friend_label(referral: Referral) -> str:
@@ -39,8 +53,7 @@ def on_referral_created(sender, referral: Referral, **kwargs):
         return
     advocate = referral.advocate
     badges.referral_badges_check(advocate=advocate)
-    if _has_tiers(advocate):
-        standing_recompute(advocate=advocate)
+    _recompute_after_commit(advocate)
     event = "purchase" if referral.status == Referral.Status.CONVERTED else "signup"
     email_queue(
         advocate=advocate,
@@ -55,8 +68,7 @@ def on_conversion_attributed(sender, conversion, **kwargs):
     if advocate is None:
         return
     badges.referral_badges_check(advocate=advocate)
-    if _has_tiers(advocate):
-        standing_recompute(advocate=advocate)
+    _recompute_after_commit(advocate)
     if conversion.referral_id:
         email_queue(
             advocate=advocate,

@@ -39,13 +39,31 @@ def test_an_advocate_enters_a_tier_once_they_reach_its_threshold(advocate, tiers
     assert TierChange.objects.filter(advocate=advocate).count() == 2
 
 
-def test_a_signal_recomputes_the_tier_when_a_friend_signs_up(program, advocate, tiers):
+def test_a_friend_signing_up_moves_the_tier_once_committed(
+    program, advocate, tiers, django_capture_on_commit_callbacks
+):
     from referrals.services import referral_create
 
     for i in range(2):
-        referral_create(program=program, friend_email=f"f{i}@example.com",
-                        referral_code=advocate.coupon_code)  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            referral_create(program=program, friend_email=f"f{i}@example.com",
+                            referral_code=advocate.coupon_code)  # fmt: skip
     assert Standing.objects.get(advocate=advocate).tier == tiers[0]
+
+
+def test_one_purchase_gets_the_multiplier_held_when_it_came(
+    program, advocate, tiers, django_capture_on_commit_callbacks
+):
+    refer(advocate, 3)  # Silver (x1.5); this purchase's friend makes 4 referrals: Gold
+    with django_capture_on_commit_callbacks(execute=True):
+        conversion, _ = conversion_record(
+            program=program, order_id="o-2", amount_minor=5000, currency="EUR",
+            fingerprint=fingerprint({"o": 2}), customer_email="new@example.com",
+            referral_code=advocate.coupon_code,
+        )  # fmt: skip
+    reward = Reward.objects.get(conversion=conversion, recipient="advocate", kind="cash")
+    assert reward.amount_minor == 1500  # Silver's x1.5, not Gold's x2
+    assert Standing.objects.get(advocate=advocate).tier == tiers[1]  # Gold from now on
 
 
 def test_entry_points_are_given_once_even_after_leaving_and_coming_back(advocate, program):
