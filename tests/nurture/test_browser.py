@@ -170,8 +170,10 @@ def test_every_engagement_page_in_five_languages(browser, live_server, shop):  #
     services.suggestion_answer(suggestion_id=idea.pk, status="done",
                                reply="Gift wrapping is now offered at checkout.")  # fmt: skip
     services.suggestion_create(advocate=advocate, title="A dark mode for the portal")
-    t = services.testimonial_submit(advocate=advocate, text="Lovely quality, fast delivery.",
-                                    rating=5, consent_to_publish=True, display_name="Sofie N.")  # fmt: skip
+    t = services.testimonial_submit(
+        advocate=advocate, text="Lovely quality, fast delivery.", rating=5,
+        consent_to_publish=True, display_name="Sofie N.",
+    )  # fmt: skip
     services.testimonial_moderate(testimonial_id=t.pk, approve=True)
     services.testimonial_feature(testimonial_id=t.pk, featured=True)
 

@@ -36,7 +36,7 @@ class BooksWithNurture(Books):
                 title=f"Q{i}",
                 points=10 + 7 * i,
                 question="Why?",
-            )  # fmt: skip
+            )
             for i in range(3)
         ]
 
