@@ -1,6 +1,7 @@
 """Reads for the portal, the public widget and the API."""
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.utils.translation import gettext as _
 
 from advocacy.models import Advocate, Program
 from rewards.ledger import POINTS_CURRENCY
@@ -159,3 +160,15 @@ def testimonial_author(testimonial: Testimonial) -> str:
         return testimonial.display_name
     name = (testimonial.advocate.name or "").split()
     return name[0] if name else ""
+
+
+def reward_label(reward) -> str:
+    """What a reward nurture gave is for, in the active language ("" when not nurture's)."""
+    key = reward.idempotency_key
+    if key.startswith("challenge-submission:"):
+        title = reward.reason.removeprefix("Challenge: ")
+        return _("Challenge done: %(title)s") % {"title": title}
+    if key.startswith("tier-entry:"):
+        tier = reward.reason.removeprefix("Welcome to ")
+        return _("Welcome bonus for reaching %(tier)s") % {"tier": tier}
+    return ""

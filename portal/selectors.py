@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from advocacy.models import Advocate, Program
 from core.money import format_money
 from core.normalize import mask_email
+from nurture import selectors as nurture_selectors
 from referrals.models import Click, Conversion, Referral, ReferralLink
 from referrals.selectors import advocate_stats
 from referrals.services import advocate_primary_link, referral_url
@@ -290,7 +291,7 @@ def _history_what(entry: LedgerEntry) -> str:
         return _("Reward for a friend's purchase")
     if reward.referral_id:
         return _("Reward for a friend's sign-up")
-    return reward.reason  # e.g. a challenge or a tier bonus, written for the advocate
+    return nurture_selectors.reward_label(reward) or reward.reason
 
 
 def _history_state(entry: LedgerEntry) -> str:

@@ -131,7 +131,7 @@ def test_an_advocate_climbs_a_tier_does_a_challenge_and_hears_back(
         page.goto(f"{base}/p/{shop.slug}/challenges/")
         assert "50 points were added to your balance" in page.content()
         page.goto(f"{base}/p/{shop.slug}/rewards/")
-        assert "Challenge: Review us on Trustpilot" in page.content()
+        assert "Challenge done: Review us on Trustpilot" in page.content()
 
         # 5. She suggests an improvement; Maria replies; Sofie reads it.
         page.goto(f"{base}/p/{shop.slug}/ideas/")
