@@ -114,7 +114,7 @@ class ChallengeSubmissionAdmin(ModerationAdmin):
     program_path = "challenge__program"
     list_display = ["created_at", "challenge", "advocate", "status", "proof", "screenshot_link",
                     "answer_short", "reject_link"]  # fmt: skip
-    list_filter = ["status", "challenge__kind", "challenge"]
+    list_filter = ["status", "challenge__kind"]
     search_fields = ["advocate__email", "challenge__title", "proof_url"]
     list_select_related = ["challenge", "advocate"]
     ordering = ["status", "-created_at"]
@@ -281,12 +281,6 @@ class SuggestionAdmin(ProgramScopedAdmin):
         )
 
 
-class WelcomeStepInline(admin.TabularInline):
-    model = WelcomeStep
-    extra = 0
-    fields = ["day", "subject", "body", "is_active"]
-
-
 @admin.register(ProgramSettings)
 class ProgramSettingsAdmin(ProgramScopedAdmin):
     list_display = ["program", "leaderboard_enabled", "review_request_days",
@@ -373,7 +367,7 @@ class StandingAdmin(ReadOnlyAdmin):
     program_path = "advocate__program"
     list_display = ["advocate", "tier", "multiplier", "tier_since", "leaderboard_opt_in",
                     "display_name"]  # fmt: skip
-    list_filter = ["tier", "leaderboard_opt_in"]
+    list_filter = ["leaderboard_opt_in"]
     search_fields = ["advocate__email", "display_name"]
 
 

@@ -6,7 +6,7 @@ from advocacy.models import Advocate
 from referrals.models import Referral
 
 from .audit import NurtureAction, nurture_audit
-from .emails import email_queue
+from .emails import email_queue, engagement_emails_on
 from .models import Badge, ChallengeSubmission, Moderation
 
 Code = Badge.Code
@@ -26,6 +26,8 @@ def badge_award(*, advocate: Advocate, code: str) -> Badge | None:
     nurture_audit(
         action=NurtureAction.BADGE_AWARDED, obj=badge, program=advocate.program, data={"code": code}
     )
+    if not engagement_emails_on(advocate.program_id):
+        return badge
     email_queue(
         advocate=advocate,
         template="badge",
@@ -46,7 +48,7 @@ def referral_badges_check(*, advocate: Advocate) -> list[Badge]:
             badge = badge_award(advocate=advocate, code=code)
             if badge is not None:
                 given.append(badge)
-                if needed > 1:
+                if needed > 1 and engagement_emails_on(advocate.program_id):
                     email_queue(
                         advocate=advocate,
                         template="milestone",

@@ -21,9 +21,10 @@ from .tiers import standing_recompute
 
 TIERS = [
     # name, rank, metric, threshold, window, multiplier, entry points, perks
-    ("Silver", 1, "referrals", 2, None, "1.25", 100, "Early access to new collections"),
-    ("Gold", 2, "referrals", 5, None, "1.50", 250, "Free shipping on every order\nBirthday gift"),
-    ("Platinum", 3, "points", 1000, 365, "2.00", 500, "A personal shopper call each season"),
+    # Silver multiplies nothing: the demo's first purchases pay the offer as advertised.
+    ("Silver", 1, "referrals", 2, None, "1.00", 100, "Early access to new collections"),
+    ("Gold", 2, "referrals", 10, None, "1.50", 250, "Free shipping on every order\nBirthday gift"),
+    ("Platinum", 3, "points", 2000, 365, "2.00", 500, "A personal shopper call each season"),
 ]
 CHALLENGES = [
     # kind, title, points, extra fields

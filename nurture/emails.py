@@ -22,7 +22,7 @@ from advocacy.emails import list_unsubscribe_headers, may_email, unsubscribe_url
 from advocacy.models import Advocate
 from core import outbox
 
-from .models import Badge, OutgoingEmail
+from .models import Badge, OutgoingEmail, ProgramSettings
 
 SEND_LEASE = timedelta(minutes=5)
 # Which preference allows each email (advocacy's kinds): news-like mail stops with
@@ -57,6 +57,11 @@ def email_queue(*, advocate: Advocate, template: str, key: str, params: dict) ->
     if created:
         outbox.enqueue(send_email, row.pk)
     return row
+
+
+def engagement_emails_on(program_id: int) -> bool:
+    """Friend-activity, badge and milestone emails: only for programs that set them up."""
+    return ProgramSettings.objects.filter(program_id=program_id, engagement_emails=True).exists()
 
 
 def portal_url(advocate: Advocate, name: str = "portal:dashboard") -> str:

@@ -302,6 +302,11 @@ class ProgramSettings(models.Model):
 
     program = models.OneToOneField(Program, on_delete=models.CASCADE, related_name="nurture")
     leaderboard_enabled = models.BooleanField(default=True)
+    engagement_emails = models.BooleanField(
+        default=True,
+        help_text="Email advocates when a friend signs up or buys, and for badges and "
+        "milestones (programs without these settings send none of them).",
+    )
     show_friend_names = models.BooleanField(
         default=False,
         help_text="Name the friend (first name, or masked email) in 'a friend signed up' emails.",
@@ -316,6 +321,9 @@ class ProgramSettings(models.Model):
     advocate_of_the_month = models.ForeignKey(
         Advocate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+
+    class Meta:
+        verbose_name_plural = "program settings"
 
     def __str__(self) -> str:
         return f"{self.program} engagement"

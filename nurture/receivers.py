@@ -12,7 +12,7 @@ from referrals.models import Referral
 from rewards.models import Reward
 
 from . import badges
-from .emails import email_queue
+from .emails import email_queue, engagement_emails_on
 from .models import ProgramSettings, Tier, WelcomeStep
 from .tiers import standing_recompute
 
@@ -54,6 +54,8 @@ def on_referral_created(sender, referral: Referral, **kwargs):
     advocate = referral.advocate
     badges.referral_badges_check(advocate=advocate)
     _recompute_after_commit(advocate)
+    if not engagement_emails_on(advocate.program_id):
+        return
     event = "purchase" if referral.status == Referral.Status.CONVERTED else "signup"
     email_queue(
         advocate=advocate,
@@ -69,7 +71,7 @@ def on_conversion_attributed(sender, conversion, **kwargs):
         return
     badges.referral_badges_check(advocate=advocate)
     _recompute_after_commit(advocate)
-    if conversion.referral_id:
+    if conversion.referral_id and engagement_emails_on(advocate.program_id):
         email_queue(
             advocate=advocate,
             template="friend_activity",

@@ -100,3 +100,25 @@ def test_inactive_advocates_are_reminded_once_per_period(program, advocate):
         assert reengagement_due() == 1
         reengagement_due()
     assert OutgoingEmail.objects.filter(template="reengage").count() == 1
+
+
+def test_a_friend_signing_up_is_announced_without_their_identity(program, advocate):
+    from referrals.services import referral_create
+
+    referral_create(program=program, friend_email="before@example.com",
+                    referral_code=advocate.coupon_code)  # fmt: skip
+    assert not OutgoingEmail.objects.filter(template="friend_activity").exists()  # not set up
+    settings_row = ProgramSettings.objects.create(program=program)
+    referral_create(program=program, friend_email="nina.berg@example.com", friend_name="Nina Berg",
+                    referral_code=advocate.coupon_code)  # fmt: skip
+    hidden = OutgoingEmail.objects.get(template="friend_activity")
+    assert hidden.params == {"event": "signup", "friend": ""}
+    email_send(email_id=hidden.pk)
+    assert "Nina" not in mail.outbox[-1].body and "nina" not in mail.outbox[-1].body
+    assert "A friend just signed up with your link." in mail.outbox[-1].body
+    settings_row.show_friend_names = True
+    settings_row.save()
+    referral_create(program=program, friend_email="ola@example.com", friend_name="Ola Nordmann",
+                    referral_code=advocate.coupon_code)  # fmt: skip
+    named = OutgoingEmail.objects.filter(template="friend_activity").latest("pk")
+    assert named.params["friend"] == "Ola"
