@@ -55,6 +55,8 @@ if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# The name allauth's emails carry (else the program's, when there is one, else the domain).
+SITE_NAME = env.str("SITE_NAME", default="")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -283,6 +285,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "measurement.tasks.send_weekly_reports",
         "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
     },
+    # Nurture's safety net and due emails: tiers, welcome sequence, review requests, ...
+    "nurture-hourly": {"task": "nurture.tasks.nurture_hourly", "schedule": timedelta(hours=1)},
 }
 # Redis redelivers a task whose worker died (acks_late) after this many seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = {

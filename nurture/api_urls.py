@@ -1,3 +1,9 @@
 """JSON API routes of this app, mounted under /api/v1/ by config.urls."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import api
+
+urlpatterns: list = [
+    path("testimonials", api.TestimonialListApi.as_view(), name="nurture-testimonials"),
+]

@@ -7,28 +7,31 @@ from datetime import datetime, time, timedelta
 import qrcode
 import qrcode.image.pure
 import qrcode.image.svg
-from django.db.models import Count, Q
+from django.core.paginator import Paginator
+from django.db.models import Count, F, Q
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from advocacy.models import Advocate, Program
 from core.money import format_money
 from core.normalize import mask_email
+from nurture import selectors as nurture_selectors
 from referrals.models import Click, Conversion, Referral, ReferralLink
 from referrals.selectors import advocate_stats
 from referrals.services import advocate_primary_link, referral_url
 from referrals.sharing import share_links, share_message
+from rewards import stripe_gateway
 from rewards.ledger import POINTS_CURRENCY, balances
-from rewards.models import CatalogItem, LedgerEntry, Payout, PayoutAccount, Redemption
-from rewards.offers import friend_discount_percent
-from rewards.selectors import AWAITING_APPROVAL, reward_status
+from rewards.models import CatalogItem, LedgerEntry, Payout, PayoutAccount, Redemption, Reward
+from rewards.offers import friend_discount_percent, offer_sentences
 
 CHART_DAYS = 30
-REFERRALS_SHOWN = 100
 HISTORY_SHOWN = 100
+PAGE_SIZE = 50
 
 # Model choice labels are not translated; the portal shows its own.
 REFERRAL_STATUS_LABELS = {
@@ -36,31 +39,46 @@ REFERRAL_STATUS_LABELS = {
     "converted": gettext_lazy("Purchased"),
     "rejected": gettext_lazy("Not eligible"),
 }
+
+
+def rejection_reason_label(reason: str) -> str:
+    """Why a referral earns nothing, in the advocate's words."""
+    if reason.startswith("self-referral"):
+        if "card" in reason:
+            return _("The purchase was paid with your own card: you can't refer yourself.")
+        return _("This is your own email address or customer account: you can't refer yourself.")
+    if reason.startswith("advocate is"):
+        return _("Your account was not active when this friend arrived.")
+    if reason:
+        return _(
+            "This friend doesn't meet the program's conditions (for example, already a customer)."
+        )
+    return ""
+
+
 ADVOCATE_STATUS_LABELS = {
     "invited": gettext_lazy("invited"),
     "active": gettext_lazy("active"),
     "paused": gettext_lazy("paused"),
     "banned": gettext_lazy("banned"),
 }
+# What happened to the advocate, in their words (internal bucket moves are not shown).
 LEDGER_KIND_LABELS = {
-    "reward_issued": gettext_lazy("Reward issued"),
-    "reward_matured": gettext_lazy("Reward became available"),
-    "reward_reversed": gettext_lazy("Reward reversed"),
-    "clawback": gettext_lazy("Paid reward clawed back"),
-    "payout": gettext_lazy("Payout"),
-    "payout_returned": gettext_lazy("Failed payout returned"),
-    "redemption": gettext_lazy("Points redeemed"),
-    "redemption_refunded": gettext_lazy("Redemption refunded"),
-    "adjustment": gettext_lazy("Adjustment"),
+    "reward_reversed": gettext_lazy("Reward cancelled (the order was refunded or cancelled)"),
+    "clawback": gettext_lazy("Paid reward taken back (the order was refunded)"),
+    "payout": gettext_lazy("Paid out to your account"),
+    "payout_returned": gettext_lazy("A payout did not go through: the money is back"),
+    "redemption": gettext_lazy("Points spent"),
+    "redemption_refunded": gettext_lazy("Points returned"),
+    "adjustment": gettext_lazy("Correction by the program"),
 }
-# A pending reward a manager must approve first (the console's catalog translates it).
-AWAITING_LABEL = gettext_lazy("awaiting approval")
-BUCKET_LABELS = {
-    "pending": gettext_lazy("pending"),
-    "available": gettext_lazy("available"),
-    "in_payout": gettext_lazy("in a payout"),
-    "paid": gettext_lazy("paid"),
-}
+# The ledger entries the history shows: one line per thing that happened.
+HISTORY_FILTER = (
+    Q(kind="reward_issued")
+    | Q(kind__in=["reward_reversed", "clawback", "redemption", "redemption_refunded", "adjustment"])
+    | Q(kind="payout", bucket="paid")
+    | Q(kind="payout_returned", bucket="available")
+)
 PAYOUT_STATUS_LABELS = {
     "awaiting_approval": gettext_lazy("Awaiting approval"),
     "pending": gettext_lazy("Queued"),
@@ -155,18 +173,24 @@ def daily_activity(*, advocate: Advocate, days: int = CHART_DAYS) -> dict:
                 "ph": ph,
             }
         )
+    # The y axis: 0, the middle and the top (whole numbers); the x axis: four dates.
+    middle = peak / 2
+    y_ticks = [peak, int(middle) if middle == int(middle) else None, 0]
+    x_ticks = [first + timedelta(days=i) for i in (0, days // 3, 2 * days // 3, days - 1)]
     return {
         "bars": bars,
         "width": days * slot,
         "height": height,
         "peak": peak,
+        "y_ticks": [t for t in y_ticks if t is not None],
+        "x_ticks": x_ticks,
         "total_clicks": sum(clicks.values()),
         "total_purchases": sum(purchases.values()),
     }
 
 
 def cash_summary(raw: dict, *, default_currency: str) -> list[dict]:
-    """Per currency: pending, available, paid and earned (available + in payout + paid).
+    """Per currency: pending, available, paid and earned (all of them, pending included).
 
     With no cash yet, the program's currency shows zeros rather than nothing.
     """
@@ -182,56 +206,127 @@ def cash_summary(raw: dict, *, default_currency: str) -> list[dict]:
                 "available": money(available, currency),
                 "in_payout": money(in_payout, currency) if in_payout else "",
                 "paid": money(paid, currency),
-                "earned": money(available + in_payout + paid, currency),
+                # Everything earned so far, pending included: "earned 0, pending 20" read wrong.
+                "earned": money(buckets.get("pending", 0) + available + in_payout + paid, currency),
+                "has_pending": buckets.get("pending", 0) > 0,
             }
         )
     return rows
 
 
-def dashboard(*, advocate: Advocate) -> dict:
+def signed_up_friends(*, advocate: Advocate) -> int:
+    """Friends who signed up through the advocate (not rejected).
+
+    A friend who bought without signing up first gets a referral at the purchase,
+    converted the moment it is created; those count as purchases, not sign-ups.
+    """
+    return (
+        Referral.objects.filter(advocate=advocate)
+        .exclude(status=Referral.Status.REJECTED)
+        .exclude(converted_at__isnull=False, converted_at__lte=F("created_at"))
+        .count()
+    )
+
+
+def page_of(queryset, page: str | int | None, *, size: int = PAGE_SIZE):
+    """One page of a history (the last page when ``page`` is past it)."""
+    return Paginator(queryset, size).get_page(page)
+
+
+def referral_rows(*, advocate: Advocate, page=None):
+    """The advocate's referrals, newest first, a page at a time, with why any earn nothing."""
+    page_obj = page_of(
+        Referral.objects.filter(advocate=advocate)
+        .only("friend_email", "status", "rejection_reason", "created_at")
+        .order_by("-created_at", "-pk"),
+        page,
+    )
+    rows = [
+        {
+            "email": mask_email(r.friend_email) if r.friend_email else _("(no email)"),
+            "status": r.status,
+            "status_label": REFERRAL_STATUS_LABELS.get(r.status, r.status),
+            "reason": rejection_reason_label(r.rejection_reason)
+            if r.status == Referral.Status.REJECTED
+            else "",
+            "created_at": r.created_at,
+        }
+        for r in page_obj
+    ]
+    return rows, page_obj
+
+
+def dashboard(*, advocate: Advocate, page=None) -> dict:
     """Everything the dashboard shows, in a fixed number of queries."""
     program = advocate.program
     link = advocate_primary_link(advocate)
     url = referral_url(link.code)
     percent = friend_discount_percent(program)
-    referrals = [
-        {
-            "email": mask_email(r.friend_email) if r.friend_email else _("(no email)"),
-            "status": r.status,
-            "status_label": REFERRAL_STATUS_LABELS.get(r.status, r.status),
-            "created_at": r.created_at,
-        }
-        for r in Referral.objects.filter(advocate=advocate)
-        .only("friend_email", "status", "created_at")
-        .order_by("-created_at", "-pk")[:REFERRALS_SHOWN]
-    ]
+    referrals, referrals_page = referral_rows(advocate=advocate, page=page)
+    stats = advocate_stats(advocate=advocate)
+    stats["signed_up"] = signed_up_friends(advocate=advocate)
     return {
         "link": link,
         "referral_url": url,
         "code": advocate.coupon_code or link.code,
         "qr_svg": qr_svg(url),
         "friend_percent": percent,
+        "offer": offer_sentences(program=program),
         "share_text": share_message(program=program, percent=percent, channel="native"),
         "native_url": f"{url}?ch=native",
         "share_links": share_links(program=program, url=url, percent=percent, placement="portal"),
-        "stats": advocate_stats(advocate=advocate),
+        "stats": stats,
         "cash": cash_summary(balances(advocate=advocate), default_currency=program.currency),
         "chart": daily_activity(advocate=advocate),
         "referrals": referrals,
+        "referrals_page": referrals_page,
     }
 
 
-def rewards_page(*, advocate: Advocate) -> dict:
-    """Balances, ledger history, catalog, redemptions and payouts of one advocate."""
-    raw = balances(advocate=advocate)
-    history = [
+def _history_what(entry: LedgerEntry) -> str:
+    reward = entry.reward
+    if entry.kind != "reward_issued" or reward is None:
+        return LEDGER_KIND_LABELS.get(entry.kind, entry.kind)
+    if reward.conversion_id:
+        return _("Reward for a friend's purchase")
+    if reward.referral_id:
+        return _("Reward for a friend's sign-up")
+    return nurture_selectors.reward_label(reward) or reward.reason
+
+
+def _history_state(entry: LedgerEntry) -> str:
+    """Where a reward stands now ("available on 3 May"), for the rows that are rewards."""
+    reward = entry.reward
+    if entry.kind != "reward_issued" or reward is None:
+        return ""
+    if reward.status == Reward.Status.PENDING:
+        if reward.requires_approval and reward.approved_at is None:
+            return _("waiting for the program's approval")
+        return _("available on %(date)s") % {
+            "date": date_format(timezone.localtime(reward.available_at), "DATE_FORMAT")
+        }
+    labels = {
+        Reward.Status.AVAILABLE: _("available"),
+        Reward.Status.PAID: _("paid out"),
+        Reward.Status.REVERSED: _("cancelled"),
+    }
+    return labels.get(reward.status, "")
+
+
+def history_rows(*, advocate: Advocate, page=None):
+    """What happened to the advocate's money and points, newest first, a page at a time."""
+    page_obj = page_of(
+        LedgerEntry.objects.filter(HISTORY_FILTER, advocate=advocate)
+        .select_related("reward")
+        .order_by("-created_at", "-pk"),
+        page,
+    )
+    rows = [
         {
             "created_at": e.created_at,
-            "kind": LEDGER_KIND_LABELS.get(e.kind, e.kind),
-            "bucket": AWAITING_LABEL
-            if e.reward is not None and reward_status(e.reward) == AWAITING_APPROVAL
-            else BUCKET_LABELS.get(e.bucket, e.bucket),
-            "memo": e.memo,
+            "what": _history_what(e),
+            "state": _history_state(e),
+            "memo": e.memo if e.kind == "adjustment" else "",
             "amount": (
                 _("%(points)s points") % {"points": e.amount_minor}
                 if e.currency == POINTS_CURRENCY
@@ -239,10 +334,15 @@ def rewards_page(*, advocate: Advocate) -> dict:
             ),
             "negative": e.amount_minor < 0,
         }
-        for e in LedgerEntry.objects.filter(advocate=advocate)
-        .select_related("reward")
-        .order_by("-created_at", "-pk")[:HISTORY_SHOWN]
+        for e in page_obj
     ]
+    return rows, page_obj
+
+
+def rewards_page(*, advocate: Advocate, page=None) -> dict:
+    """Balances, history, catalog, redemptions and payouts of one advocate."""
+    raw = balances(advocate=advocate)
+    history, history_page = history_rows(advocate=advocate, page=page)
     catalog = list(
         CatalogItem.objects.filter(program_id=advocate.program_id, is_active=True).order_by(
             "points_price", "name"
@@ -278,6 +378,8 @@ def rewards_page(*, advocate: Advocate) -> dict:
         "cash": cash_summary(raw, default_currency=advocate.program.currency),
         "points": points,
         "history": history,
+        "history_page": history_page,
+        "payouts_enabled": stripe_gateway.enabled(),
         "catalog": [
             {"item": item, "affordable": item.points_price <= points["available"]}
             for item in catalog

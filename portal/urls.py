@@ -13,6 +13,18 @@ urlpatterns = [
     path("p/<slug:slug>/rewards/", views.rewards, name="rewards"),
     path("p/<slug:slug>/rewards/redeem/", views.redeem, name="redeem"),
     path("p/<slug:slug>/about/", views.about, name="about"),
+    path("p/<slug:slug>/vip/", views.club, name="club"),
+    path("p/<slug:slug>/vip/profile/", views.club_profile, name="club-profile"),
+    path("p/<slug:slug>/challenges/", views.challenges, name="challenges"),
+    path(
+        "p/<slug:slug>/challenges/<int:challenge_id>/enter/",
+        views.challenge_submit,
+        name="challenge-submit",
+    ),
+    path("p/<slug:slug>/testimonial/", views.testimonial_submit, name="testimonial-submit"),
+    path("p/<slug:slug>/ideas/", views.ideas, name="ideas"),
+    path("p/<slug:slug>/ideas/new/", views.idea_create, name="idea-create"),
+    path("p/<slug:slug>/ideas/<int:suggestion_id>/vote/", views.idea_vote, name="idea-vote"),
     path("payouts/<slug:slug>/setup/", views.payout_setup, name="payout-setup"),
     path("payouts/<slug:slug>/return/", views.payout_return, name="payout-return"),
 ]

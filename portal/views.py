@@ -18,12 +18,16 @@ from django.views.i18n import set_language as django_set_language
 from advocacy import services as advocacy_services
 from advocacy.models import Advocate, Program
 from core.errors import ServiceError
+from nurture import selectors as nurture_selectors
+from nurture import services as nurture_services
+from nurture.models import Challenge, Suggestion, Upload
 from referrals.services import advocate_primary_link, referral_url
 from rewards import catalog, payouts, stripe_gateway
 from rewards.models import CatalogItem, PayoutAccount
 from rewards.offers import offer_sentences
 
 from . import selectors as ps
+from .messages import nurture_messages
 
 
 def home(request):
@@ -50,7 +54,7 @@ def dashboard(request, slug: str):
     advocate = ps.advocate_for_user(request.user, slug)
     if ps.is_banned(advocate):
         return _banned(request, advocate)
-    context = ps.dashboard(advocate=advocate)
+    context = ps.dashboard(advocate=advocate, page=request.GET.get("page"))
     context.update(
         advocate=advocate,
         program=advocate.program,
@@ -83,7 +87,7 @@ def rewards(request, slug: str):
     advocate = ps.advocate_for_user(request.user, slug)
     if ps.is_banned(advocate):
         return _banned(request, advocate)
-    context = ps.rewards_page(advocate=advocate)
+    context = ps.rewards_page(advocate=advocate, page=request.GET.get("page"))
     for row in context["catalog"]:
         # A fresh key per form: submitting the same form twice redeems once.
         row["idempotency_key"] = uuid.uuid4()
@@ -150,6 +154,7 @@ def about(request, slug: str):
             "offer": offer_sentences(program=program),
             "faqs": list(program.faqs.all()),
             "accepted": advocate.terms_acceptances.first(),
+            "advocate_of_the_month": nurture_selectors.advocate_of_the_month(program=program),
             "section": "about",
         },
     )
@@ -181,7 +186,19 @@ def join(request, slug: str):
     already = Advocate.objects.filter(
         program=program, user=request.user, status=Advocate.Status.ACTIVE
     ).exists()
-    return render(request, "portal/join.html", {"program": program, "already": already})
+    return render(
+        request,
+        "portal/join.html",
+        {
+            "program": program,
+            "already": already,
+            "offer": offer_sentences(program=program),
+            "advocate_of_the_month": nurture_selectors.advocate_of_the_month(program=program),
+            "testimonials": nurture_selectors.public_testimonials(
+                program=program, featured_only=True, limit=3
+            ),
+        },
+    )
 
 
 def _email_param(request) -> dict:
@@ -237,3 +254,168 @@ def set_language(request):
     if request.user.is_authenticated and translation.check_for_language(language):
         advocacy_services.advocate_locale_set(user=request.user, locale=language)
     return response
+
+
+# ----------------------------------------------------------------- engagement (nurture)
+
+
+def _active_advocate(request, slug: str):
+    """The user's advocate here, or a response to return (banned)."""
+    advocate = ps.advocate_for_user(request.user, slug)
+    if ps.is_banned(advocate):
+        return advocate, _banned(request, advocate)
+    return advocate, None
+
+
+@login_required
+@require_GET
+def club(request, slug: str):
+    advocate, stop = _active_advocate(request, slug)
+    if stop:
+        return stop
+    context = nurture_selectors.club(advocate=advocate)
+    context.update(advocate=advocate, program=advocate.program, section="club")
+    return render(request, "portal/club.html", context)
+
+
+@login_required
+@require_POST
+def club_profile(request, slug: str):
+    advocate, stop = _active_advocate(request, slug)
+    if stop:
+        return stop
+    try:
+        nurture_services.profile_update(
+            advocate=advocate,
+            leaderboard_opt_in=request.POST.get("leaderboard_opt_in") == "on",
+            display_name=request.POST.get("display_name", ""),
+        )
+    except ServiceError as exc:
+        messages.error(request, _service_message(exc))
+    else:
+        messages.success(request, _("Saved."))
+    return redirect("portal:club", slug=slug)
+
+
+def _service_message(exc: ServiceError) -> str:
+    """The advocate-facing text of a nurture error, in their language."""
+    return nurture_messages.get(exc.code, exc.message)
+
+
+def _image(request, advocate, field: str):
+    file = request.FILES.get(field)
+    if not file:
+        return None
+    return nurture_services.upload_create(
+        advocate=advocate,
+        content_type=file.content_type or "",
+        data=file.read(Upload.MAX_BYTES + 1),
+    )
+
+
+@login_required
+@require_GET
+def challenges(request, slug: str):
+    advocate, stop = _active_advocate(request, slug)
+    if stop:
+        return stop
+    return render(
+        request,
+        "portal/challenges.html",
+        {
+            "advocate": advocate,
+            "program": advocate.program,
+            "challenges": nurture_selectors.challenges(advocate=advocate),
+            "testimonials": list(advocate.testimonials.order_by("-created_at")[:10]),
+            "section": "challenges",
+        },
+    )
+
+
+@login_required
+@require_POST
+def challenge_submit(request, slug: str, challenge_id: int):
+    advocate, stop = _active_advocate(request, slug)
+    if stop:
+        return stop
+    challenge = get_object_or_404(Challenge, pk=challenge_id, program_id=advocate.program_id)
+    try:
+        nurture_services.challenge_submit(
+            advocate=advocate,
+            challenge=challenge,
+            proof_url=request.POST.get("proof_url", "")[:500],
+            answer=request.POST.get("answer", "")[:4000],
+            screenshot=_image(request, advocate, "screenshot"),
+        )
+    except ServiceError as exc:
+        messages.error(request, _service_message(exc))
+    else:
+        messages.success(request, _("Thank you! We will check your entry soon."))
+    return redirect("portal:challenges", slug=slug)
+
+
+@login_required
+@require_POST
+def testimonial_submit(request, slug: str):
+    advocate, stop = _active_advocate(request, slug)
+    if stop:
+        return stop
+    try:
+        rating = int(request.POST.get("rating", "0"))
+    except ValueError:
+        rating = 0
+    try:
+        nurture_services.testimonial_submit(
+            advocate=advocate,
+            text=request.POST.get("text", "")[:2000],
+            rating=rating,
+            consent_to_publish=request.POST.get("consent") == "on",
+            display_name=request.POST.get("display_name", ""),
+            photo=_image(request, advocate, "photo"),
+        )
+    except ServiceError as exc:
+        messages.error(request, _service_message(exc))
+    else:
+        messages.success(request, _("Thank you for your testimonial!"))
+    return redirect("portal:challenges", slug=slug)
+
+
+@login_required
+@require_GET
+def ideas(request, slug: str):
+    advocate, stop = _active_advocate(request, slug)
+    if stop:
+        return stop
+    context = nurture_selectors.suggestions(advocate=advocate)
+    context.update(advocate=advocate, program=advocate.program, section="ideas")
+    return render(request, "portal/ideas.html", context)
+
+
+@login_required
+@require_POST
+def idea_create(request, slug: str):
+    advocate, stop = _active_advocate(request, slug)
+    if stop:
+        return stop
+    try:
+        nurture_services.suggestion_create(
+            advocate=advocate,
+            title=request.POST.get("title", ""),
+            body=request.POST.get("body", "")[:4000],
+        )
+    except ServiceError as exc:
+        messages.error(request, _service_message(exc))
+    else:
+        messages.success(request, _("Thank you! The team reads every idea."))
+    return redirect("portal:ideas", slug=slug)
+
+
+@login_required
+@require_POST
+def idea_vote(request, slug: str, suggestion_id: int):
+    advocate, stop = _active_advocate(request, slug)
+    if stop:
+        return stop
+    suggestion = get_object_or_404(Suggestion, pk=suggestion_id, program_id=advocate.program_id)
+    nurture_services.suggestion_vote(advocate=advocate, suggestion=suggestion)
+    return redirect("portal:ideas", slug=slug)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from advocacy.models import Advocate, Program
 from referrals.models import Conversion, Referral
 
-from . import coupons
+from . import coupons, multipliers
 from .ledger import POINTS_CURRENCY
 from .models import Reward, RewardDecision, RewardRule
 from .services import reward_issue
@@ -223,6 +223,8 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
     if Reward.objects.filter(idempotency_key=key).exists():
         return None
     kind, amount, currency = _amount(rule, event)
+    if recipient == Rule.Recipient.ADVOCATE and kind in Reward.BALANCE_KINDS:
+        amount = multipliers.amount_multiply(advocate=event.advocate, amount_minor=amount)
     if recipient == Rule.Recipient.ADVOCATE:
         _check_limits(rule, event)
         if kind == Reward.Kind.CASH:

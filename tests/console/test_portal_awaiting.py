@@ -15,7 +15,7 @@ def test_the_portal_says_a_reward_awaits_approval(api, program, link, advocate):
     browser = Client()
     browser.force_login(user)
     page = browser.get(f"/p/{program.slug}/rewards/").content.decode()
-    assert "(awaiting approval)" in page
+    assert "waiting for the program&#x27;s approval" in page
     browser.post("/i18n/setlang/", {"language": "nb", "next": "/"})
     page = browser.get(f"/p/{program.slug}/rewards/").content.decode()
-    assert "(venter på godkjenning)" in page
+    assert "venter på godkjenning fra programmet" in page

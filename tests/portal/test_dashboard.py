@@ -99,8 +99,56 @@ def test_it_counts_clicks_friends_purchases_and_money(alice_client, program, adv
     assert numbers["Clicks"] == "3"
     assert numbers["Friends signed up"] == "1"
     assert numbers["Purchases"] == "1"
-    assert numbers["Earned (EUR)"] == "€12.50"
-    assert numbers["Pending (EUR)"] == "€7.00"
+    # Earned counts everything, pending included; what is ready is said apart.
+    assert numbers["Earned in total (EUR)"] == "€19.50"
+    assert "€7.00 of it still on hold" in text
+    assert numbers["Ready to pay out (EUR)"] == "€10.00"
+
+
+def test_friends_signed_up_leaves_out_friends_who_only_bought(alice_client, program, advocate):
+    add_referral(advocate, "nina@example.com")
+    later = add_referral(advocate, "ola@example.com", status=Referral.Status.CONVERTED)
+    later.converted_at = later.created_at + timedelta(days=2)  # signed up, bought later
+    later.save(update_fields=["converted_at"])
+    bought = add_referral(advocate, "per@example.com", status=Referral.Status.CONVERTED)
+    bought.converted_at = bought.created_at  # created by the purchase itself
+    bought.save(update_fields=["converted_at"])
+    add_referral(advocate, "alice@example.com", status=Referral.Status.REJECTED)
+    text = dashboard(alice_client, program)
+    numbers = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", text))
+    assert numbers["Friends signed up"] == "2"
+
+
+def test_a_self_referral_says_why_it_is_not_eligible(alice_client, program, advocate):
+    referral = add_referral(advocate, "me@example.com", status=Referral.Status.REJECTED)
+    referral.rejection_reason = "self-referral: the friend's email is the advocate's own"
+    referral.save(update_fields=["rejection_reason"])
+    text = dashboard(alice_client, program)
+    assert "Not eligible" in text
+    assert "you can&#x27;t refer yourself" in text
+
+
+def test_the_chart_has_axes_with_counts_and_dates(alice_client, program, advocate):
+    for _ in range(4):
+        add_click(advocate)
+    text = dashboard(alice_client, program)
+    assert "tallest bar" not in text
+    y_axis = re.search(r'<div class="y-axis"[^>]*>(.*?)</div>', text).group(1)
+    assert re.findall(r"<span>(\d+)</span>", y_axis) == ["4", "2", "0"]
+    x_axis = re.search(r'<div class="x-axis"[^>]*>(.*?)</div>', text).group(1)
+    assert len(re.findall(r"<span>", x_axis)) == 4
+    assert timezone.localdate().strftime("%-d %b") in x_axis
+    assert "4 clicks" in text
+
+
+def test_the_referral_list_pages_past_fifty_rows(alice_client, program, advocate):
+    for i in range(120):
+        add_referral(advocate, f"friend{i}@example.com")
+    first = dashboard(alice_client, program)
+    assert first.count('class="status status-signed_up"') == 50
+    assert "Page 1 of 3" in first
+    last = alice_client.get(f"/p/{program.slug}/?page=3").content.decode()
+    assert last.count('class="status status-signed_up"') == 20
 
 
 def test_the_chart_has_a_bar_per_active_day(alice_client, program, advocate):
@@ -122,7 +170,7 @@ def test_the_dashboard_query_count_does_not_grow_with_referrals(
     alice_client, program, advocate, django_assert_max_num_queries
 ):
     add_referral(advocate, "first@example.com")
-    with django_assert_max_num_queries(14) as few:
+    with django_assert_max_num_queries(17) as few:
         dashboard(alice_client, program)
     baseline = len(few.captured_queries)  # read now: each request resets the query log
     for n in range(25):

@@ -3,10 +3,13 @@
 import re
 import uuid
 
+import time_machine
+
 from advocacy.models import Advocate
 from advocacy.services import advocate_set_status
 from rewards.ledger import available_points
 from rewards.models import Payout, PayoutAccount, Redemption
+from rewards.services import reward_issue, reward_mature
 
 from .helpers import add_entry, add_perk
 
@@ -35,7 +38,36 @@ def test_it_shows_balances_and_history_newest_first(alice_client, program, advoc
     history = text[text.index('id="history-title"') :]
     assert history.index("Welcome points") < history.index("Omar&#x27;s first order")
     assert history.index("Omar&#x27;s first order") < history.index("Nina&#x27;s first order")
-    assert "Adjustment" in history and "40 points" in history
+    assert "Correction by the program" in history and "40 points" in history
+
+
+def test_the_history_says_what_happened_not_how_the_books_moved(alice_client, program, advocate):
+    with time_machine.travel("2026-03-01 12:00Z", tick=False):
+        issued = reward_issue(
+            program=program, advocate=advocate, key="t:1", reason="Rule: first purchase",
+            amount_minor=2000, currency="EUR", hold_days=14,
+        )  # fmt: skip
+        matured = reward_issue(
+            program=program, advocate=advocate, key="t:2", reason="Rule: first purchase",
+            amount_minor=500, currency="EUR", hold_days=0,
+        )  # fmt: skip
+    reward_mature(reward_id=matured.pk)
+    history = rewards_page(alice_client, program)
+    history = history[history.index('id="history-title"') :]
+    assert "available on March 15, 2026" in history
+    assert "Reward became available" not in history
+    assert "pending" not in history
+    assert history.count("€20.00") == 1 and history.count("€5.00") == 1
+    assert issued.pk != matured.pk
+
+
+def test_the_history_pages_past_a_hundred_rows(alice_client, program, advocate):
+    for n in range(130):
+        add_entry(advocate, 100 + n, memo=f"row {n}")
+    first = rewards_page(alice_client, program)
+    assert "Page 1 of 3" in first and "row 129<" in first and "row 70<" not in first
+    last = alice_client.get(f"/p/{program.slug}/rewards/?page=3").content.decode()
+    assert "row 0<" in last and "row 129<" not in last
 
 
 def test_a_double_submitted_redemption_redeems_once(alice_client, program, advocate):
@@ -86,7 +118,15 @@ def test_a_malformed_key_redeems_nothing(alice_client, program, advocate):
     assert not Redemption.objects.exists()
 
 
-def test_it_shows_payout_setup_and_history(alice_client, program, advocate):
+def test_without_stripe_payouts_are_explained_not_offered(alice_client, program, settings):
+    settings.STRIPE_API_KEY = ""
+    text = rewards_page(alice_client, program)
+    assert "Set up payouts" not in text
+    assert "not switched on for this program yet" in text
+
+
+def test_it_shows_payout_setup_and_history(alice_client, program, advocate, settings):
+    settings.STRIPE_API_KEY = "sk_test_x"
     text = rewards_page(alice_client, program)
     assert f'action="/payouts/{program.slug}/setup/"' in text
     assert "Set up payouts" in text

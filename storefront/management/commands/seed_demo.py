@@ -12,6 +12,7 @@ from django.utils import timezone
 from advocacy.models import Advocate, ApiKey, Program, ProgramMembership, hash_key
 from advocacy.services import advocate_enroll, api_key_create, program_save
 from core.hashing import fingerprint
+from nurture import demo as nurture_demo
 from recruitment import demo as recruitment_demo
 from referrals.models import Click, ReferralLink
 from referrals.services import referral_url
@@ -58,6 +59,7 @@ class Command(BaseCommand):
             if created:
                 self._activity(program)
             recruitment_demo.seed(program=program)
+            nurture_demo.seed(program=program)
         self._summary(program, created)
 
     def _program(self):

@@ -1,0 +1,152 @@
+"""Nurture's emails: HTML branded with the program's logo and colour, a plain-text
+part, in the advocate's language, one-click unsubscribe, sent at most once.
+
+``email_queue`` (inside the caller's transaction) records an ``OutgoingEmail``
+and enqueues its sending through the outbox; ``email_send`` (a task, outside any
+transaction) claims the row, renders, sends and records the result.
+"""
+
+from datetime import timedelta
+
+import css_inline
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import OperationalError
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from advocacy.emails import list_unsubscribe_headers, may_email, unsubscribe_url
+from advocacy.models import Advocate
+from core import outbox
+
+from .models import Badge, OutgoingEmail, ProgramSettings
+
+SEND_LEASE = timedelta(minutes=5)
+# Which preference allows each email (advocacy's kinds): news-like mail stops with
+# "program news", news of the advocate's own rewards with "rewards and payouts"
+# (advocacy's "reward_available" kind).
+PREFERENCE = {
+    "welcome": "program_news",
+    "news": "program_news",
+    "reengage": "program_news",
+    "review_request": "program_news",
+    "tier_changed": "reward_available",
+    "badge": "reward_available",
+    "milestone": "reward_available",
+    "friend_activity": "reward_available",
+    "submission_reviewed": "reward_available",
+}
+
+
+def email_queue(*, advocate: Advocate, template: str, key: str, params: dict) -> OutgoingEmail:
+    """Queue an email once per ``key``; call inside the transaction of its cause."""
+    if template not in PREFERENCE:
+        raise ValueError(f"unknown nurture email {template!r}")
+    row, created = OutgoingEmail.objects.get_or_create(
+        key=key[:120],
+        defaults={
+            "program_id": advocate.program_id,
+            "advocate": advocate,
+            "template": template,
+            "params": params,
+        },
+    )
+    if created:
+        outbox.enqueue(send_email, row.pk)
+    return row
+
+
+def engagement_emails_on(program_id: int) -> bool:
+    """Friend-activity, badge and milestone emails: only for programs that set them up."""
+    return ProgramSettings.objects.filter(program_id=program_id, engagement_emails=True).exists()
+
+
+def portal_url(advocate: Advocate, name: str = "portal:dashboard") -> str:
+    return settings.SITE_URL.rstrip("/") + reverse(name, args=[advocate.program.slug])
+
+
+def render(row: OutgoingEmail) -> tuple[str, str, str]:
+    """(subject, text, html) of a queued email, in the advocate's language."""
+    advocate = row.advocate
+    program = advocate.program
+    context = {
+        **row.params,
+        "advocate": advocate,
+        "name": advocate.name or advocate.email.split("@")[0],
+        "program": program,
+        "brand_color": program.brand_color or "#1f6feb",
+        "portal_url": portal_url(advocate),
+        "unsubscribe_url": unsubscribe_url(advocate),
+        "site_url": settings.SITE_URL,
+    }
+    base = f"nurture/emails/{row.template}"
+    with translation.override(advocate.locale or settings.LANGUAGE_CODE):
+        if "code" in row.params:  # a badge: its name in the advocate's language
+            context["badge"] = str(Badge.Code(row.params["code"]).label)
+        subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
+        text = render_to_string(f"{base}.txt", context)
+        # One branded layout around the plain-text part: both say the same.
+        html = render_to_string(
+            "nurture/emails/layout.html", {**context, "subject": subject, "text": text}
+        )
+    html = css_inline.inline(html)
+    return subject[:200], text, html
+
+
+def _claim(row_id: int) -> bool:
+    now = timezone.now()
+    return bool(
+        OutgoingEmail.objects.filter(pk=row_id, status=OutgoingEmail.Status.QUEUED)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(claimed_until=now + SEND_LEASE)
+    )
+
+
+def email_send(*, email_id: int) -> str:
+    """Send one queued email: "sent", "skipped", "done" (already) or "in-progress"."""
+    row = OutgoingEmail.objects.select_related("advocate__program").filter(pk=email_id).first()
+    if row is None or row.status != OutgoingEmail.Status.QUEUED:
+        return "done"
+    if not _claim(row.pk):
+        return "in-progress"
+    advocate = row.advocate
+    if not may_email(advocate, PREFERENCE[row.template]):
+        OutgoingEmail.objects.filter(pk=row.pk).update(
+            status=OutgoingEmail.Status.SKIPPED, claimed_until=None, to=advocate.email
+        )
+        return "skipped"
+    subject, text, html = render(row)
+    OutgoingEmail.objects.filter(pk=row.pk).update(
+        to=advocate.email, subject=subject, text=text, html=html
+    )
+    message = EmailMultiAlternatives(
+        subject,
+        text,
+        settings.DEFAULT_FROM_EMAIL,
+        [advocate.email],
+        headers=list_unsubscribe_headers(advocate),
+    )
+    message.attach_alternative(html, "text/html")
+    try:
+        message.send()
+    except Exception as exc:
+        OutgoingEmail.objects.filter(pk=row.pk).update(claimed_until=None, error=str(exc)[:300])
+        raise
+    OutgoingEmail.objects.filter(pk=row.pk).update(
+        status=OutgoingEmail.Status.SENT, sent_at=timezone.now(), claimed_until=None, error=""
+    )
+    return "sent"
+
+
+@shared_task(
+    name="nurture.tasks.send_email",
+    acks_late=True,
+    autoretry_for=(OperationalError, OSError),
+    retry_backoff=30,
+    max_retries=5,
+)
+def send_email(email_id: int) -> str:
+    return email_send(email_id=email_id)

@@ -1,0 +1,103 @@
+"""What nurture does when the layers below announce something (connected in apps.ready).
+
+Each receiver runs inside the transaction of the event: tiers and badges move
+with the fact that earned them, and emails are queued through the outbox.
+"""
+
+from django.db import transaction
+
+from advocacy.models import Advocate
+from core.normalize import mask_email
+from referrals.models import Referral
+from rewards.models import Reward
+
+from . import badges
+from .emails import email_queue, engagement_emails_on
+from .models import ProgramSettings, Tier, WelcomeStep
+from .tiers import standing_recompute
+
+
+def _has_tiers(advocate: Advocate) -> bool:
+    return Tier.objects.filter(program_id=advocate.program_id).exists()
+
+
+def on_reward_changed(sender, reward: Reward, **kwargs):
+    if reward.recipient != Reward.Recipient.ADVOCATE or not _has_tiers(reward.advocate):
+        return
+    if reward.kind == Reward.Kind.POINTS and reward.rule_id is None:
+        # A challenge, a tier's entry points, a manager's reward: at once.
+        standing_recompute(advocate=reward.advocate)
+        return
+    # Points from the rules, and any reversal (a refund lowers points and referred
+    # revenue alike): once the event is committed.
+    _recompute_after_commit(reward.advocate)
+
+
+def _recompute_after_commit(advocate: Advocate) -> None:
+    """Move the tier once the event is committed: all the rewards of one event (a sign-up,
+    a purchase) get the multiplier of the tier the advocate held when it came. The beat
+    job recomputes anyway if the process dies in between."""
+    if _has_tiers(advocate):
+        transaction.on_commit(lambda: standing_recompute(advocate=advocate), robust=True)
+
+
+def _friend_label(referral: Referral) -> str:
+    settings_row = ProgramSettings.objects.filter(program_id=referral.program_id).first()
+    if settings_row is None or not settings_row.show_friend_names:
+        return ""
+    if referral.friend_name:
+        return referral.friend_name.split()[0]
+    return mask_email(referral.friend_email) if referral.friend_email else ""
+
+
+def on_referral_created(sender, referral: Referral, **kwargs):
+    if referral.status == Referral.Status.REJECTED:
+        return
+    advocate = referral.advocate
+    badges.referral_badges_check(advocate=advocate)
+    _recompute_after_commit(advocate)
+    if not engagement_emails_on(advocate.program_id):
+        return
+    event = "purchase" if referral.status == Referral.Status.CONVERTED else "signup"
+    email_queue(
+        advocate=advocate,
+        template="friend_activity",
+        key=f"friend:{referral.pk}:{event}",
+        params={"event": event, "friend": _friend_label(referral)},
+    )
+
+
+def on_conversion_attributed(sender, conversion, **kwargs):
+    advocate = conversion.advocate
+    if advocate is None:
+        return
+    badges.referral_badges_check(advocate=advocate)
+    _recompute_after_commit(advocate)
+    if conversion.referral_id and engagement_emails_on(advocate.program_id):
+        email_queue(
+            advocate=advocate,
+            template="friend_activity",
+            key=f"friend:{conversion.referral_id}:purchase",  # the first purchase only
+            params={"event": "purchase", "friend": _friend_label(conversion.referral)},
+        )
+
+
+def on_advocate_enrolled(sender, advocate: Advocate, **kwargs):
+    """Day 0 of the welcome sequence goes at once; later days from the beat job."""
+    step = WelcomeStep.objects.filter(program_id=advocate.program_id, day=0, is_active=True).first()
+    if step is not None:
+        email_queue(
+            advocate=advocate,
+            template="welcome",
+            key=f"welcome:{advocate.pk}:{step.pk}",
+            params=step_params(step, advocate),
+        )
+
+
+def step_params(step: WelcomeStep, advocate: Advocate) -> dict:
+    name = advocate.name or advocate.email.split("@")[0]
+    fill = {"name": name, "program": advocate.program.name}
+    return {
+        "subject": step.subject.replace("{name}", name).replace("{program}", fill["program"]),
+        "body": step.body.replace("{name}", name).replace("{program}", fill["program"]),
+    }
