@@ -62,6 +62,7 @@ def segment_filters_clean(filters) -> dict:
         "locale",
         "email_domain",
         "attributes",
+        "external_ids",
     }
     out = {}
     for key, value in filters.items():
@@ -90,6 +91,12 @@ def segment_filters_clean(filters) -> dict:
             value = value.strip().lower().lstrip("@")
         elif key == "attributes" and not isinstance(value, dict):
             raise _bad(key, "An object of attribute values.")
+        elif key == "external_ids" and (
+            not isinstance(value, list)
+            or len(value) > 10_000
+            or not all(isinstance(v, str) for v in value)
+        ):
+            raise _bad(key, "A list of at most 10,000 customer ids.")
         out[key] = value
     return out
 
@@ -135,6 +142,8 @@ def customers_filter(*, program: Program, filters: dict) -> QuerySet:
         qs = qs.filter(locale__in=f["locale"])
     if "email_domain" in f:
         qs = qs.filter(email_normalized__endswith="@" + f["email_domain"])
+    if "external_ids" in f:  # a hand-picked list of customers
+        qs = qs.filter(external_id__in=f["external_ids"])
     for key, value in f.get("attributes", {}).items():
         qs = qs.filter(**{f"attributes__{key}": value})
     return qs

@@ -92,8 +92,7 @@ def test_each_table_downloads_as_csv(client, manager, dataset):
 def test_the_csv_needs_a_staff_session(client, dataset):
     response = client.get(f"/measurement/dashboard/cards.csv?{MARCH}")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
-    User.objects.create_user("eve", password="x")
-    client.login(username="eve", password="x")
+    client.force_login(User.objects.create_user("eve", password="x"))  # not staff
     assert client.get(f"/measurement/dashboard/cards.csv?{MARCH}").status_code == 302
 
 

@@ -254,7 +254,8 @@ def test_a_friend_paying_with_the_advocates_card_is_a_self_referral(stripe_event
     ("amount", "why"),
     [
         (10**20, "exceeds the maximum"),
-        (1e20, "is not an integer"),
+        # A float on SQLite; PostgreSQL's jsonb hands the same JSON number back as an int.
+        (1e20, "is not an integer|exceeds the maximum"),
         ("4990", "is not an integer"),
     ],
 )
@@ -265,7 +266,8 @@ def test_an_absurd_amount_is_rejected_once_with_its_reason_not_retried_forever(
         "checkout.session.completed", session(amount_total=amount, client_reference_id=link.code)
     )
     assert event.processed_at is not None
-    assert event.result.startswith("rejected:") and why in event.result
+    assert event.result.startswith("rejected:")
+    assert any(reason in event.result for reason in why.split("|")), event.result
     assert not Conversion.objects.exists()
     # The sweep leaves it alone.
     assert process_pending_stripe_events() == 0
