@@ -368,7 +368,6 @@ RATELIMIT_FAIL_OPEN = True
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 AXES_CLIENT_IP_CALLABLE = "core.rate_limits.client_ip"
-RATELIMIT_IP_META_KEY = "core.rate_limits.ratelimit_ip"
 # API requests per window ("N/s", "N/m", "N/h"; empty: no limit): a secret key as a
 # whole, a publishable key per client address, calls without a key per address, and
 # wrong keys per address.

@@ -37,11 +37,6 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR") or "0.0.0.0"  # noqa: S104 (a key, not a bind)
 
 
-def ratelimit_ip(group, request) -> str:
-    """``RATELIMIT_IP_META_KEY`` for django_ratelimit's ``ip`` key."""
-    return client_ip(request)
-
-
 def rate_limit_hit(request, *, group: str, key: str, rate: str | None) -> Usage:
     """Count one request of ``key`` in ``group`` against ``rate`` ("100/m"); None: no limit."""
     if not rate:
