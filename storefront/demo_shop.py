@@ -14,7 +14,8 @@ import requests
 from django.conf import settings
 from django.http import Http404
 
-from advocacy.models import Program
+from advocacy.models import ApiKey, Program
+from advocacy.services import api_key_authenticate
 from storefront import demo
 
 API_TIMEOUT_SECONDS = 10
@@ -24,7 +25,7 @@ API_TIMEOUT_SECONDS = 10
 class Product:
     slug: str
     name: str
-    price: str  # a decimal string in the demo program's currency, as the API takes it
+    price: str  # a decimal string in the shop's program's currency, as the API takes it
     blurb: str
     colour: str
 
@@ -59,6 +60,71 @@ def demo_program() -> Program | None:
     return Program.objects.filter(slug=demo.DEMO_SLUG).first()
 
 
+# ---------------------------------------------------------------- which program the shop runs
+
+SESSION_KEYS = "demo_shop_keys"
+
+
+@dataclass(frozen=True)
+class Shop:
+    """The program the demo shop reports to, and the two keys it uses, as a merchant's
+    shop is configured with its program's keys."""
+
+    program: Program
+    secret_key: str
+    publishable_key: str
+    connected: bool  # True: a manager's own program; False: the seeded demo program
+
+
+class ConnectError(ValueError):
+    pass
+
+
+def shop_for(session) -> Shop | None:
+    """The program this browser connected the shop to, else the demo program."""
+    keys = session.get(SESSION_KEYS)
+    if keys:
+        key = api_key_authenticate(keys.get("secret", ""))
+        if key is not None and key.kind == ApiKey.Kind.SECRET:
+            return Shop(key.program, keys["secret"], keys["publishable"], connected=True)
+        session.pop(SESSION_KEYS, None)  # a key revoked since: back to the demo program
+    program = demo_program()
+    if program is None:
+        return None
+    return Shop(program, demo.DEMO_SECRET_KEY, demo.DEMO_PUBLISHABLE_KEY, connected=False)
+
+
+def shop_connect(*, session, secret_key: str, publishable_key: str) -> Program:
+    """Run the demo shop on a manager's own program, for this browser only.
+
+    The keys are checked as the API checks them; they are kept in the server-side
+    session of this browser and nowhere else."""
+    secret = api_key_authenticate(secret_key.strip())
+    if secret is None or secret.kind != ApiKey.Kind.SECRET:
+        raise ConnectError("That is not an active secret key (it starts with sk_).")
+    publishable = api_key_authenticate(publishable_key.strip())
+    if publishable is None or publishable.kind != ApiKey.Kind.PUBLISHABLE:
+        raise ConnectError("That is not an active publishable key (it starts with pk_).")
+    if publishable.program_id != secret.program_id:
+        raise ConnectError("The two keys belong to different programs.")
+    session[SESSION_KEYS] = {
+        "secret": secret_key.strip(),
+        "publishable": publishable_key.strip(),
+    }
+    session.pop("demo_orders", None)  # receipts of the other program
+    return secret.program
+
+
+def money_prefix(currency: str) -> str:
+    """How the shop writes a price's currency: "€29.00", "NOK 29.00"."""
+    return {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency, f"{currency} ")
+
+
+def shop_disconnect(*, session) -> None:
+    session.pop(SESSION_KEYS, None)
+    session.pop("demo_orders", None)
+
+
 def product_get(slug: str) -> Product:
     try:
         return PRODUCTS[slug]
@@ -73,6 +139,8 @@ def new_order_id() -> str:
 def order_report(
     *,
     base_url: str,
+    secret_key: str,
+    currency: str,
     order_id: str,
     product: Product,
     email: str,
@@ -85,7 +153,7 @@ def order_report(
     body: dict = {
         "order_id": order_id,
         "amount": product.price,
-        "currency": "EUR",
+        "currency": currency,
         "customer": {"email": email},
     }
     if referral_code:
@@ -101,7 +169,7 @@ def order_report(
             urljoin(base_url, "api/v1/conversions"),
             json=body,
             headers={
-                "Authorization": f"Bearer {demo.DEMO_SECRET_KEY}",
+                "Authorization": f"Bearer {secret_key}",
                 "Idempotency-Key": order_id,
             },
             timeout=API_TIMEOUT_SECONDS,
@@ -118,6 +186,7 @@ def order_report(
 def friend_signup(
     *,
     base_url: str,
+    secret_key: str,
     email: str,
     name: str = "",
     referral_code: str = "",
@@ -139,7 +208,7 @@ def friend_signup(
         response = requests.post(
             urljoin(base_url, "api/v1/referrals"),
             json=body,
-            headers={"Authorization": f"Bearer {demo.DEMO_SECRET_KEY}"},
+            headers={"Authorization": f"Bearer {secret_key}"},
             timeout=API_TIMEOUT_SECONDS,
         )
         answer = response.json()
@@ -158,18 +227,28 @@ def discounted(price: str, friend_reward: dict | None) -> tuple[str, int]:
 
 
 def order_place(
-    *, session, base_url: str, product: Product, email: str, name: str = "", **referral
+    *,
+    session,
+    shop: Shop,
+    base_url: str,
+    product: Product,
+    email: str,
+    name: str = "",
+    **referral,
 ) -> str:
     """Report a new order and keep the API's answer in the buyer's session for the receipt.
 
     A referred buyer is a friend: they sign up first and pay the discounted price, with
     the friend's coupon code (which also attributes the order)."""
     order_id = new_order_id()
-    reward = friend_signup(base_url=base_url, email=email, name=name, **referral)
+    key = shop.secret_key
+    reward = friend_signup(base_url=base_url, secret_key=key, email=email, name=name, **referral)
     price, percent = discounted(product.price, reward)
     coupon = (reward or {}).get("coupon_code") or ""
     result = order_report(
         base_url=base_url,
+        secret_key=key,
+        currency=shop.program.currency,
         order_id=order_id,
         product=replace(product, price=price),
         email=email,

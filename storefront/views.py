@@ -103,12 +103,14 @@ def _widget_headers(response, program):
 
 def _shop(request, template: str, context: dict | None = None, status: int = 200):
     demo_shop.require_demo_shop()
-    program = demo_shop.demo_program()
-    if program is None:
+    shop = demo_shop.shop_for(request.session)
+    if shop is None:
         return render(request, "storefront/shop_setup.html", status=503)
     base = {
-        "program": program,
-        "publishable_key": demo.DEMO_PUBLISHABLE_KEY,
+        "shop": shop,
+        "program": shop.program,
+        "publishable_key": shop.publishable_key,
+        "money_prefix": demo_shop.money_prefix(shop.program.currency),
         "embed_version": embed_script()[1],
         "products": demo_shop.PRODUCTS.values(),
         "demo_code": demo.DEMO_ADVOCATE_CODE,
@@ -132,7 +134,8 @@ def shop_checkout(request, slug: str):
     """The cart: an email and the hidden referral inputs that embed.js fills."""
     demo_shop.require_demo_shop()
     product = demo_shop.product_get(slug)
-    if request.method == "GET" or demo_shop.demo_program() is None:
+    shop = demo_shop.shop_for(request.session)
+    if request.method == "GET" or shop is None:
         return _shop(request, "storefront/shop_checkout.html", {"product": product})
     email = request.POST.get("email", "").strip()
     if not email:
@@ -140,6 +143,7 @@ def shop_checkout(request, slug: str):
         return _shop(request, "storefront/shop_checkout.html", context, status=400)
     order_id = demo_shop.order_place(
         session=request.session,
+        shop=shop,
         base_url=request.build_absolute_uri("/"),
         product=product,
         email=email,
@@ -156,9 +160,10 @@ def shop_order(request, order_id: str):
     """The order confirmation: the API's answer and the buyer's own referral widget."""
     demo_shop.require_demo_shop()
     order = demo_shop.order_get(session=request.session, order_id=order_id)
-    program = demo_shop.demo_program()
-    if order is None or program is None:
+    shop = demo_shop.shop_for(request.session)
+    if order is None or shop is None:
         return _shop(request, "storefront/shop_order_missing.html", status=404)
+    program = shop.program
     params = widget_params(program=program, email=order["email"], name=order.get("name", ""))
     widget_url = reverse("storefront:widget", args=[program.slug]) + "?" + urlencode(params)
     context = {
@@ -171,3 +176,27 @@ def shop_order(request, order_id: str):
         "widget_url": widget_url,
     }
     return _shop(request, "storefront/shop_order.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def shop_connect(request):
+    """Run the demo shop on your own program: paste its two keys, as into a shop's plugin."""
+    demo_shop.require_demo_shop()
+    error = ""
+    if request.method == "POST":
+        if "disconnect" in request.POST:
+            demo_shop.shop_disconnect(session=request.session)
+            return redirect("storefront:shop-home")
+        try:
+            demo_shop.shop_connect(
+                session=request.session,
+                secret_key=request.POST.get("secret_key", ""),
+                publishable_key=request.POST.get("publishable_key", ""),
+            )
+        except demo_shop.ConnectError as exc:
+            error = str(exc)
+        else:
+            return redirect("storefront:shop-home")
+    return _shop(
+        request, "storefront/shop_connect.html", {"error": error}, status=400 if error else 200
+    )

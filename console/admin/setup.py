@@ -187,6 +187,10 @@ def program_page_context(request, program) -> dict:
         "publish_url": reverse("admin:advocacy_program_publish", args=[program.pk]),
         "may_publish": has_role(request.user, program, Role.OWNER),
         "is_draft": not program.open_enrollment,
+        # Where a manager tries the program in a pretend shop (development and demos only).
+        "demo_shop_url": (
+            reverse("storefront:shop-connect") if settings.DEBUG or settings.DEMO_SHOP else ""
+        ),
     }
 
 

@@ -50,11 +50,12 @@ def screenshot(page):
     """The page at phone and desktop widths: tests/artifacts/console_<name>_<width>.png."""
     ARTIFACTS.mkdir(exist_ok=True)
 
-    def take(name: str) -> None:
+    def take(name: str, on=None) -> None:
+        target = on or page
         for label, width in WIDTHS.items():
-            page.set_viewport_size({"width": width, "height": 900})
-            page.screenshot(path=str(ARTIFACTS / f"console_{name}_{label}.png"), full_page=True)
-        page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
+            target.set_viewport_size({"width": width, "height": 900})
+            target.screenshot(path=str(ARTIFACTS / f"console_{name}_{label}.png"), full_page=True)
+        target.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
 
     return take
 
