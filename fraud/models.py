@@ -35,6 +35,9 @@ class FraudPolicy(models.Model):
         help_text="What happens to a flagged reward when the deadline passes unreviewed.",
     )
 
+    class Meta:
+        verbose_name_plural = "fraud policies"
+
     def __str__(self) -> str:
         return f"Fraud policy of {self.program}"
 
