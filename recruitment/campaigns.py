@@ -262,12 +262,13 @@ def campaigns_sweep() -> dict:
 
     now = timezone.now()
     out = {"started": 0, "reminders": 0, "joined": 0, "interrupted": 0, "rekicked": 0}
+    # Joins first: nobody who joined since the last sweep is reminded.
+    out["joined"] = recipients_mark_joined()
     for pk in Campaign.objects.filter(step=0, send_at__lte=now).values_list("pk", flat=True):
         out["started"] += campaign_step_start(campaign_id=pk, step=1)
     for c in Campaign.objects.filter(step__gte=1, step_finished_at__isnull=False):
         if c.step < c.steps and c.step_started_at + timedelta(days=c.reminder_after_days) <= now:
             out["reminders"] += campaign_step_start(campaign_id=c.pk, step=c.step + 1)
-    out["joined"] = recipients_mark_joined()
     out["interrupted"] = (
         CampaignRecipient.objects.filter(claimed_step__gt=0, claimed_at__lt=now - CLAIM_LEASE)
         .exclude(steps_sent=F("claimed_step"))
