@@ -22,6 +22,7 @@ EMAIL_KINDS = {
     "invitation": None,
     "reward_available": "rewards_and_payouts",
     "payout_sent": "rewards_and_payouts",
+    "perk_granted": "rewards_and_payouts",
     "program_news": "program_news",
 }
 

@@ -320,6 +320,8 @@ class AuditAction(models.TextChoices):
     COUPON_POOL_IMPORTED = "coupon_pool.imported", "Coupon codes imported"
     CATALOG_ITEM_CREATED = "catalog_item.created", "Catalog item created"
     CATALOG_ITEM_UPDATED = "catalog_item.updated", "Catalog item updated"
+    PERK_CREATED = "perk.created", "Perk created"
+    PERK_UPDATED = "perk.updated", "Perk updated"
     POINTS_REDEEMED = "points.redeemed", "Points redeemed"
     REDEMPTION_FULFILLED = "redemption.fulfilled", "Redemption fulfilled"
     REDEMPTION_CANCELLED = "redemption.cancelled", "Redemption cancelled"

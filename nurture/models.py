@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -10,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from advocacy.models import Advocate, Program
-from rewards.models import Reward
+from rewards.models import Perk, Reward
 
 
 class Upload(models.Model):
@@ -27,6 +28,12 @@ class Upload(models.Model):
 
     def __str__(self) -> str:
         return f"upload {self.pk} ({self.content_type})"
+
+
+def _perk_of_program(obj, field: str) -> None:
+    perk = getattr(obj, field)
+    if perk is not None and obj.program_id and perk.program_id != obj.program_id:
+        raise ValidationError({field: "Choose a perk of this program."})
 
 
 class Moderation(models.TextChoices):
@@ -65,12 +72,23 @@ class Challenge(models.Model):
         default=0, help_text="Refer N friends: how many friends, counted from the start."
     )
     is_active = models.BooleanField(default=True)
+    perk = models.ForeignKey(
+        Perk,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Also given when an entry is approved (e.g. early access to a drop).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self):
+        _perk_of_program(self, "perk")
 
     @property
     def is_open(self) -> bool:
@@ -178,6 +196,15 @@ class Tier(models.Model):
         default=0, help_text="Points given once, the first time the advocate enters the tier."
     )
     perks = models.TextField(blank=True, help_text="One perk per line, shown to the advocate.")
+    entry_perk = models.ForeignKey(
+        Perk,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Given once, the first time the advocate enters the tier (e.g. early "
+        "access to a sale), with its link or code.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -188,6 +215,9 @@ class Tier(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        _perk_of_program(self, "entry_perk")
 
     @property
     def perk_list(self) -> list[str]:

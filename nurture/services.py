@@ -9,6 +9,7 @@ from core.errors import ServiceError
 from referrals.models import Referral
 from rewards.ledger import POINTS_CURRENCY
 from rewards.models import Reward
+from rewards.perks import perk_grant
 from rewards.services import reward_issue
 
 from . import badges
@@ -134,6 +135,13 @@ def submission_approve(*, submission_id: int, actor=None) -> bool:
                 hold_days=0,
             )
         submission.save(update_fields=["status", "reviewed_at", "reviewed_by", "reward"])
+        if challenge.perk_id:
+            perk_grant(
+                advocate=advocate,
+                perk=challenge.perk,
+                key=f"challenge-perk:{submission.pk}",
+                reason=f"Challenge: {challenge.title}"[:200],
+            )
         nurture_audit(
             action=NurtureAction.SUBMISSION_APPROVED,
             obj=submission,

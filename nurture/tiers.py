@@ -16,6 +16,7 @@ from advocacy.models import Advocate
 from referrals.models import Conversion, Referral
 from rewards.ledger import POINTS_CURRENCY
 from rewards.models import LedgerEntry, Reward
+from rewards.perks import perk_grant
 from rewards.services import reward_issue
 
 from . import badges
@@ -123,6 +124,13 @@ def standing_recompute(*, advocate: Advocate) -> Standing:
                 amount_minor=best.entry_points,
                 currency=POINTS_CURRENCY,
                 hold_days=0,
+            )
+        if up and best.entry_perk_id and advocate.can_earn:
+            perk_grant(
+                advocate=advocate,
+                perk=best.entry_perk,
+                key=f"tier-perk:{advocate.pk}:{best.pk}",  # once per tier, ever
+                reason=f"{best.name}: {best.entry_perk.name}",
             )
         if up:
             badges.badge_award(advocate=advocate, code=badges.Code.TIER_REACHED)

@@ -28,6 +28,7 @@ from rewards import stripe_gateway
 from rewards.ledger import POINTS_CURRENCY, balances
 from rewards.models import CatalogItem, LedgerEntry, Payout, PayoutAccount, Redemption, Reward
 from rewards.offers import friend_discount_percent, offer_sentences
+from rewards.perks import advocate_perks
 
 CHART_DAYS = 30
 HISTORY_SHOWN = 100
@@ -339,6 +340,41 @@ def history_rows(*, advocate: Advocate, page=None):
     return rows, page_obj
 
 
+def _when(value) -> str:
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def perk_rows(*, advocate: Advocate, now=None) -> list[dict]:
+    """The advocate's perks (early access, ...): open and upcoming first, then ended."""
+    now = now or timezone.now()
+    rows = []
+    for reward in advocate_perks(advocate=advocate):
+        perk = reward.perk
+        state = perk.state(now)
+        if state == "upcoming":
+            when = _("Opens on %(date)s") % {"date": _when(perk.starts_at)}
+        elif state == "ended":
+            when = _("Ended on %(date)s") % {"date": _when(perk.ends_at)}
+        elif perk.ends_at:
+            when = _("Open now, until %(date)s") % {"date": _when(perk.ends_at)}
+        else:
+            when = _("Open now")
+        rows.append(
+            {
+                "name": perk.name,
+                "description": perk.description,
+                "early_access": perk.kind == perk.Kind.EARLY_ACCESS,
+                "url": perk.url,
+                "code": perk.code,
+                "state": state,
+                "when": when,
+                "granted_at": reward.created_at,
+            }
+        )
+    rows.sort(key=lambda r: r["state"] == "ended")
+    return rows
+
+
 def rewards_page(*, advocate: Advocate, page=None) -> dict:
     """Balances, history, catalog, redemptions and payouts of one advocate."""
     raw = balances(advocate=advocate)
@@ -379,6 +415,7 @@ def rewards_page(*, advocate: Advocate, page=None) -> dict:
         "points": points,
         "history": history,
         "history_page": history_page,
+        "perks": perk_rows(advocate=advocate),
         "payouts_enabled": stripe_gateway.enabled(),
         "catalog": [
             {"item": item, "affordable": item.points_price <= points["available"]}

@@ -2,13 +2,16 @@
 
 import re
 import uuid
+from datetime import timedelta
 
 import time_machine
+from django.utils import timezone
 
 from advocacy.models import Advocate
 from advocacy.services import advocate_set_status
 from rewards.ledger import available_points
-from rewards.models import Payout, PayoutAccount, Redemption
+from rewards.models import Payout, PayoutAccount, Perk, Redemption
+from rewards.perks import perk_grant
 from rewards.services import reward_issue, reward_mature
 
 from .helpers import add_entry, add_perk
@@ -164,3 +167,24 @@ def test_the_rewards_query_count_does_not_grow_with_entries(
     PayoutAccount.objects.create(advocate=advocate, stripe_account_id="acct_1")
     with django_assert_max_num_queries(baseline):
         rewards_page(alice_client, program)
+
+
+def test_the_portal_shows_the_perk_with_its_dates_code_and_link(alice_client, advocate):
+    now = timezone.now()
+    drop = Perk.objects.create(
+        program=advocate.program, name="Winter drop, 48 h early",
+        url="https://shop.example.com/drop?access=vip", code="EARLY48",
+        starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=4),
+    )  # fmt: skip
+    perk_grant(advocate=advocate, perk=drop, key="gift:1")
+    ended = Perk.objects.create(
+        program=advocate.program, name="Summer sale preview", code="OLD",
+        starts_at=timezone.now() - timedelta(days=9), ends_at=timezone.now() - timedelta(days=2),
+    )  # fmt: skip
+    perk_grant(advocate=advocate, perk=ended, key="gift:2")
+    page = alice_client.get(f"/p/{advocate.program.slug}/rewards/").content.decode()
+    assert "Your perks" in page and "Winter drop, 48 h early" in page
+    assert "EARLY48" in page and "https://shop.example.com/drop?access=vip" in page
+    assert "Opens on" in page
+    assert "Ended on" in page and "OLD</code>" not in page  # an ended perk's code is gone
+    assert page.index("Winter drop") < page.index("Summer sale preview")
