@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from advocacy.emails import list_unsubscribe_headers, may_email, unsubscribe_url
 from advocacy.models import Advocate
 from core import outbox
+from core.mail import email_tag
 
 from .models import Badge, OutgoingEmail, ProgramSettings
 
@@ -130,6 +131,7 @@ def email_send(*, email_id: int) -> str:
         headers=list_unsubscribe_headers(advocate),
     )
     message.attach_alternative(html, "text/html")
+    email_tag(message, kind=row.template, program_id=row.program_id)
     try:
         message.send()
     except Exception as exc:
