@@ -31,7 +31,6 @@ from rewards.offers import friend_discount_percent, offer_sentences
 from rewards.perks import advocate_perks
 
 CHART_DAYS = 30
-HISTORY_SHOWN = 100
 PAGE_SIZE = 50
 
 # Model choice labels are not translated; the portal shows its own.
@@ -375,10 +374,22 @@ def perk_rows(*, advocate: Advocate, now=None) -> list[dict]:
     return rows
 
 
-def rewards_page(*, advocate: Advocate, page=None) -> dict:
-    """Balances, history, catalog, redemptions and payouts of one advocate."""
+def rewards_page(
+    *, advocate: Advocate, page=None, redemptions_page=None, payouts_page=None
+) -> dict:
+    """Balances, history, catalog, redemptions and payouts of one advocate; the history,
+    redemptions and payouts a page at a time (each list its own page number)."""
     raw = balances(advocate=advocate)
     history, history_page = history_rows(advocate=advocate, page=page)
+    redemptions_page = page_of(
+        Redemption.objects.filter(advocate=advocate)
+        .select_related("item")
+        .order_by("-created_at", "-pk"),
+        redemptions_page,
+    )
+    payouts_page = page_of(
+        Payout.objects.filter(advocate=advocate).order_by("-created_at", "-pk"), payouts_page
+    )
     catalog = list(
         CatalogItem.objects.filter(program_id=advocate.program_id, is_active=True).order_by(
             "points_price", "name"
@@ -392,9 +403,7 @@ def rewards_page(*, advocate: Advocate, page=None) -> dict:
             "coupon_code": r.coupon_code,
             "created_at": r.created_at,
         }
-        for r in Redemption.objects.filter(advocate=advocate)
-        .select_related("item")
-        .order_by("-created_at", "-pk")[:HISTORY_SHOWN]
+        for r in redemptions_page
     ]
     payouts = [
         {
@@ -404,9 +413,7 @@ def rewards_page(*, advocate: Advocate, page=None) -> dict:
             "created_at": p.created_at,
             "sent_at": p.sent_at,
         }
-        for p in Payout.objects.filter(advocate=advocate).order_by("-created_at", "-pk")[
-            :HISTORY_SHOWN
-        ]
+        for p in payouts_page
     ]
     account = PayoutAccount.objects.filter(advocate=advocate).first()
     points = raw["points"]
@@ -422,7 +429,9 @@ def rewards_page(*, advocate: Advocate, page=None) -> dict:
             for item in catalog
         ],
         "redemptions": redemptions,
+        "redemptions_page": redemptions_page,
         "payouts": payouts,
+        "payouts_page": payouts_page,
         "payout_account": account,
         "min_payout": money(advocate.program.min_payout_minor, advocate.program.currency),
     }

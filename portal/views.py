@@ -87,7 +87,12 @@ def rewards(request, slug: str):
     advocate = ps.advocate_for_user(request.user, slug)
     if ps.is_banned(advocate):
         return _banned(request, advocate)
-    context = ps.rewards_page(advocate=advocate, page=request.GET.get("page"))
+    context = ps.rewards_page(
+        advocate=advocate,
+        page=request.GET.get("page"),
+        redemptions_page=request.GET.get("redemptions"),
+        payouts_page=request.GET.get("payouts"),
+    )
     for row in context["catalog"]:
         # A fresh key per form: submitting the same form twice redeems once.
         row["idempotency_key"] = uuid.uuid4()
