@@ -1,4 +1,6 @@
-"""The audit log: one row beside every state change that matters, in the same transaction."""
+"""The audit log: one row beside every state change that matters, in the same transaction.
+
+Every action of every app is a member of ``AuditAction`` (nurture's are ``nurture.*``)."""
 
 from .models import AuditAction, AuditLog, Program
 

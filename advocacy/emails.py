@@ -22,6 +22,7 @@ EMAIL_KINDS = {
     "invitation": None,
     "reward_available": "rewards_and_payouts",
     "payout_sent": "rewards_and_payouts",
+    "perk_granted": "rewards_and_payouts",
     "program_news": "program_news",
 }
 
@@ -142,7 +143,9 @@ def email_preferences_update(
     return preference
 
 
-def advocate_email_send(*, advocate: Advocate, template: str, context: dict) -> None:
+def advocate_email_send(
+    *, advocate: Advocate, template: str, context: dict, kind: str = ""
+) -> None:
     """Render ``<template>_subject.txt`` and ``<template>.txt`` and send them to the advocate.
 
     A network call: run it outside any transaction (claim, commit, send, record).
@@ -154,6 +157,8 @@ def advocate_email_send(*, advocate: Advocate, template: str, context: dict) -> 
         context=context,
         language=advocate.locale or settings.LANGUAGE_CODE,
         headers=list_unsubscribe_headers(advocate),
+        kind=kind,
+        program_id=advocate.program_id,
     )
 
 
@@ -196,7 +201,7 @@ def advocate_notify(
     if claim != "claimed":
         return claim
     try:
-        advocate_email_send(advocate=advocate, template=template, context=context)
+        advocate_email_send(advocate=advocate, template=template, context=context, kind=kind)
     except Exception:
         # Let the retry (or another worker) send it at once.
         Notification.objects.filter(key=key).update(claimed_until=None)

@@ -320,6 +320,8 @@ class AuditAction(models.TextChoices):
     COUPON_POOL_IMPORTED = "coupon_pool.imported", "Coupon codes imported"
     CATALOG_ITEM_CREATED = "catalog_item.created", "Catalog item created"
     CATALOG_ITEM_UPDATED = "catalog_item.updated", "Catalog item updated"
+    PERK_CREATED = "perk.created", "Perk created"
+    PERK_UPDATED = "perk.updated", "Perk updated"
     POINTS_REDEEMED = "points.redeemed", "Points redeemed"
     REDEMPTION_FULFILLED = "redemption.fulfilled", "Redemption fulfilled"
     REDEMPTION_CANCELLED = "redemption.cancelled", "Redemption cancelled"
@@ -338,6 +340,20 @@ class AuditAction(models.TextChoices):
     WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated", "Webhook endpoint updated"
     WEBHOOK_ENDPOINT_SECRET_ROTATED = "webhook_endpoint.secret_rotated", "Webhook secret rotated"
     WEBHOOK_DELIVERY_RESENT = "webhook_delivery.resent", "Webhook delivery resent"
+    # Nurture (tiers, challenges, testimonials, recognition, feedback, news).
+    TIER_CHANGED = "nurture.tier_changed", "VIP tier changed"
+    SUBMISSION_CREATED = "nurture.submission_created", "Challenge entry sent"
+    SUBMISSION_APPROVED = "nurture.submission_approved", "Challenge entry approved"
+    SUBMISSION_REJECTED = "nurture.submission_rejected", "Challenge entry rejected"
+    TESTIMONIAL_CREATED = "nurture.testimonial_created", "Testimonial written"
+    TESTIMONIAL_APPROVED = "nurture.testimonial_approved", "Testimonial approved"
+    TESTIMONIAL_REJECTED = "nurture.testimonial_rejected", "Testimonial rejected"
+    TESTIMONIAL_FEATURED = "nurture.testimonial_featured", "Testimonial featured or unfeatured"
+    BADGE_AWARDED = "nurture.badge_awarded", "Badge awarded"
+    SUGGESTION_CREATED = "nurture.suggestion_created", "Suggestion made"
+    SUGGESTION_ANSWERED = "nurture.suggestion_answered", "Suggestion answered"
+    NEWS_SENT = "nurture.news_sent", "Program news sent"
+    PROFILE_UPDATED = "nurture.profile_updated", "Leaderboard profile changed"
 
 
 class AuditLog(models.Model):

@@ -204,6 +204,10 @@ ACCOUNT_ADAPTER = "advocacy.adapters.AccountAdapter"
 # Email: console by default, EMAIL_URL=smtp://host:port for a real server.
 _email = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(_email)
+# Every email goes through the logging backend (core.mail), which delivers with this
+# one and records each message in the admin's email log.
+EMAIL_DELIVERY_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_BACKEND = "core.mail.LoggingEmailBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Advocacy <no-reply@localhost>")
 
 # Celery: without a broker, tasks run eagerly in the calling process (tests, commands).

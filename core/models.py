@@ -1,8 +1,9 @@
-"""Plumbing records: the outbox of work that leaves a transaction."""
+"""Plumbing records: the outbox of work that leaves a transaction, and the log of emails."""
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class OutboxMessage(models.Model):
@@ -30,3 +31,35 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task}{tuple(self.args)}"
+
+
+class EmailLog(models.Model):
+    """One row for every email the platform sent or tried to send, whoever sent it.
+
+    Written by ``core.mail.LoggingEmailBackend`` (the ``EMAIL_BACKEND``), so nurture's
+    emails, reward and payout notices, invitations and campaigns, NPS surveys,
+    reports and allauth's sign-in emails all appear. Read-only in the admin.
+    ``program_id`` is a plain number: plumbing knows no programs.
+    """
+
+    class Status(models.TextChoices):
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        BOUNCED = "bounced", _("Bounced")
+
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    to = models.CharField(_("recipient"), max_length=500, db_index=True)
+    kind = models.CharField(_("kind"), max_length=60, db_index=True)
+    subject = models.CharField(_("subject"), max_length=300, blank=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+    program_id = models.BigIntegerField(_("program"), null=True, blank=True, db_index=True)
+    message_id = models.CharField(_("Message-ID"), max_length=300, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("email sent")
+        verbose_name_plural = _("emails sent")
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to}"

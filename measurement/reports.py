@@ -126,6 +126,8 @@ def weekly_report_send(*, program_id: int, user_id: int, week: date) -> bool:
             template="measurement/email/weekly_report",
             context=context,
             headers={"List-Unsubscribe": f"<{context['opt_out_url']}>"},
+            kind="weekly_report",
+            program_id=program_id,
         )
     except Exception:
         # Not sent: give the week back so the retry sends it.

@@ -7,6 +7,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from advocacy.admin_scope import ProgramScopedAdmin, ReadOnlyAdmin, has_role
 from core.errors import ServiceError
@@ -31,20 +32,22 @@ from .models import (
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
+        label=_("Reason"),
         max_length=300,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="The advocate reads this.",
+        help_text=_("The advocate reads this."),
     )
 
 
 class NewsForm(forms.Form):
-    subject = forms.CharField(max_length=150)
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}))
+    subject = forms.CharField(label=_("Subject"), max_length=150)
+    body = forms.CharField(label=_("Message"), widget=forms.Textarea(attrs={"rows": 10}))
 
 
-def _upload_link(upload_id, label="View"):
+def _upload_link(upload_id, label=None):
     if not upload_id:
         return "-"
+    label = label or _("View")
     return format_html(
         '<a href="{}" target="_blank" rel="noopener">{}</a>',
         reverse("admin:nurture_upload_view", args=[upload_id]),
@@ -80,12 +83,12 @@ class ModerationAdmin(ProgramScopedAdmin):
             return ""
         opts = self.model._meta
         url = reverse(f"admin:{opts.app_label}_{opts.model_name}_reject", args=[obj.pk])
-        return format_html('<a href="{}">Reject…</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("Reject…"))
 
     def reject_view(self, request, pk):
         obj = get_object_or_404(self.get_queryset(request), pk=pk)
         if not self.may_write(request, obj):
-            messages.error(request, "Your role in this program can't moderate.")
+            messages.error(request, _("Your role in this program can't moderate."))
             return redirect(f"admin:nurture_{self.model._meta.model_name}_changelist")
         form = ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -95,15 +98,15 @@ class ModerationAdmin(ProgramScopedAdmin):
                 messages.error(request, exc.message)
             else:
                 if done:
-                    messages.success(request, "Rejected; the advocate sees your reason.")
+                    messages.success(request, _("Rejected; the advocate sees your reason."))
                 else:
-                    messages.warning(request, "Already moderated: nothing changed.")
+                    messages.warning(request, _("Already moderated: nothing changed."))
                 return redirect(f"admin:nurture_{self.model._meta.model_name}_changelist")
         context = {
             **self.admin_site.each_context(request),
             "form": form,
             "object": obj,
-            "title": f"Reject: {obj}",
+            "title": _("Reject: %(object)s") % {"object": obj},
             "opts": self.model._meta,
         }
         return render(request, "admin/nurture/reject.html", context)
@@ -130,27 +133,29 @@ class ChallengeSubmissionAdmin(ModerationAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Proof")
+    @admin.display(description=_("Proof"))
     def proof(self, obj):
         if not obj.proof_url:
             return "-"
         return format_html('<a href="{0}" target="_blank" rel="noopener">{0}</a>', obj.proof_url)
 
-    @admin.display(description="Screenshot")
+    @admin.display(description=_("Screenshot"))
     def screenshot_link(self, obj):
         return _upload_link(obj.screenshot_id)
 
-    @admin.display(description="Answer")
+    @admin.display(description=_("Answer"))
     def answer_short(self, obj):
         return (obj.answer[:80] + "…") if len(obj.answer) > 80 else obj.answer
 
-    @admin.action(description="Approve selected entries (award their points)", permissions=["act"])
+    @admin.action(
+        description=_("Approve selected entries (award their points)"), permissions=["act"]
+    )
     def approve(self, request, queryset):
         self.act_on_each(
             request,
             queryset,
             lambda s: services.submission_approve(submission_id=s.pk, actor=request.user),
-            "Approved {} entry(ies); their points are on the advocates' balances.",
+            _("Approved {} entry(ies); their points are on the advocates' balances."),
         )
 
     def get_urls(self):
@@ -193,15 +198,15 @@ class TestimonialAdmin(ModerationAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Text")
+    @admin.display(description=_("Text"))
     def excerpt(self, obj):
         return (obj.text[:100] + "…") if len(obj.text) > 100 else obj.text
 
-    @admin.display(description="Photo")
+    @admin.display(description=_("Photo"))
     def photo_link(self, obj):
         return _upload_link(obj.photo_id)
 
-    @admin.action(description="Approve selected testimonials", permissions=["act"])
+    @admin.action(description=_("Approve selected testimonials"), permissions=["act"])
     def approve(self, request, queryset):
         self.act_on_each(
             request,
@@ -209,10 +214,10 @@ class TestimonialAdmin(ModerationAdmin):
             lambda t: services.testimonial_moderate(
                 testimonial_id=t.pk, approve=True, actor=request.user
             ),
-            "Approved {} testimonial(s).",
+            _("Approved {} testimonial(s)."),
         )
 
-    @admin.action(description="Feature selected (approved, with consent)", permissions=["act"])
+    @admin.action(description=_("Feature selected (approved, with consent)"), permissions=["act"])
     def feature(self, request, queryset):
         self.act_on_each(
             request,
@@ -220,10 +225,10 @@ class TestimonialAdmin(ModerationAdmin):
             lambda t: services.testimonial_feature(
                 testimonial_id=t.pk, featured=True, actor=request.user
             ),
-            "Featured {} testimonial(s).",
+            _("Featured {} testimonial(s)."),
         )
 
-    @admin.action(description="Stop featuring selected", permissions=["act"])
+    @admin.action(description=_("Stop featuring selected"), permissions=["act"])
     def unfeature(self, request, queryset):
         self.act_on_each(
             request,
@@ -231,7 +236,7 @@ class TestimonialAdmin(ModerationAdmin):
             lambda t: services.testimonial_feature(
                 testimonial_id=t.pk, featured=False, actor=request.user
             ),
-            "{} testimonial(s) no longer featured.",
+            _("{} testimonial(s) no longer featured."),
         )
 
 
@@ -249,7 +254,7 @@ class ChallengeAdmin(ProgramScopedAdmin):
     list_filter = ["program", "kind", "is_active"]
     search_fields = ["title"]
 
-    @admin.display(description="Waiting for review")
+    @admin.display(description=_("Waiting for review"))
     def pending(self, obj):
         return obj.submissions.filter(status=Moderation.PENDING).count()
 
@@ -265,7 +270,7 @@ class SuggestionAdmin(ProgramScopedAdmin):
     fields = ["program", "advocate", "title", "body", "status", "reply", "replied_at"]
     readonly_fields = ["program", "advocate", "title", "body", "replied_at"]
 
-    @admin.display(description="Votes")
+    @admin.display(description=_("Votes"))
     def votes_count(self, obj):
         return obj.votes.count()
 
@@ -300,7 +305,7 @@ class ProgramSettingsAdmin(ProgramScopedAdmin):
     @admin.display(description="")
     def news_link(self, obj):
         url = reverse("admin:nurture_programsettings_news", args=[obj.pk])
-        return format_html('<a href="{}">Send program news…</a>', url)
+        return format_html('<a href="{}">{}</a>', url, _("Send program news…"))
 
     def news_view(self, request, pk):
         row = get_object_or_404(self.get_queryset(request), pk=pk)
@@ -315,13 +320,16 @@ class ProgramSettingsAdmin(ProgramScopedAdmin):
             except ServiceError as exc:
                 messages.error(request, exc.message)
             else:
-                messages.success(request, f"Queued to {count} advocate(s) who want program news.")
+                messages.success(
+                    request,
+                    _("Queued to %(count)s advocate(s) who want program news.") % {"count": count},
+                )
                 return redirect("admin:nurture_outgoingemail_changelist")
         context = {
             **self.admin_site.each_context(request),
             "form": form,
             "object": row,
-            "title": f"Program news for {row.program}",
+            "title": _("Program news for %(program)s") % {"program": row.program},
             "opts": self.model._meta,
         }
         return render(request, "admin/nurture/news.html", context)
@@ -343,7 +351,7 @@ class OutgoingEmailAdmin(ReadOnlyAdmin):
                        "created_at", "sent_at", "text", "preview"]  # fmt: skip
     fields = readonly_fields
 
-    @admin.display(description="HTML")
+    @admin.display(description=_("HTML"))
     def preview(self, obj):
         if not obj.html:
             return "-"

@@ -2,10 +2,10 @@
 
 from django.db import IntegrityError, transaction
 
+from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Advocate
 from referrals.models import Referral
 
-from .audit import NurtureAction, nurture_audit
 from .emails import email_queue, engagement_emails_on
 from .models import Badge, ChallengeSubmission, Moderation
 
@@ -23,8 +23,8 @@ def badge_award(*, advocate: Advocate, code: str) -> Badge | None:
             badge = Badge.objects.create(advocate=advocate, code=code)
     except IntegrityError:
         return None
-    nurture_audit(
-        action=NurtureAction.BADGE_AWARDED, obj=badge, program=advocate.program, data={"code": code}
+    audit_log(
+        action=AuditAction.BADGE_AWARDED, obj=badge, program=advocate.program, data={"code": code}
     )
     if not engagement_emails_on(advocate.program_id):
         return badge

@@ -21,6 +21,9 @@ from django.utils import timezone, translation
 from advocacy.emails import list_unsubscribe_headers, may_email, unsubscribe_url
 from advocacy.models import Advocate
 from core import outbox
+from core.mail import email_tag
+from referrals import placements
+from referrals.services import advocate_primary_link, referral_url
 
 from .models import Badge, OutgoingEmail, ProgramSettings
 
@@ -59,6 +62,22 @@ def email_queue(*, advocate: Advocate, template: str, key: str, params: dict) ->
     return row
 
 
+# The placement the advocate's link carries in each email that shows it, so clicks on
+# it (and the referrals and purchases after them) count under that email.
+LINK_PLACEMENT = {
+    "welcome": placements.EMAIL_NEWSLETTER,
+    "news": placements.EMAIL_NEWSLETTER,
+    "reengage": placements.EMAIL_REMINDER,
+}
+
+
+def advocate_link_url(advocate: Advocate, template: str) -> str:
+    """The advocate's referral link as this email shows it: ``?p=<the email's placement>``."""
+    url = referral_url(advocate_primary_link(advocate).code)
+    placement = LINK_PLACEMENT.get(template)
+    return f"{url}?p={placement}" if placement else url
+
+
 def engagement_emails_on(program_id: int) -> bool:
     """Friend-activity, badge and milestone emails: only for programs that set them up."""
     return ProgramSettings.objects.filter(program_id=program_id, engagement_emails=True).exists()
@@ -82,6 +101,8 @@ def render(row: OutgoingEmail) -> tuple[str, str, str]:
         "unsubscribe_url": unsubscribe_url(advocate),
         "site_url": settings.SITE_URL,
     }
+    if row.template in LINK_PLACEMENT:
+        context["referral_url"] = advocate_link_url(advocate, row.template)
     base = f"nurture/emails/{row.template}"
     with translation.override(advocate.locale or settings.LANGUAGE_CODE):
         if "code" in row.params:  # a badge: its name in the advocate's language
@@ -130,6 +151,7 @@ def email_send(*, email_id: int) -> str:
         headers=list_unsubscribe_headers(advocate),
     )
     message.attach_alternative(html, "text/html")
+    email_tag(message, kind=row.template, program_id=row.program_id)
     try:
         message.send()
     except Exception as exc:

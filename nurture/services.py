@@ -4,15 +4,16 @@ the advocate's public profile and program news. One transaction each, audited.""
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Advocate, EmailPreference, Program
 from core.errors import ServiceError
 from referrals.models import Referral
 from rewards.ledger import POINTS_CURRENCY
 from rewards.models import Reward
+from rewards.perks import perk_grant
 from rewards.services import reward_issue
 
 from . import badges
-from .audit import NurtureAction, nurture_audit
 from .emails import email_queue
 from .models import (
     Challenge,
@@ -92,8 +93,8 @@ def challenge_submit(
                 answer=answer,
                 screenshot=screenshot,
             )
-            nurture_audit(
-                action=NurtureAction.SUBMISSION_CREATED,
+            audit_log(
+                action=AuditAction.SUBMISSION_CREATED,
                 obj=submission,
                 program=challenge.program,
             )
@@ -134,8 +135,15 @@ def submission_approve(*, submission_id: int, actor=None) -> bool:
                 hold_days=0,
             )
         submission.save(update_fields=["status", "reviewed_at", "reviewed_by", "reward"])
-        nurture_audit(
-            action=NurtureAction.SUBMISSION_APPROVED,
+        if challenge.perk_id:
+            perk_grant(
+                advocate=advocate,
+                perk=challenge.perk,
+                key=f"challenge-perk:{submission.pk}",
+                reason=f"Challenge: {challenge.title}"[:200],
+            )
+        audit_log(
+            action=AuditAction.SUBMISSION_APPROVED,
             obj=submission,
             program=challenge.program,
             actor=actor,
@@ -170,8 +178,8 @@ def submission_reject(*, submission_id: int, reason: str, actor=None) -> bool:
         submission.reviewed_at = timezone.now()
         submission.reviewed_by = actor if getattr(actor, "is_authenticated", False) else None
         submission.save(update_fields=["status", "rejection_reason", "reviewed_at", "reviewed_by"])
-        nurture_audit(
-            action=NurtureAction.SUBMISSION_REJECTED,
+        audit_log(
+            action=AuditAction.SUBMISSION_REJECTED,
             obj=submission,
             program=submission.challenge.program,
             actor=actor,
@@ -213,9 +221,7 @@ def testimonial_submit(
             display_name=display_name.strip()[:60],
             photo=photo,
         )
-        nurture_audit(
-            action=NurtureAction.TESTIMONIAL_CREATED, obj=testimonial, program=advocate.program
-        )
+        audit_log(action=AuditAction.TESTIMONIAL_CREATED, obj=testimonial, program=advocate.program)
     return testimonial
 
 
@@ -233,10 +239,10 @@ def testimonial_moderate(
         testimonial.reviewed_at = timezone.now()
         testimonial.reviewed_by = actor if getattr(actor, "is_authenticated", False) else None
         testimonial.save(update_fields=["status", "rejection_reason", "reviewed_at", "reviewed_by"])
-        nurture_audit(
-            action=NurtureAction.TESTIMONIAL_APPROVED
+        audit_log(
+            action=AuditAction.TESTIMONIAL_APPROVED
             if approve
-            else NurtureAction.TESTIMONIAL_REJECTED,
+            else AuditAction.TESTIMONIAL_REJECTED,
             obj=testimonial,
             program=testimonial.program,
             actor=actor,
@@ -256,8 +262,8 @@ def testimonial_feature(*, testimonial_id: int, featured: bool, actor=None) -> b
             return False
         testimonial.featured = featured
         testimonial.save(update_fields=["featured"])
-        nurture_audit(
-            action=NurtureAction.TESTIMONIAL_FEATURED,
+        audit_log(
+            action=AuditAction.TESTIMONIAL_FEATURED,
             obj=testimonial,
             program=testimonial.program,
             actor=actor,
@@ -278,9 +284,7 @@ def suggestion_create(*, advocate: Advocate, title: str, body: str = "") -> Sugg
             program=advocate.program, advocate=advocate, title=title[:120], body=body.strip()
         )
         SuggestionVote.objects.create(suggestion=suggestion, advocate=advocate)
-        nurture_audit(
-            action=NurtureAction.SUGGESTION_CREATED, obj=suggestion, program=advocate.program
-        )
+        audit_log(action=AuditAction.SUGGESTION_CREATED, obj=suggestion, program=advocate.program)
     return suggestion
 
 
@@ -307,8 +311,8 @@ def suggestion_answer(*, suggestion_id: int, status: str, reply: str, actor=None
         suggestion.replied_at = timezone.now() if suggestion.reply else None
         suggestion.replied_by = actor if getattr(actor, "is_authenticated", False) else None
         suggestion.save(update_fields=["status", "reply", "replied_at", "replied_by"])
-        nurture_audit(
-            action=NurtureAction.SUGGESTION_ANSWERED,
+        audit_log(
+            action=AuditAction.SUGGESTION_ANSWERED,
             obj=suggestion,
             program=suggestion.program,
             actor=actor,
@@ -330,8 +334,8 @@ def profile_update(*, advocate: Advocate, leaderboard_opt_in: bool, display_name
         standing.leaderboard_opt_in = leaderboard_opt_in
         standing.display_name = display_name
         standing.save(update_fields=["leaderboard_opt_in", "display_name"])
-        nurture_audit(
-            action=NurtureAction.PROFILE_UPDATED,
+        audit_log(
+            action=AuditAction.PROFILE_UPDATED,
             obj=standing,
             program=advocate.program,
             data={"leaderboard": leaderboard_opt_in},
@@ -363,8 +367,8 @@ def news_broadcast(*, program: Program, subject: str, body: str, actor=None) -> 
                 params={"subject": subject, "body": body},
             )
             count += 1
-        nurture_audit(
-            action=NurtureAction.NEWS_SENT,
+        audit_log(
+            action=AuditAction.NEWS_SENT,
             obj=program,
             program=program,
             actor=actor,

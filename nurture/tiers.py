@@ -12,14 +12,15 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Advocate
 from referrals.models import Conversion, Referral
 from rewards.ledger import POINTS_CURRENCY
 from rewards.models import LedgerEntry, Reward
+from rewards.perks import perk_grant
 from rewards.services import reward_issue
 
 from . import badges
-from .audit import NurtureAction, nurture_audit
 from .emails import email_queue
 from .models import Standing, Tier, TierChange
 
@@ -105,8 +106,8 @@ def standing_recompute(*, advocate: Advocate) -> Standing:
         standing.save(update_fields=["tier", "multiplier", "tier_since", "recomputed_at"])
         change = TierChange.objects.create(advocate=advocate, from_tier=previous, to_tier=best)
         up = best is not None and (previous is None or best.rank > previous.rank)
-        nurture_audit(
-            action=NurtureAction.TIER_CHANGED,
+        audit_log(
+            action=AuditAction.TIER_CHANGED,
             obj=advocate,
             program=advocate.program,
             data={"from": previous.name if previous else None, "to": best.name if best else None},
@@ -123,6 +124,13 @@ def standing_recompute(*, advocate: Advocate) -> Standing:
                 amount_minor=best.entry_points,
                 currency=POINTS_CURRENCY,
                 hold_days=0,
+            )
+        if up and best.entry_perk_id and advocate.can_earn:
+            perk_grant(
+                advocate=advocate,
+                perk=best.entry_perk,
+                key=f"tier-perk:{advocate.pk}:{best.pk}",  # once per tier, ever
+                reason=f"{best.name}: {best.entry_perk.name}",
             )
         if up:
             badges.badge_award(advocate=advocate, code=badges.Code.TIER_REACHED)

@@ -28,9 +28,9 @@ from rewards import stripe_gateway
 from rewards.ledger import POINTS_CURRENCY, balances
 from rewards.models import CatalogItem, LedgerEntry, Payout, PayoutAccount, Redemption, Reward
 from rewards.offers import friend_discount_percent, offer_sentences
+from rewards.perks import advocate_perks
 
 CHART_DAYS = 30
-HISTORY_SHOWN = 100
 PAGE_SIZE = 50
 
 # Model choice labels are not translated; the portal shows its own.
@@ -339,10 +339,57 @@ def history_rows(*, advocate: Advocate, page=None):
     return rows, page_obj
 
 
-def rewards_page(*, advocate: Advocate, page=None) -> dict:
-    """Balances, history, catalog, redemptions and payouts of one advocate."""
+def _when(value) -> str:
+    return date_format(timezone.localtime(value), "DATETIME_FORMAT")
+
+
+def perk_rows(*, advocate: Advocate, now=None) -> list[dict]:
+    """The advocate's perks (early access, ...): open and upcoming first, then ended."""
+    now = now or timezone.now()
+    rows = []
+    for reward in advocate_perks(advocate=advocate):
+        perk = reward.perk
+        state = perk.state(now)
+        if state == "upcoming":
+            when = _("Opens on %(date)s") % {"date": _when(perk.starts_at)}
+        elif state == "ended":
+            when = _("Ended on %(date)s") % {"date": _when(perk.ends_at)}
+        elif perk.ends_at:
+            when = _("Open now, until %(date)s") % {"date": _when(perk.ends_at)}
+        else:
+            when = _("Open now")
+        rows.append(
+            {
+                "name": perk.name,
+                "description": perk.description,
+                "early_access": perk.kind == perk.Kind.EARLY_ACCESS,
+                "url": perk.url,
+                "code": perk.code,
+                "state": state,
+                "when": when,
+                "granted_at": reward.created_at,
+            }
+        )
+    rows.sort(key=lambda r: r["state"] == "ended")
+    return rows
+
+
+def rewards_page(
+    *, advocate: Advocate, page=None, redemptions_page=None, payouts_page=None
+) -> dict:
+    """Balances, history, catalog, redemptions and payouts of one advocate; the history,
+    redemptions and payouts a page at a time (each list its own page number)."""
     raw = balances(advocate=advocate)
     history, history_page = history_rows(advocate=advocate, page=page)
+    redemptions_page = page_of(
+        Redemption.objects.filter(advocate=advocate)
+        .select_related("item")
+        .order_by("-created_at", "-pk"),
+        redemptions_page,
+    )
+    payouts_page = page_of(
+        Payout.objects.filter(advocate=advocate).order_by("-created_at", "-pk"), payouts_page
+    )
     catalog = list(
         CatalogItem.objects.filter(program_id=advocate.program_id, is_active=True).order_by(
             "points_price", "name"
@@ -356,9 +403,7 @@ def rewards_page(*, advocate: Advocate, page=None) -> dict:
             "coupon_code": r.coupon_code,
             "created_at": r.created_at,
         }
-        for r in Redemption.objects.filter(advocate=advocate)
-        .select_related("item")
-        .order_by("-created_at", "-pk")[:HISTORY_SHOWN]
+        for r in redemptions_page
     ]
     payouts = [
         {
@@ -368,9 +413,7 @@ def rewards_page(*, advocate: Advocate, page=None) -> dict:
             "created_at": p.created_at,
             "sent_at": p.sent_at,
         }
-        for p in Payout.objects.filter(advocate=advocate).order_by("-created_at", "-pk")[
-            :HISTORY_SHOWN
-        ]
+        for p in payouts_page
     ]
     account = PayoutAccount.objects.filter(advocate=advocate).first()
     points = raw["points"]
@@ -379,13 +422,16 @@ def rewards_page(*, advocate: Advocate, page=None) -> dict:
         "points": points,
         "history": history,
         "history_page": history_page,
+        "perks": perk_rows(advocate=advocate),
         "payouts_enabled": stripe_gateway.enabled(),
         "catalog": [
             {"item": item, "affordable": item.points_price <= points["available"]}
             for item in catalog
         ],
         "redemptions": redemptions,
+        "redemptions_page": redemptions_page,
         "payouts": payouts,
+        "payouts_page": payouts_page,
         "payout_account": account,
         "min_payout": money(advocate.program.min_payout_minor, advocate.program.currency),
     }

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("join/<slug:slug>/", views.join, name="join"),
     path("p/<slug:slug>/", views.dashboard, name="dashboard"),
+    path("p/<slug:slug>/shared/", views.share_made, name="share-made"),
     path("p/<slug:slug>/qr.svg", views.qr_download, name="qr"),
     path("p/<slug:slug>/qr.png", views.qr_download, {"fmt": "png"}, name="qr-png"),
     path("p/<slug:slug>/rewards/", views.rewards, name="rewards"),

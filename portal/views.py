@@ -18,10 +18,13 @@ from django.views.i18n import set_language as django_set_language
 from advocacy import services as advocacy_services
 from advocacy.models import Advocate, Program
 from core.errors import ServiceError
+from core.rate_limits import rate_limit_hit
 from nurture import selectors as nurture_selectors
 from nurture import services as nurture_services
 from nurture.models import Challenge, Suggestion, Upload
+from referrals.placements import PORTAL
 from referrals.services import advocate_primary_link, referral_url
+from referrals.sharing import share_record
 from rewards import catalog, payouts, stripe_gateway
 from rewards.models import CatalogItem, PayoutAccount
 from rewards.offers import offer_sentences
@@ -64,6 +67,28 @@ def dashboard(request, slug: str):
     return render(request, "portal/dashboard.html", context)
 
 
+SHARES_PER_MINUTE = "30/m"
+SHARE_CHANNELS = {"copy", "code", "native", "qr", "email", "whatsapp", "x", "facebook", "linkedin",
+                  "sms", "telegram", "messenger"}  # fmt: skip
+
+
+@login_required
+@require_POST
+def share_made(request, slug: str):
+    """The dashboard's share buttons report a share (a placement event ``portal``)."""
+    advocate = ps.advocate_for_user(request.user, slug)
+    channel = request.POST.get("channel", "")
+    if ps.is_banned(advocate) or channel not in SHARE_CHANNELS:
+        return HttpResponse(status=400)
+    usage = rate_limit_hit(
+        request, group="portal-share", key=f"{advocate.pk}", rate=SHARES_PER_MINUTE
+    )
+    if usage.limited:
+        return HttpResponse(status=429, headers={"Retry-After": str(usage.retry_after)})
+    share_record(program=advocate.program, advocate=advocate, placement=PORTAL, channel=channel)
+    return HttpResponse(status=204)
+
+
 @login_required
 @require_GET
 def qr_download(request, slug: str, fmt: str = "svg"):
@@ -87,7 +112,12 @@ def rewards(request, slug: str):
     advocate = ps.advocate_for_user(request.user, slug)
     if ps.is_banned(advocate):
         return _banned(request, advocate)
-    context = ps.rewards_page(advocate=advocate, page=request.GET.get("page"))
+    context = ps.rewards_page(
+        advocate=advocate,
+        page=request.GET.get("page"),
+        redemptions_page=request.GET.get("redemptions"),
+        payouts_page=request.GET.get("payouts"),
+    )
     for row in context["catalog"]:
         # A fresh key per form: submitting the same form twice redeems once.
         row["idempotency_key"] = uuid.uuid4()

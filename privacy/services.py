@@ -67,6 +67,9 @@ def _advocate_export(advocate: Advocate) -> dict:
         "name": advocate.name,
         "external_id": advocate.external_id,
         "locale": advocate.locale,
+        "city": advocate.city,
+        "findable": advocate.findable,
+        "findable_show_city": advocate.findable_show_city,
         "status": advocate.status,
         "coupon_code": advocate.coupon_code,
         "joined_at": _iso(advocate.created_at),
@@ -166,6 +169,9 @@ def account_delete(*, user, actor) -> list[int]:
             advocate.name = ""
             advocate.external_id = None
             advocate.locale = ""
+            # Nobody may find an erased advocate by name at checkout, nor read their city.
+            advocate.city = ""
+            advocate.findable = advocate.findable_show_city = False
             advocate.user = None
             # The coupon code is the link code: it would keep attributing purchases.
             advocate.coupon_code = None
@@ -176,6 +182,9 @@ def account_delete(*, user, actor) -> list[int]:
                     "name",
                     "external_id",
                     "locale",
+                    "city",
+                    "findable",
+                    "findable_show_city",
                     "user",
                     "coupon_code",
                 ]

@@ -16,6 +16,7 @@ from django.utils.html import escape, linebreaks
 from django.utils.translation import gettext as _
 
 from advocacy.models import Program
+from core.mail import email_tag
 
 from .models import CampaignRecipient, Customer, InvitationText, NpsSurvey
 
@@ -120,7 +121,9 @@ def invitation_text(
         return default_invitation(program, reminder=reminder)
 
 
-def _send(*, customer: Customer, subject: str, text: str, html: str, connection=None) -> None:
+def _send(
+    *, customer: Customer, subject: str, text: str, html: str, kind: str, connection=None
+) -> None:
     message = EmailMultiAlternatives(
         subject,
         text,
@@ -130,6 +133,7 @@ def _send(*, customer: Customer, subject: str, text: str, html: str, connection=
         connection=connection,
     )
     message.attach_alternative(html, "text/html")
+    email_tag(message, kind=kind, program_id=customer.program_id)
     message.send()
 
 
@@ -159,7 +163,10 @@ def invitation_send(
         f"{linebreaks(escape(body))}<p><small>{escape(footer)}</small></p>"
         f'<img src="{escape(pixel)}" width="1" height="1" alt="">'
     )
-    _send(customer=customer, subject=subject, text=text, html=html, connection=connection)
+    kind = "campaign_invitation" if step == 1 else "campaign_reminder"
+    _send(
+        customer=customer, subject=subject, text=text, html=html, kind=kind, connection=connection
+    )
 
 
 def nps_survey_send(*, survey: NpsSurvey) -> None:
@@ -184,4 +191,4 @@ def nps_survey_send(*, survey: NpsSurvey) -> None:
         for n, url in links
     )
     html = f"<p>{escape(question)}</p><p>{buttons}</p><p><small>{escape(footer)}</small></p>"
-    _send(customer=customer, subject=subject, text=text, html=html)
+    _send(customer=customer, subject=subject, text=text, html=html, kind="nps_survey")

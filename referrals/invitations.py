@@ -15,6 +15,7 @@ from advocacy.models import Advocate, Program
 from advocacy.services import advocate_enroll
 from core import outbox
 
+from .placements import EMAIL_INVITATION
 from .services import advocate_primary_link, referral_url
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ def invitation_send(*, advocate_id: int) -> str:
         context={
             "program": advocate.program,
             "join_url": join_url,
-            "referral_url": referral_url(link.code),
+            # Clicks on it count under the invitation email's placement.
+            "referral_url": f"{referral_url(link.code)}?p={EMAIL_INVITATION}",
         },
     )
     if result == "sent":

@@ -3,6 +3,7 @@
 The one builder the portal and the merchant's widget both use.
 """
 
+from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
 from django.utils.translation import get_language
@@ -102,3 +103,24 @@ def share_links(*, program: Program, url: str, percent: int, placement: str = ""
         # "sms:?&body=" is the form both iOS and Android read.
         {"channel": "sms", "label": _("SMS"), "href": "sms:?&" + q({"body": text("sms")})},
     ]
+
+
+# --- shares made on our own pages (the portal's buttons) -------------------------
+# Placements are recorded above this layer (storefront); whoever records them
+# registers here from its app's ``ready()``, as ``rewards.multipliers`` does.
+
+ShareRecorder = Callable[..., object]  # recorder(program=, advocate=, placement=, channel=)
+_share_recorders: list[ShareRecorder] = []
+
+
+def share_recorder_register(recorder: ShareRecorder) -> None:
+    """Register a recorder once (registering it again changes nothing)."""
+    if recorder not in _share_recorders:
+        _share_recorders.append(recorder)
+
+
+def share_record(*, program: Program, advocate, placement: str, channel: str) -> int:
+    """Tell every recorder an advocate shared their link; returns how many were told."""
+    for recorder in _share_recorders:
+        recorder(program=program, advocate=advocate, placement=placement, channel=channel)
+    return len(_share_recorders)

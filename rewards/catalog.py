@@ -7,7 +7,7 @@ from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Advocate
 from core.errors import ServiceError, Unprocessable
 
-from . import ledger
+from . import ledger, perks
 from .models import CatalogItem, CouponCode, LedgerEntry, Redemption
 
 
@@ -46,12 +46,15 @@ def points_redeem(*, advocate: Advocate, item: CatalogItem, idempotency_key: str
             )
             if code is None:
                 raise Unprocessable("out_of_stock", "No coupon codes are left for this item.")
+        delivered = code is not None or item.kind == CatalogItem.Kind.EARLY_ACCESS
         redemption = Redemption.objects.create(
             program_id=locked.program_id,
             advocate=locked,
             item=item,
             points=item.points_price,
-            status=Redemption.Status.COMPLETED if code else Redemption.Status.AWAITING_FULFILMENT,
+            status=Redemption.Status.COMPLETED
+            if delivered
+            else Redemption.Status.AWAITING_FULFILMENT,
             coupon_code=code.code if code else "",
             idempotency_key=idempotency_key,
         )
@@ -66,6 +69,14 @@ def points_redeem(*, advocate: Advocate, item: CatalogItem, idempotency_key: str
             key=f"redemption:{redemption.pk}",
             memo=f"Redeemed {item.name}",
         )
+        if item.kind == CatalogItem.Kind.EARLY_ACCESS:
+            # Its link or code goes to the portal and by email, as any granted perk.
+            perks.perk_grant(
+                advocate=locked,
+                perk=item.perk,
+                key=f"redemption:{redemption.pk}:perk",
+                reason=f"Redeemed {item.name}",
+            )
         audit_log(
             action=AuditAction.POINTS_REDEEMED,
             obj=redemption,

@@ -14,6 +14,7 @@ from .models.ledger import POINTS_CURRENCY
 NOTIFICATIONS = {
     "reward_available": (Reward, "emails/reward_available"),
     "payout_sent": (Payout, "emails/payout_sent"),
+    "perk_granted": (Reward, "emails/perk_granted"),
 }
 
 
@@ -26,9 +27,10 @@ NOTIFICATIONS = {
     max_retries=5,
 )
 def notify_advocate(kind: str, object_id: int) -> str:
-    """Email an advocate about a reward or payout, at most once per object."""
+    """Email an advocate about a reward, a perk or a payout, at most once per object."""
     model, template = NOTIFICATIONS[kind]
-    obj = model.objects.select_related("advocate", "program").filter(pk=object_id).first()
+    related = ["advocate", "program"] + (["perk"] if kind == "perk_granted" else [])
+    obj = model.objects.select_related(*related).filter(pk=object_id).first()
     if obj is None:
         return "missing"
     # A reward partly reversed before it matured makes only what is left available.
@@ -44,6 +46,7 @@ def notify_advocate(kind: str, object_id: int) -> str:
             "obj": obj,
             "amount": amount,
             "currency": obj.currency,
+            "perk": getattr(obj, "perk", None),
             "portal_url": settings.SITE_URL + "/",
         },
     )

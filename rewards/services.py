@@ -381,9 +381,20 @@ def _pool_in_program(obj) -> None:
         )
 
 
+def _perk_in_program(obj) -> None:
+    perk = getattr(obj, "perk", None)
+    if perk is not None and perk.program_id != obj.program_id:
+        raise ServiceError(
+            "perk_of_another_program",
+            "The perk belongs to another program.",
+            fields={"perk": ["Choose a perk of this program."]},
+        )
+
+
 def _config_save(obj, *, created_action, updated_action, actor, changed):
     created = obj._state.adding
     _pool_in_program(obj)
+    _perk_in_program(obj)
     with transaction.atomic():
         obj.save()
         audit_log(
@@ -413,6 +424,17 @@ def coupon_pool_save(*, pool: CouponPool, actor, changed: list[str] | None = Non
         pool,
         created_action=AuditAction.COUPON_POOL_CREATED,
         updated_action=AuditAction.COUPON_POOL_UPDATED,
+        actor=actor,
+        changed=changed,
+    )
+
+
+def perk_save(*, perk, actor, changed: list[str] | None = None):
+    """Create or update a perk (early access, ...) from the admin, with an audit row."""
+    return _config_save(
+        perk,
+        created_action=AuditAction.PERK_CREATED,
+        updated_action=AuditAction.PERK_UPDATED,
         actor=actor,
         changed=changed,
     )

@@ -88,6 +88,19 @@ def placement_event_record(
     )
 
 
+def advocate_share_record(*, program: Program, advocate: Advocate, placement: str, channel: str):
+    """A share the advocate made with buttons we render ourselves (the portal): counted as
+    the same sharer as in the widget and the prompt (the viewer is their email's hash)."""
+    return placement_event_record(
+        program=program,
+        kind=PlacementEvent.Kind.SHARE,
+        placement=placement,
+        viewer=viewer_for_email(program=program, email=advocate.email),
+        advocate_id=advocate.pk,
+        channel=channel,
+    )
+
+
 def advocate_findable_set(
     *, advocate: Advocate, findable: bool, city: str | None = None, show_city: bool | None = None
 ) -> Advocate:

@@ -64,3 +64,13 @@ def test_an_advocates_saved_language_is_used_for_the_portal_and_emails(client, a
     assert '<html lang="ro" ' in page
     send_invitation.delay(advocate.pk)
     assert mail.outbox[-1].subject.startswith("Ești invitat")
+
+
+@pytest.mark.parametrize("app", ["nurture", "core", "console"])
+@pytest.mark.parametrize("locale", ["nb", "sv", "ro", "zh_Hans"])
+def test_the_admin_labels_of_these_apps_are_translated(app, locale):
+    folder = Path(settings.BASE_DIR) / app / "locale" / locale / "LC_MESSAGES"
+    entries = (folder / "django.po").read_text(encoding="utf-8").split("\n\n")[1:]
+    live = [e for e in entries if not e.lstrip().startswith("#~")]
+    assert not [e for e in live if e.rstrip().endswith('msgstr ""')]
+    assert not [e for e in live if "#, fuzzy" in e]

@@ -1,5 +1,5 @@
 """The admin registrations for the domain layers, one module per layer."""
 
-from . import programs, referrals, rewards
+from . import emails, programs, referrals, rewards
 
-__all__ = ["programs", "referrals", "rewards"]
+__all__ = ["emails", "programs", "referrals", "rewards"]

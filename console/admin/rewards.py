@@ -22,6 +22,7 @@ from rewards.models import (
     LedgerEntry,
     Payout,
     PayoutAccount,
+    Perk,
     Redemption,
     Reward,
     RewardDecision,
@@ -41,6 +42,12 @@ class PoolOfThisProgramForm(forms.ModelForm):
         pool, program = data.get("coupon_pool"), data.get("program")
         if pool is not None and program is not None and pool.program_id != program.pk:
             self.add_error("coupon_pool", "Choose a coupon pool of this program.")
+        perk = data.get("perk")
+        if perk is not None and program is not None and perk.program_id != program.pk:
+            self.add_error("perk", "Choose a perk of this program.")
+        early_access = data.get("kind") == CatalogItem.Kind.EARLY_ACCESS
+        if early_access and "perk" in self.fields and perk is None:
+            self.add_error("perk", "Choose the perk this item gives.")
         return data
 
 
@@ -451,6 +458,24 @@ class CatalogItemAdmin(ConfigAdmin):
     @staticmethod
     def save_service(obj, **kwargs):
         services.catalog_item_save(item=obj, **kwargs)
+
+
+@admin.register(Perk)
+class PerkAdmin(ConfigAdmin):
+    """Perks (early access to a drop or a sale, ...) that tiers, challenges and the
+    catalog grant; the advocate gets the link or code in the portal and by email."""
+
+    list_display = ["name", "program", "kind", "starts_at", "ends_at", "is_active", "granted"]
+    list_filter = ["kind", "is_active", "program"]
+    search_fields = ["name", "code"]
+
+    @admin.display(description="Granted")
+    def granted(self, obj):
+        return obj.rewards.count()
+
+    @staticmethod
+    def save_service(obj, **kwargs):
+        services.perk_save(perk=obj, **kwargs)
 
 
 @admin.register(Redemption)

@@ -2,6 +2,7 @@ from .catalog import CatalogItem, Redemption
 from .coupons import CouponCode, CouponPool
 from .ledger import LedgerEntry, Reward
 from .payouts import Payout, PayoutAccount
+from .perks import Perk
 from .rules import RewardDecision, RewardRule
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "LedgerEntry",
     "Payout",
     "PayoutAccount",
+    "Perk",
     "Redemption",
     "Reward",
     "RewardDecision",

@@ -12,6 +12,7 @@ class CatalogItem(models.Model):
         COUPON = "coupon", "Coupon code (from a pool)"
         PERK = "perk", "Perk (fulfilled by a manager)"
         STORE_CREDIT = "store_credit", "Store credit (fulfilled by a manager)"
+        EARLY_ACCESS = "early_access", "Early access or another perk (delivered at once)"
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="catalog_items")
     name = models.CharField(max_length=120)
@@ -20,6 +21,13 @@ class CatalogItem(models.Model):
     points_price = models.PositiveIntegerField()
     coupon_pool = models.ForeignKey(
         "rewards.CouponPool", on_delete=models.PROTECT, null=True, blank=True
+    )
+    perk = models.ForeignKey(
+        "rewards.Perk",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text="Early access: the perk the advocate gets (its link or code).",
     )
     store_credit_minor = models.BigIntegerField(default=0)
     stock = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: unlimited.")
@@ -33,6 +41,10 @@ class CatalogItem(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind="coupon") | Q(coupon_pool__isnull=False),
                 name="catalog_coupon_has_pool",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="early_access") | Q(perk__isnull=False),
+                name="catalog_early_access_has_perk",
             ),
         ]
 

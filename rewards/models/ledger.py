@@ -65,6 +65,14 @@ class Reward(models.Model):
     coupon_code = models.CharField(max_length=60, blank=True)
     coupon_percent_off = models.PositiveSmallIntegerField(default=0)
     perk_description = models.CharField(max_length=200, blank=True)
+    perk = models.ForeignKey(
+        "rewards.Perk",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rewards",
+        help_text="The perk this reward delivers (a link or code, e.g. early access).",
+    )
     payout = models.ForeignKey(
         "rewards.Payout",
         on_delete=models.PROTECT,

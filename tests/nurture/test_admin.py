@@ -72,3 +72,21 @@ def test_a_manager_replies_to_a_suggestion(client, program, advocate):
     assert (idea.status, idea.reply, idea.replied_by.username) == (
         "planned", "Coming in May.", "maria"
     )  # fmt: skip
+
+
+ADMIN_WORDS = {
+    "nb": ("Utfordringsbidrag", "Bevis"),
+    "sv": ("Utmaningsbidrag", "Bevis"),
+    "ro": ("Înscrieri la provocări", "Dovadă"),
+    "zh-hans": ("挑战提交", "证明"),
+}
+
+
+@pytest.mark.parametrize(("code", "words"), ADMIN_WORDS.items())
+def test_the_managers_admin_speaks_their_language(admin_client, entry, code, words):
+    admin_client.post("/i18n/setlang/", {"language": code, "next": "/admin/"})
+    page = admin_client.get("/admin/nurture/challengesubmission/").content.decode()
+    assert all(word.lower() in page.lower() for word in words), words
+    emails = admin_client.get("/admin/core/emaillog/").content.decode()
+    assert {"nb": "Sendte e-poster", "sv": "Skickade mejl", "ro": "E-mailuri trimise",
+            "zh-hans": "已发送邮件"}[code] in emails  # fmt: skip

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from advocacy.models import AuditLog
+from advocacy.models import AuditAction, AuditLog
 from core.errors import ServiceError
 from nurture import services
 from nurture.models import Badge, Challenge, ChallengeSubmission, OutgoingEmail
@@ -39,7 +39,10 @@ def test_an_approved_entry_awards_its_points_exactly_once(advocate, review_chall
     assert LedgerEntry.objects.filter(reward=reward, kind="reward_issued").count() == 1
     submission.refresh_from_db()
     assert submission.status == "approved" and submission.reward == reward
-    assert AuditLog.objects.filter(action="nurture.submission_approved").count() == 1
+    audit = AuditLog.objects.get(action="nurture.submission_approved")
+    # A member of the one AuditAction enum: labelled (and filtered) like every other action.
+    assert audit.action == AuditAction.SUBMISSION_APPROVED
+    assert audit.get_action_display() == "Challenge entry approved"
     email = OutgoingEmail.objects.get(template="submission_reviewed")
     assert email.params["approved"] is True
 

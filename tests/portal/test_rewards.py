@@ -2,13 +2,16 @@
 
 import re
 import uuid
+from datetime import timedelta
 
 import time_machine
+from django.utils import timezone
 
 from advocacy.models import Advocate
 from advocacy.services import advocate_set_status
 from rewards.ledger import available_points
-from rewards.models import Payout, PayoutAccount, Redemption
+from rewards.models import Payout, PayoutAccount, Perk, Redemption
+from rewards.perks import perk_grant
 from rewards.services import reward_issue, reward_mature
 
 from .helpers import add_entry, add_perk
@@ -68,6 +71,30 @@ def test_the_history_pages_past_a_hundred_rows(alice_client, program, advocate):
     assert "Page 1 of 3" in first and "row 129<" in first and "row 70<" not in first
     last = alice_client.get(f"/p/{program.slug}/rewards/?page=3").content.decode()
     assert "row 0<" in last and "row 129<" not in last
+
+
+def test_payouts_and_redemptions_page_each_on_their_own(alice_client, program, advocate):
+    item = add_perk(program, points=1, name="Sticker")
+    for n in range(55):
+        Redemption.objects.create(
+            program=program, advocate=advocate, item=item, points=n + 1,
+            status="fulfilled", idempotency_key=f"r{n}", coupon_code=f"CODE-{n}",
+        )  # fmt: skip
+        Payout.objects.create(
+            program=program, advocate=advocate, amount_minor=10_000 + n, currency="EUR",
+            status=Payout.Status.PAID, stripe_account_id="acct_1",
+        )  # fmt: skip
+    first = rewards_page(alice_client, program)
+    assert "CODE-54<" in first and "CODE-4<" not in first
+    assert "€100.54" in first and "€100.04" not in first
+    assert first.count("Page 1 of 2") == 2
+    assert 'href="?redemptions=2#redemptions-title"' in first
+    assert 'href="?payouts=2#payout-title"' in first
+    both = alice_client.get(f"/p/{program.slug}/rewards/?redemptions=2&payouts=2").content.decode()
+    assert "CODE-4<" in both and "CODE-54<" not in both
+    assert "€100.04" in both and "€100.54" not in both
+    # Turning one list's page keeps the other's.
+    assert 'href="?redemptions=1&amp;payouts=2#redemptions-title"' in both
 
 
 def test_a_double_submitted_redemption_redeems_once(alice_client, program, advocate):
@@ -150,8 +177,17 @@ def test_the_rewards_query_count_does_not_grow_with_entries(
     alice_client, program, advocate, django_assert_max_num_queries
 ):
     add_entry(advocate, 100)
-    add_perk(program, name="Mug")
-    with django_assert_max_num_queries(14) as few:
+    mug = add_perk(program, name="Mug")
+    # One of each paged list, so that the baseline reads every list.
+    Redemption.objects.create(
+        program=program, advocate=advocate, item=mug, points=1, status="fulfilled",
+        idempotency_key="first",
+    )  # fmt: skip
+    Payout.objects.create(
+        program=program, advocate=advocate, amount_minor=100, currency="EUR",
+        status=Payout.Status.PAID, stripe_account_id="acct_1",
+    )  # fmt: skip
+    with django_assert_max_num_queries(15) as few:
         rewards_page(alice_client, program)
     baseline = len(few.captured_queries)  # read now: each request resets the query log
     for n in range(25):
@@ -164,3 +200,24 @@ def test_the_rewards_query_count_does_not_grow_with_entries(
     PayoutAccount.objects.create(advocate=advocate, stripe_account_id="acct_1")
     with django_assert_max_num_queries(baseline):
         rewards_page(alice_client, program)
+
+
+def test_the_portal_shows_the_perk_with_its_dates_code_and_link(alice_client, advocate):
+    now = timezone.now()
+    drop = Perk.objects.create(
+        program=advocate.program, name="Winter drop, 48 h early",
+        url="https://shop.example.com/drop?access=vip", code="EARLY48",
+        starts_at=now + timedelta(days=2), ends_at=now + timedelta(days=4),
+    )  # fmt: skip
+    perk_grant(advocate=advocate, perk=drop, key="gift:1")
+    ended = Perk.objects.create(
+        program=advocate.program, name="Summer sale preview", code="OLD",
+        starts_at=timezone.now() - timedelta(days=9), ends_at=timezone.now() - timedelta(days=2),
+    )  # fmt: skip
+    perk_grant(advocate=advocate, perk=ended, key="gift:2")
+    page = alice_client.get(f"/p/{advocate.program.slug}/rewards/").content.decode()
+    assert "Your perks" in page and "Winter drop, 48 h early" in page
+    assert "EARLY48" in page and "https://shop.example.com/drop?access=vip" in page
+    assert "Opens on" in page
+    assert "Ended on" in page and "OLD</code>" not in page  # an ended perk's code is gone
+    assert page.index("Winter drop") < page.index("Summer sale preview")

@@ -147,3 +147,24 @@ def test_the_append_only_ledger_trigger_allows_the_erasure(alice, books):
     account_delete(user=alice, actor=alice)
 
     assert _ledger_sums() == sums_before
+
+
+def test_erasure_removes_the_city_and_the_name_lookup(alice, books, program, publishable_key):
+    from rest_framework.test import APIClient
+
+    from storefront.services import advocate_findable_set
+
+    books.name = "Alice Wonder"
+    books.save(update_fields=["name"])
+    advocate_findable_set(advocate=books, findable=True, city="Trondheim", show_city=True)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {publishable_key}")
+    found = api.post("/api/v1/advocate-lookup", {"q": "alice"}, format="json").json()
+    assert [r.get("city") for r in found["results"]] == ["Trondheim"]
+
+    account_delete(user=alice, actor=alice)
+
+    erased = Advocate.objects.get(pk=books.pk)
+    assert (erased.city, erased.findable, erased.findable_show_city) == ("", False, False)
+    again = api.post("/api/v1/advocate-lookup", {"q": "alice"}, format="json").json()
+    assert again["results"] == []

@@ -120,3 +120,11 @@ def test_the_export_takes_a_fixed_number_of_queries(alice, alice_data, django_as
 )
 def test_it_masks_email_addresses(email, masked):
     assert mask_email(email) == masked
+
+
+def test_it_exports_the_name_lookup_choice_and_the_city(alice_client, alice_data):
+    from storefront.services import advocate_findable_set
+
+    advocate_findable_set(advocate=alice_data, findable=True, city="Bergen", show_city=True)
+    [acme] = json.loads(alice_client.get("/account/data.json").content)["advocates"]
+    assert (acme["city"], acme["findable"], acme["findable_show_city"]) == ("Bergen", True, True)
