@@ -378,6 +378,10 @@ API_RATE_LIMITS = {
     "anonymous": env.str("API_RATE_ANONYMOUS", default="120/m"),
     "invalid_key": env.str("API_RATE_INVALID_KEY", default="30/m"),
 }
+# Clicks on /r/<code> per client address ("N/s", "N/m", "N/h"; empty: no limit). Past
+# it the visitor is still sent to the shop, but no click is recorded and no
+# attribution set (a bot cannot inflate clicks or hand out click ids).
+REDIRECT_RATE_PER_IP = env.str("REDIRECT_RATE_PER_IP", default="120/m")
 # Failed sign-ins (admin and portal): AXES_FAILURE_LIMIT wrong passwords for one
 # account from one address lock that pair out for LOGIN_LOCKOUT_MINUTES. Locking by
 # account alone would let anyone lock an advocate out; by address alone would let a
