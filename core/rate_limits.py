@@ -54,7 +54,7 @@ def rate_limit_hit(request, *, group: str, key: str, rate: str | None) -> Usage:
 
 @functools.lru_cache(maxsize=16)
 def _parse_rate(rate: str) -> tuple[int, int]:
-    """"120/m" -> (120, 60)."""
+    """The rate "120/m" as (120, 60)."""
     count, _, unit = rate.partition("/")
     seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit.strip()[-1:].lower()]
     return int(count), seconds * int(unit.strip()[:-1] or 1)
