@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -78,6 +79,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.facebook",
     "axes",  # failed sign-ins: lockout per account and address
+    "csp",  # Content-Security-Policy (core/csp.py)
     # The layers, bottom up (import-linter checks them in `make test`):
     "core",  # plumbing: errors, money, API errors, email sending, CORS
     "advocacy",  # programs, API keys, advocates, the audit log
@@ -96,6 +98,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "core.cors.BrowserApiCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -124,6 +127,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -420,6 +424,33 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+# Content-Security-Policy of every HTML page (core/csp.py; docs/deploy.md explains each
+# source). Scripts: this site's files, or inline with the request's nonce only.
+# Styles may be inline: the admin's and allauth's templates carry style attributes,
+# and a style runs no code. Forms post here, or to the sign-in and payout providers
+# a sign-in or onboarding form redirects to.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [
+            SELF,
+            "https://accounts.google.com",
+            "https://www.facebook.com",
+            "https://connect.stripe.com",
+        ],
+        # Only this site may frame its pages; the widgets widen it to the program's sites.
+        "frame-ancestors": [SELF],
+    },
 }
 
 # Referral cookie set by /r/<code> on the platform's host (embed.js keeps its own

@@ -49,13 +49,29 @@ def test_it_shows_the_advocates_stats(client, program, advocate, link):
     assert 'id="stat-clicks">2<' in response.content.decode()
 
 
+def _frame_ancestors(response) -> list[str]:
+    directives = dict(
+        d.strip().partition(" ")[::2] for d in response["Content-Security-Policy"].split(";")
+    )
+    return directives["frame-ancestors"].split()
+
+
+def test_the_widget_keeps_the_sites_script_policy(client, program):
+    """Framing is widened to the program's sites; scripts stay this site's or nonce'd."""
+    response = client.get(_signed(program))
+    policy = response["Content-Security-Policy"]
+    (script_src,) = [d.strip() for d in policy.split(";") if d.strip().startswith("script-src ")]
+    nonce = script_src.split("'nonce-")[1].rstrip("'")
+    assert f'<script nonce="{nonce}">' in response.content.decode()
+    assert "'unsafe-inline'" not in script_src
+
+
 def test_it_may_be_framed_by_the_programs_sites_only(client, program, settings):
     settings.DEBUG = True  # development: plain http pages may frame it too
     response = client.get(_signed(program))
     assert "X-Frame-Options" not in response
-    csp = response["Content-Security-Policy"]
-    assert csp.startswith("frame-ancestors 'self' ")
-    sources = csp.split()[1:]
+    sources = _frame_ancestors(response)
+    assert sources[0] == "'self'"
     for host in ["example.com", "shop.example.com"]:
         assert f"https://{host}:*" in sources
         assert f"http://{host}:*" in sources
@@ -67,7 +83,7 @@ def test_it_may_be_framed_by_the_programs_sites_only(client, program, settings):
 
 def test_in_production_only_https_pages_may_frame_it(client, program, settings):
     settings.DEBUG = False
-    sources = client.get(_signed(program))["Content-Security-Policy"].split()[1:]
+    sources = _frame_ancestors(client.get(_signed(program)))
     assert "https://example.com:*" in sources
     assert not [s for s in sources if s.startswith("http://")]
 
@@ -76,7 +92,7 @@ def test_an_ip_address_host_gets_no_subdomain_wildcard(client, program, settings
     settings.DEBUG = True  # a local merchant site over http
     program.allowed_domains = ["127.0.0.1"]
     program.save()
-    sources = client.get(_signed(program))["Content-Security-Policy"].split()
+    sources = _frame_ancestors(client.get(_signed(program)))
     assert "http://127.0.0.1:*" in sources
     assert not any("*.127.0.0.1" in s for s in sources)
 
