@@ -386,6 +386,8 @@ API_RATE_LIMITS = {
 # it the visitor is still sent to the shop, but no click is recorded and no
 # attribution set (a bot cannot inflate clicks or hand out click ids).
 REDIRECT_RATE_PER_IP = env.str("REDIRECT_RATE_PER_IP", default="120/m")
+# A rotated API key keeps working this long beside its replacement, then stops.
+API_KEY_ROTATION_OVERLAP_HOURS = env.int("API_KEY_ROTATION_OVERLAP_HOURS", default=24)
 # Failed sign-ins (admin and portal): AXES_FAILURE_LIMIT wrong passwords for one
 # account from one address lock that pair out for LOGIN_LOCKOUT_MINUTES. Locking by
 # account alone would let anyone lock an advocate out; by address alone would let a
