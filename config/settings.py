@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
+    "allauth.mfa",  # staff two-factor sign-in (core/staff_mfa.py)
     # Social sign-in: a provider appears on the sign-in page once a manager adds
     # its client id and secret in admin (Social accounts -> Social applications).
     "allauth.socialaccount",
@@ -109,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "core.staff_mfa.StaffTwoFactorMiddleware",
     "advocacy.middleware.AdvocateLanguageMiddleware",
     # Last, as django-axes asks: answers a locked-out sign-in with 429.
     "axes.middleware.AxesMiddleware",
@@ -204,6 +206,14 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_ADAPTER = "advocacy.adapters.AccountAdapter"
+
+# Two-factor sign-in (allauth's MFA): an authenticator app (TOTP) with recovery codes.
+# The admin signs in through allauth, so its staff get the code step too. With
+# STAFF_REQUIRE_2FA on, staff without an authenticator must set one up before the
+# admin opens (core/staff_mfa.py). On by default in production, off with DEBUG=1.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Advocacy")
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=not DEBUG)
 
 # Email: console by default, EMAIL_URL=smtp://host:port for a real server.
 _email = env.email_url("EMAIL_URL", default="consolemail://")

@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -42,6 +43,10 @@ api_v1 = [
     path("", include("measurement.api_urls")),
     re_path(r"^.*$", api_not_found),
 ]
+
+# The admin signs in through allauth: one sign-in page, its limits and its second
+# factor (core/staff_mfa.py) for managers too.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("r/<str:code>", referral_redirect, name="referral-redirect"),

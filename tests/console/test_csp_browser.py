@@ -93,6 +93,9 @@ def test_the_main_pages_run_without_a_csp_violation(page, live_server, demo, scr
     visit("/admin/advocacy/program/")
     visit("/admin/recruitment/segment/add/")
     screenshot("csp_admin_dashboard")
+    # Two-factor set-up (allauth's MFA pages).
+    visit("/accounts/2fa/")
+    visit("/accounts/2fa/totp/activate/")
     page.context.clear_cookies()
 
     # The widget, as a merchant's server signs it, and its copy button.

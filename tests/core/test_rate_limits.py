@@ -117,15 +117,18 @@ def test_the_client_address_is_read_past_trusted_proxies_only(
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_superuser(
+    user = django_user_model.objects.create_superuser(
         "manager", "manager@example.com", ADMIN_PASSWORD
     )
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user
 
 
 def _admin_login(client, password, ip):
+    """The admin signs in through allauth (core/staff_mfa.py)."""
     return client.post(
-        "/admin/login/?next=/admin/",
-        {"username": "manager", "password": password},
+        "/accounts/login/?next=/admin/",
+        {"login": "manager@example.com", "password": password},
         REMOTE_ADDR=ip,
     )
 
