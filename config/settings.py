@@ -392,6 +392,21 @@ API_RATE_LIMITS = {
     "anonymous": env.str("API_RATE_ANONYMOUS", default="120/m"),
     "invalid_key": env.str("API_RATE_INVALID_KEY", default="30/m"),
 }
+# Coupon and deal sites: a click whose Referer is on one of these (or a subdomain)
+# flags the referral (fraud signal coupon_site, docs/fraud.md). Comma-separated to
+# replace the list.
+FRAUD_COUPON_SITES = env.list(
+    "FRAUD_COUPON_SITES",
+    default=[
+        "retailmenot.com", "couponfollow.com", "coupons.com", "slickdeals.net", "dealspotr.com",
+        "knoji.com", "wethrift.com", "couponbirds.com", "promocodes.com", "dontpayfull.com",
+        "offers.com", "savings.com", "hotdeals.com", "joinhoney.com", "couponcabin.com",
+        "groupon.com", "vouchercodes.co.uk", "myvouchercodes.co.uk", "vouchercloud.com",
+        "hotukdeals.com", "latestdeals.co.uk", "mydealz.de", "sparwelt.de", "gutscheine.de",
+        "dealabs.com", "ma-reduc.com", "cuponation.com", "pepper.com", "ozbargain.com.au",
+        "discountcode.com", "promocode.com", "couponchief.com", "simplycodes.com",
+    ],
+)  # fmt: skip
 # Clicks on /r/<code> per client address ("N/s", "N/m", "N/h"; empty: no limit). Past
 # it the visitor is still sent to the shop, but no click is recorded and no
 # attribution set (a bot cannot inflate clicks or hand out click ids).

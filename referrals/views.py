@@ -77,6 +77,7 @@ def referral_redirect(request, code: str):
             placement=query.get("p", ""),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             ip=_client_ip(request),
+            referrer=request.META.get("HTTP_REFERER", ""),
         )
     )
     # A plain 302: the target is the program's validated landing URL or an
