@@ -17,6 +17,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 
 SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+# The admin, and the pages served beside it through admin_view (the dashboard's CSVs).
+STAFF_PATHS = ("/admin/", "/measurement/dashboard/")
 
 
 def needs_second_factor(user) -> bool:
@@ -34,7 +36,7 @@ class StaffTwoFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path_info.startswith("/admin/") and needs_second_factor(request.user):
+        if request.path_info.startswith(STAFF_PATHS) and needs_second_factor(request.user):
             messages.warning(
                 request,
                 "Managers sign in with a second factor: set up an authenticator app to "

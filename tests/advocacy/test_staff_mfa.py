@@ -64,6 +64,7 @@ def test_with_2fa_required_staff_set_it_up_before_the_admin_opens(client, manage
     assert response["Location"].startswith("/accounts/2fa/totp/activate/?next=")
     # Every admin page, not only the index.
     assert client.get("/admin/advocacy/apikey/").status_code == 302
+    assert client.get("/measurement/dashboard/funnel.csv").status_code == 302
     # The portal and the set-up pages stay reachable.
     assert client.get("/accounts/2fa/").status_code == 200
     TOTP.activate(manager, generate_totp_secret())
