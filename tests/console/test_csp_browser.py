@@ -90,9 +90,11 @@ def test_the_main_pages_run_without_a_csp_violation(page, live_server, demo, scr
                           is_superuser=True)  # fmt: skip
     _sign_in(page, live_server, manager)
     visit("/admin/", ready="() => document.querySelector('canvas') === null || window.Chart")
-    visit("/admin/advocacy/program/")
-    visit("/admin/recruitment/segment/add/")
     screenshot("csp_admin_dashboard")
+    visit("/admin/advocacy/program/")
+    visit("/admin/recruitment/segment/add/")  # its live count is a nonce'd script
+    page.locator("#segment-live-error", has_text="program").wait_for()
+    screenshot("csp_admin_segment")
     # Two-factor set-up (allauth's MFA pages).
     visit("/accounts/2fa/")
     visit("/accounts/2fa/totp/activate/")
