@@ -49,6 +49,28 @@ class SecretKeyRequired(exceptions.PermissionDenied):
     api_code = "secret_key_required"
 
 
+class ScopeMissing(exceptions.PermissionDenied):
+    api_code = "scope_missing"
+
+
+def required_scope(request, view) -> str:
+    """The scope a request needs: ``read`` for GET/HEAD/OPTIONS; else the view's
+    ``api_scope`` (e.g. ``conversions:write``), ``actions`` when it names none."""
+    if request.method in permissions.SAFE_METHODS:
+        return ApiKey.Scope.READ.value
+    return str(getattr(view, "api_scope", ApiKey.Scope.ACTIONS.value))
+
+
+def _check_scope(request, view) -> None:
+    key = request.auth
+    scope = str(required_scope(request, view))
+    if not key.allows(scope):
+        raise ScopeMissing(
+            f"This key's scopes ({', '.join(key.scopes)}) do not include '{scope}', which "
+            "this request needs. A manager can widen them in the admin (API keys)."
+        )
+
+
 class HasSecretKey(permissions.BasePermission):
     def has_permission(self, request, view):
         key = request.auth
@@ -56,6 +78,7 @@ class HasSecretKey(permissions.BasePermission):
             raise exceptions.NotAuthenticated("Missing API key: send 'Authorization: Bearer sk_…'.")
         if key.kind != ApiKey.Kind.SECRET:
             raise SecretKeyRequired()
+        _check_scope(request, view)
         return True
 
 
@@ -63,6 +86,7 @@ class HasAnyKey(permissions.BasePermission):
     def has_permission(self, request, view):
         if request.auth is None:
             raise exceptions.NotAuthenticated("Missing API key: send 'Authorization: Bearer …'.")
+        _check_scope(request, view)  # publishable keys pass: their endpoints are built for them
         return True
 
 

@@ -178,6 +178,10 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def default_api_key_scopes() -> list[str]:
+    return ["full"]
+
+
 class ApiKey(models.Model):
     class Kind(models.TextChoices):
         SECRET = "secret", "Secret (server side)"
@@ -185,14 +189,34 @@ class ApiKey(models.Model):
 
     PREFIXES = {Kind.SECRET: "sk_", Kind.PUBLISHABLE: "pk_"}
 
+    class Scope(models.TextChoices):
+        """What a secret key may do (docs/integration.md, "API keys")."""
+
+        FULL = "full", "Full access"
+        READ = "read", "Read (every GET)"
+        ADVOCATES_WRITE = "advocates:write", "Enrol advocates"
+        REFERRALS_WRITE = "referrals:write", "Record referred friends"
+        CONVERSIONS_WRITE = "conversions:write", "Record orders and refunds"
+        ACTIONS = "actions", "Everything else that changes data"
+
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="api_keys")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     name = models.CharField(max_length=80, blank=True)
     prefix = models.CharField(max_length=16, help_text="First characters, to recognise a key.")
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(
+        default=default_api_key_scopes,
+        help_text="What a secret key may do; publishable keys only ever do what a browser does.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the key was rotated: it works until then."
+    )
+    replaced_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replaces"
+    )
 
     class Meta:
         verbose_name = "API key"
@@ -207,7 +231,15 @@ class ApiKey(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+    def allows(self, scope: str) -> bool:
+        """Whether this key may act in ``scope`` (publishable keys: their endpoints decide)."""
+        return self.kind == self.Kind.PUBLISHABLE or bool(
+            {self.Scope.FULL, scope} & set(self.scopes or ())
+        )
 
 
 class Advocate(models.Model):
@@ -287,6 +319,8 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATED = "api_key.created", "API key created"
     API_KEY_RENAMED = "api_key.renamed", "API key renamed"
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
+    API_KEY_ROTATED = "api_key.rotated", "API key rotated"
+    API_KEY_SCOPES_CHANGED = "api_key.scopes_changed", "API key scopes changed"
     ADVOCATE_ENROLLED = "advocate.enrolled", "Advocate enrolled"
     ADVOCATE_JOINED = "advocate.joined", "Advocate joined"
     ADVOCATE_UPDATED = "advocate.updated", "Advocate updated"

@@ -13,5 +13,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "A program's secret key (sk_…); POST /api/v1/referrals, "
             "/placement-events, /post-purchase(/enrol) and /advocate-lookup also accept the "
-            "publishable key (pk_…).",
+            "publishable key (pk_…). A secret key may be limited to scopes (read, "
+            "advocates:write, referrals:write, conversions:write, actions; full by default): "
+            "a call outside them is 403 scope_missing.",
         }

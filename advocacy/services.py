@@ -2,7 +2,9 @@
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -73,18 +75,103 @@ def program_create(
     return program, secret, publishable
 
 
+def _valid_scopes(kind: str, scopes) -> list[str]:
+    if kind == ApiKey.Kind.PUBLISHABLE:
+        return [ApiKey.Scope.FULL]  # a publishable key does what a browser does, no more
+    scopes = sorted(set(scopes or ()))
+    unknown = set(scopes) - set(ApiKey.Scope.values)
+    if unknown or not scopes:
+        raise Unprocessable(
+            "invalid_scopes",
+            f"Scopes are one or more of {', '.join(ApiKey.Scope.values)}; got {scopes}.",
+        )
+    return scopes
+
+
 def api_key_create(
-    *, program: Program, kind: str, name: str = "", raw: str | None = None, actor=None
+    *,
+    program: Program,
+    kind: str,
+    name: str = "",
+    raw: str | None = None,
+    scopes=(ApiKey.Scope.FULL,),
+    actor=None,
 ) -> tuple[ApiKey, str]:
     """Create an API key; the raw key is returned once and only its hash is kept."""
     raw = raw or ApiKey.generate_raw(kind)
     if not raw.startswith(ApiKey.PREFIXES[kind]):
         raise ServiceError("invalid_key", "Key prefix does not match its kind.")
     key = ApiKey.objects.create(
-        program=program, kind=kind, name=name, prefix=raw[:10], key_hash=hash_key(raw)
+        program=program,
+        kind=kind,
+        name=name,
+        prefix=raw[:10],
+        key_hash=hash_key(raw),
+        scopes=_valid_scopes(kind, scopes),
     )
-    audit_log(action=AuditAction.API_KEY_CREATED, obj=key, program=program, actor=actor)
+    audit_log(
+        action=AuditAction.API_KEY_CREATED,
+        obj=key,
+        program=program,
+        actor=actor,
+        data={"scopes": key.scopes},
+    )
     return key, raw
+
+
+def api_key_set_scopes(*, key: ApiKey, scopes, actor=None) -> None:
+    """Change what a secret key may do; takes effect on its next request."""
+    scopes = _valid_scopes(key.kind, scopes)
+    if scopes == sorted(key.scopes or ()):
+        return
+    with transaction.atomic():
+        before = key.scopes
+        key.scopes = scopes
+        key.save(update_fields=["scopes"])
+        audit_log(
+            action=AuditAction.API_KEY_SCOPES_CHANGED,
+            obj=key,
+            program=key.program,
+            actor=actor,
+            data={"before": before, "after": scopes},
+        )
+
+
+def api_key_rotate(
+    *, key: ApiKey, overlap: timedelta | None = None, actor=None
+) -> tuple[ApiKey, str]:
+    """A new key in ``key``'s place (same kind, name and scopes); the old one keeps
+    working for ``overlap`` (``API_KEY_ROTATION_OVERLAP_HOURS``), then stops.
+
+    Rotating a key already rotated is refused: rotate its replacement.
+    """
+    if overlap is None:
+        overlap = timedelta(hours=settings.API_KEY_ROTATION_OVERLAP_HOURS)
+    if overlap < timedelta(0):
+        raise Unprocessable("invalid_overlap", "The overlap cannot be negative.")
+    with transaction.atomic():
+        old = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if not old.is_active:
+            raise Unprocessable("key_inactive", "This key is revoked or expired already.")
+        if old.replaced_by_id is not None:
+            raise Unprocessable(
+                "key_rotated", "This key was rotated already: rotate its successor."
+            )
+        new, raw = api_key_create(
+            program=old.program, kind=old.kind, name=old.name, scopes=old.scopes, actor=actor
+        )
+        old.expires_at = timezone.now() + overlap
+        old.replaced_by = new
+        old.save(update_fields=["expires_at", "replaced_by"])
+        audit_log(
+            action=AuditAction.API_KEY_ROTATED,
+            obj=old,
+            program=old.program,
+            actor=actor,
+            data={"replaced_by": new.prefix, "expires_at": old.expires_at.isoformat()},
+        )
+    key.expires_at, key.replaced_by = old.expires_at, new
+    return new, raw
 
 
 def api_key_rename(*, key: ApiKey, actor=None) -> None:
@@ -111,14 +198,16 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     """The active key matching ``raw``, with its program; records when it was last used."""
     if not raw or not raw.startswith(("sk_", "pk_")) or len(raw) > 100:
         return None
+    now = timezone.now()
     key = (
         ApiKey.objects.select_related("program")
         .filter(key_hash=hash_key(raw), revoked_at__isnull=True)
+        # A rotated key works until the end of its overlap.
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .first()
     )
     if key is None:
         return None
-    now = timezone.now()
     # Write at most once a minute per key, not on every request.
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)

@@ -576,6 +576,8 @@ class ScaleOut:
                 "CELERY_RESTORE_INTERVAL": "5",
                 "CELERY_RESTORE_THROTTLE": "1",
                 "CLICK_SPOOL_DIR": str(self.tmp / "clicks"),
+                # The load comes from one address: counted, never past the limit.
+                "REDIRECT_RATE_PER_IP": "1000000000/m",
                 "WEBHOOK_ALLOW_PRIVATE_URLS": "1",
                 "WEBHOOK_RETRY_DELAYS": "1,1,1,1,1",
                 "WEBHOOK_TIMEOUT_SECONDS": "5",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -72,12 +73,14 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "allauth",
     "allauth.account",
+    "allauth.mfa",  # staff two-factor sign-in (core/staff_mfa.py)
     # Social sign-in: a provider appears on the sign-in page once a manager adds
     # its client id and secret in admin (Social accounts -> Social applications).
     "allauth.socialaccount",
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.facebook",
     "axes",  # failed sign-ins: lockout per account and address
+    "csp",  # Content-Security-Policy (core/csp.py)
     # The layers, bottom up (import-linter checks them in `make test`):
     "core",  # plumbing: errors, money, API errors, email sending, CORS
     "advocacy",  # programs, API keys, advocates, the audit log
@@ -96,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.csp.ContentSecurityPolicyMiddleware",
     "core.cors.BrowserApiCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "core.staff_mfa.StaffTwoFactorMiddleware",
     "advocacy.middleware.AdvocateLanguageMiddleware",
     # Last, as django-axes asks: answers a locked-out sign-in with 429.
     "axes.middleware.AxesMiddleware",
@@ -124,6 +129,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -200,6 +206,14 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_ADAPTER = "advocacy.adapters.AccountAdapter"
+
+# Two-factor sign-in (allauth's MFA): an authenticator app (TOTP) with recovery codes.
+# The admin signs in through allauth, so its staff get the code step too. With
+# STAFF_REQUIRE_2FA on, staff without an authenticator must set one up before the
+# admin opens (core/staff_mfa.py). On by default in production, off with DEBUG=1.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Advocacy")
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=not DEBUG)
 
 # Email: console by default, EMAIL_URL=smtp://host:port for a real server.
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -382,6 +396,27 @@ API_RATE_LIMITS = {
     "anonymous": env.str("API_RATE_ANONYMOUS", default="120/m"),
     "invalid_key": env.str("API_RATE_INVALID_KEY", default="30/m"),
 }
+# Coupon and deal sites: a click whose Referer is on one of these (or a subdomain)
+# flags the referral (fraud signal coupon_site, docs/fraud.md). Comma-separated to
+# replace the list.
+FRAUD_COUPON_SITES = env.list(
+    "FRAUD_COUPON_SITES",
+    default=[
+        "retailmenot.com", "couponfollow.com", "coupons.com", "slickdeals.net", "dealspotr.com",
+        "knoji.com", "wethrift.com", "couponbirds.com", "promocodes.com", "dontpayfull.com",
+        "offers.com", "savings.com", "hotdeals.com", "joinhoney.com", "couponcabin.com",
+        "groupon.com", "vouchercodes.co.uk", "myvouchercodes.co.uk", "vouchercloud.com",
+        "hotukdeals.com", "latestdeals.co.uk", "mydealz.de", "sparwelt.de", "gutscheine.de",
+        "dealabs.com", "ma-reduc.com", "cuponation.com", "pepper.com", "ozbargain.com.au",
+        "discountcode.com", "promocode.com", "couponchief.com", "simplycodes.com",
+    ],
+)  # fmt: skip
+# Clicks on /r/<code> per client address ("N/s", "N/m", "N/h"; empty: no limit). Past
+# it the visitor is still sent to the shop, but no click is recorded and no
+# attribution set (a bot cannot inflate clicks or hand out click ids).
+REDIRECT_RATE_PER_IP = env.str("REDIRECT_RATE_PER_IP", default="120/m")
+# A rotated API key keeps working this long beside its replacement, then stops.
+API_KEY_ROTATION_OVERLAP_HOURS = env.int("API_KEY_ROTATION_OVERLAP_HOURS", default=24)
 # Failed sign-ins (admin and portal): AXES_FAILURE_LIMIT wrong passwords for one
 # account from one address lock that pair out for LOGIN_LOCKOUT_MINUTES. Locking by
 # account alone would let anyone lock an advocate out; by address alone would let a
@@ -420,6 +455,37 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api_schema.add_error_responses",
+    ],
+}
+
+# Content-Security-Policy of every HTML page (core/csp.py; docs/deploy.md explains each
+# source). Scripts: this site's files, or inline with the request's nonce only.
+# Styles may be inline: the admin's and allauth's templates carry style attributes,
+# and a style runs no code. Forms post here, or to the sign-in and payout providers
+# a sign-in or onboarding form redirects to.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [
+            SELF,
+            "https://accounts.google.com",
+            "https://www.facebook.com",
+            "https://connect.stripe.com",
+        ],
+        # Only this site may frame its pages; the widgets widen it to the program's sites.
+        "frame-ancestors": [SELF],
+    },
 }
 
 # Referral cookie set by /r/<code> on the platform's host (embed.js keeps its own

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -74,6 +75,7 @@ def exception_handler(exc, context):
     return resp
 
 
+@csrf_exempt  # an API client sends no CSRF token: a POST here is a JSON 404, not a 403 page
 def api_not_found(request, *args, **kwargs):
     """JSON 404 for any unknown path under /api/v1/."""
     return JsonResponse(

@@ -68,3 +68,23 @@ class ResilientRedisCache(RedisCache):
             raise ValueError(f"Key {key!r} not found (cache unavailable).")
 
         return self._call(missing, super().incr, key, delta, version)
+
+    def count(self, key, timeout: int, version=None) -> int:
+        """Increment a counter, creating it with ``timeout``: one round trip (0 when down).
+
+        Django's ``incr`` asks whether the key exists first (two round trips) and
+        cannot create it; a rate-limit counter on the redirect wants neither.
+        """
+        key = self.make_and_validate_key(key, version=version)
+
+        def hit():
+            # Both commands in one round trip. The expiry is renewed each time (the
+            # key names its window, so it lives at most a window past its last hit)
+            # rather than set on the first hit only, which a crash between the two
+            # would leave without one.
+            pipeline = self._cache.get_client(key, write=True).pipeline(transaction=False)
+            pipeline.incr(key)
+            pipeline.expire(key, timeout)
+            return pipeline.execute()[0]
+
+        return self._call(lambda: 0, hit)

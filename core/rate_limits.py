@@ -10,9 +10,12 @@ folder every gunicorn worker shares, where a burst can slip a few requests past
 the limit (increments there are not atomic), never block a client wrongly.
 """
 
+import functools
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
 
@@ -47,6 +50,44 @@ def rate_limit_hit(request, *, group: str, key: str, rate: str | None) -> Usage:
     if usage is None:  # RATELIMIT_ENABLE off
         return Usage(limited=False, retry_after=0)
     return Usage(limited=usage["should_limit"], retry_after=max(1, int(usage["time_left"])))
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_rate(rate: str) -> tuple[int, int]:
+    """The rate "120/m" as (120, 60)."""
+    count, _, unit = rate.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit.strip()[-1:].lower()]
+    return int(count), seconds * int(unit.strip()[:-1] or 1)
+
+
+def over_rate_limit(*, group: str, key: str, rate: str | None) -> bool:
+    """Count one hit of ``key``; True when it is past ``rate`` in the current fixed window.
+
+    The hot-path variant of ``rate_limit_hit``: one counter increment (one round
+    trip on Redis; see ``ResilientRedisCache.count``), no usage details. Fails
+    open: a cache that cannot count limits nobody.
+    """
+    if not rate or not getattr(settings, "RATELIMIT_ENABLE", True):
+        return False
+    limit, period = _parse_rate(rate)
+    window = int(time.time()) // period
+    cache_key = f"rl:{group}:{key}:{window}"
+    timeout = period + 1
+    counter = getattr(cache, "count", None)
+    if counter is not None:
+        return counter(cache_key, timeout) > limit
+    try:
+        count = cache.incr(cache_key)
+    except ValueError:  # the window's first hit (or the key expired meanwhile)
+        count = 1 if cache.add(cache_key, 1, timeout) else cache.incr(cache_key)
+    return count > limit
+
+
+def redirect_rate_limited(request) -> bool:
+    """One more click from this client address; True past ``REDIRECT_RATE_PER_IP``."""
+    return over_rate_limit(
+        group="redirect", key=client_ip(request), rate=settings.REDIRECT_RATE_PER_IP
+    )
 
 
 def login_username(request, credentials) -> str:

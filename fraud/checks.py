@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
+from django.conf import settings
 from django.db.models import Count, Q
 
 from advocacy.models import Advocate
 from referrals.models import Click, Conversion, Referral
+from referrals.placements import NAME_LOOKUP
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,46 @@ def refund_rate(facts: Facts, threshold) -> str | None:
     return None
 
 
+def _on_list(host: str, domains) -> str | None:
+    """The listed domain ``host`` is, or is a subdomain of (``www.x.com`` is ``x.com``)."""
+    host = host.lower().rstrip(".")
+    for domain in domains:
+        domain = domain.lower().strip().lstrip(".")
+        if domain and (host == domain or host.endswith("." + domain)):
+            return domain
+    return None
+
+
+def coupon_site(facts: Facts, threshold) -> str | None:
+    """The friend followed the link from a coupon or deal site (``FRAUD_COUPON_SITES``):
+    the "friend" was hunting a discount, nobody recommended the shop to them."""
+    host = facts.click.referrer_host if facts.click is not None else ""
+    if host and (domain := _on_list(host, settings.FRAUD_COUPON_SITES)):
+        return f"the link was clicked on a coupon site ({domain})"
+    return None
+
+
+def name_lookup_family(facts: Facts, threshold) -> str | None:
+    """A friend who picked the advocate by name at checkout shares their surname and
+    email domain: likely the advocate's own household rather than a friend they told."""
+    referral = facts.referral
+    if referral.placement != NAME_LOOKUP and not (
+        facts.conversion is not None
+        and facts.conversion.attribution_method == Conversion.Method.NAME_LOOKUP
+    ):
+        return None
+    friend, advocate = _folded(referral.friend_name).split(), _folded(facts.advocate.name).split()
+    if len(friend) < 2 or len(advocate) < 2 or friend[-1] != advocate[-1]:
+        return None
+    email = referral.friend_email_normalized or (
+        facts.conversion.customer_email_normalized if facts.conversion else ""
+    )
+    domain = email.rpartition("@")[2]
+    if domain and domain == facts.advocate.email_normalized.rpartition("@")[2]:
+        return f"picked by name, with the advocate's surname and email domain ({domain})"
+    return None
+
+
 SIGNALS: dict[str, Signal] = {
     s.name: s
     for s in (
@@ -217,6 +259,15 @@ SIGNALS: dict[str, Signal] = {
         Signal(
             "refund_rate", "flag", 40, 50, refund_rate,
             "THRESHOLD % or more of the advocate's referred orders (at least 3) were refunded.",
+        ),
+        Signal(
+            "coupon_site", "flag", 40, None, coupon_site,
+            "The friend clicked the link on a coupon or deal site (FRAUD_COUPON_SITES).",
+        ),
+        Signal(
+            "name_lookup_family", "flag", 50, None, name_lookup_family,
+            "A friend who picked the advocate by name at checkout has the advocate's "
+            "surname and email domain.",
         ),
     )
 }  # fmt: skip

@@ -3,7 +3,7 @@
 from urllib.parse import urlsplit
 
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -54,7 +54,9 @@ class TestimonialListApi(APIView):
             OpenApiParameter("featured", bool, description="Only featured ones."),
             OpenApiParameter("limit", int, description=f"At most {MAX_LIMIT} (default 20)."),
         ],
-        responses={200: TestimonialOutput(many=True)},
+        responses={
+            200: inline_serializer("TestimonialList", {"results": TestimonialOutput(many=True)})
+        },
     )
     def get(self, request):
         _check_browser_origin(request)

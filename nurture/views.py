@@ -1,34 +1,15 @@
 """Public pages of nurture: the embeddable testimonials widget and published photos."""
 
-import ipaddress
-
-from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET
 
 from advocacy.models import Program
+from core.csp import allow_framing_by
 
 from . import selectors
 from .models import Moderation, Testimonial
-
-
-def frame_ancestors(program: Program) -> str:
-    """CSP ``frame-ancestors``: the program's own sites (HTTPS; http too with DEBUG)."""
-    schemes = ("https", "http") if settings.DEBUG else ("https",)
-    sources = ["'self'"]
-    for host in sorted(program.redirect_hosts()):
-        try:
-            ipaddress.ip_address(host.strip("[]"))
-            is_ip = True
-        except ValueError:
-            is_ip = False
-        for scheme in schemes:
-            sources.append(f"{scheme}://{host}:*")
-            if not is_ip:
-                sources.append(f"{scheme}://*.{host}:*")
-    return "frame-ancestors " + " ".join(sources)
 
 
 @require_GET
@@ -50,8 +31,8 @@ def testimonials_widget(request, slug: str):
             ],
         },
     )
-    response["Content-Security-Policy"] = frame_ancestors(program)
-    return response
+    # The site's policy, with the program's own sites allowed to frame it.
+    return allow_framing_by(response, program.redirect_hosts())
 
 
 @require_GET

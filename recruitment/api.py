@@ -11,6 +11,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from advocacy.models import ApiKey
 from core.errors import ServiceError
 from core.hashing import fingerprint
 
@@ -86,6 +87,8 @@ class CustomerDetailApi(APIView):
 
 
 class ConversionBulkApi(APIView):
+    api_scope = ApiKey.Scope.CONVERSIONS_WRITE
+
     @extend_schema(request=ConversionBulkInput, responses={200: OpenApiResponse()})
     def post(self, request):
         backfill = request.data.get("backfill", False) if isinstance(request.data, dict) else False

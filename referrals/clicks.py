@@ -134,10 +134,10 @@ def clear_link_cache() -> None:
 
 # The columns a click row is written with, in order (see ``click_row``).
 COLUMNS = ("id", "program_id", "link_id", "advocate_id", "channel", "user_agent", "ip_hash",
-           "created_at", "placement")  # fmt: skip
+           "created_at", "placement", "referrer_host")  # fmt: skip
 
 
-INSERT_CHUNK = 500  # rows per statement (9 parameters each: within SQLite's limit)
+INSERT_CHUNK = 500  # rows per statement (10 parameters each: within SQLite's limit)
 
 
 def insert_rows(rows: list[tuple]) -> None:
@@ -149,11 +149,11 @@ def insert_rows(rows: list[tuple]) -> None:
             # The whole batch as one JSON parameter: serialised in C, unpacked by
             # PostgreSQL (on its own core), instead of adapting 8 values per row.
             batch = json.dumps(
-                [(str(r[0]), *r[1:7], r[7].isoformat(), r[8]) for r in rows],
+                [(str(r[0]), *r[1:7], r[7].isoformat(), r[8], r[9]) for r in rows],
                 separators=(",", ":"),
             )
             types = ("uuid", "bigint", "bigint", "bigint", "text", "text", "text", "timestamptz",
-                     "text")  # fmt: skip
+                     "text", "text")  # fmt: skip
             fields = ", ".join(f"(e->>{i})::{t}" for i, t in enumerate(types))
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT {fields} "  # noqa: S608
@@ -177,6 +177,7 @@ def insert_rows(rows: list[tuple]) -> None:
                         *r[1:7],
                         at_field.get_db_prep_value(r[7], connection),
                         r[8],
+                        r[9],
                     )
                 ],
             )
@@ -188,7 +189,9 @@ ORPHAN_CHECK_SECONDS = 1.0
 
 def _encode(row: tuple) -> bytes:
     return (
-        json.dumps([str(row[0]), *row[1:7], row[7].isoformat(), row[8]], separators=(",", ":"))
+        json.dumps(
+            [str(row[0]), *row[1:7], row[7].isoformat(), row[8], row[9]], separators=(",", ":")
+        )
         + "\n"
     ).encode()
 
@@ -196,9 +199,17 @@ def _encode(row: tuple) -> bytes:
 def _decode(line: bytes) -> tuple | None:
     try:
         values = json.loads(line)
-        # A line spooled before clicks had a placement has 8 values.
+        # A line spooled before clicks had a placement has 8 values, before they had a
+        # referrer host 9: the missing ones are empty.
         placement = values[8] if len(values) > 8 else ""
-        return (uuid.UUID(values[0]), *values[1:7], datetime.fromisoformat(values[7]), placement)
+        referrer_host = values[9] if len(values) > 9 else ""
+        return (
+            uuid.UUID(values[0]),
+            *values[1:7],
+            datetime.fromisoformat(values[7]),
+            placement,
+            referrer_host,
+        )
     except (ValueError, IndexError, TypeError):
         return None  # a line cut short by a crash mid-write: nothing to recover
 

@@ -39,6 +39,13 @@ class Click(models.Model):
     placement = models.CharField(
         max_length=40, blank=True, help_text="Where the link was shown (referrals.placements)."
     )
+    referrer_host = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="The host of the page the link was clicked on (its Referer), if the "
+        "browser sent one: coupon sites are a fraud signal.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

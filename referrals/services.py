@@ -4,6 +4,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -68,10 +69,12 @@ def click_record(
     user_agent: str = "",
     ip: str = "",
     placement: str = "",
+    referrer: str = "",
 ) -> uuid.UUID:
     """Record a click on a referral link; returns the click id for the landing URL.
 
-    The row may be written a moment later, in a batch (see ``referrals.clicks``).
+    ``referrer`` is the request's ``Referer``: only its host is kept. The row may be
+    written a moment later, in a batch (see ``referrals.clicks``).
     """
     placement = placement_clean(placement)
     click_id = clicks.new_click_id(link.pk, placement=placement)
@@ -87,9 +90,21 @@ def click_record(
             hashlib.sha256(ip.encode()).hexdigest() if ip else "",
             timezone.now(),
             placement,
+            referrer_host(referrer),
         )
     )
     return click_id
+
+
+def referrer_host(referrer: str) -> str:
+    """The host of a ``Referer`` header ("" when absent or unreadable)."""
+    if not referrer:
+        return ""
+    try:
+        host = urlsplit(referrer.replace("\x00", "")).hostname or ""
+    except ValueError:
+        return ""
+    return host[:255]
 
 
 def _is_self_referral(

@@ -6,7 +6,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from core.rate_limits import client_ip
+from core.rate_limits import client_ip, redirect_rate_limited
 from core.url_safety import url_ambiguity
 
 from . import selectors, services
@@ -66,8 +66,9 @@ def referral_redirect(request, code: str):
     # Most clicks carry no query string: skip building a QueryDict for them.
     query = request.GET if request.META.get("QUERY_STRING") else {}
     target = _target(program, query.get("to"))
-    if not selectors.link_accepts_clicks(link):
-        # A paused program or advocate still gets the friend to the shop, untracked.
+    if not selectors.link_accepts_clicks(link) or redirect_rate_limited(request):
+        # A paused program or advocate, or an address past REDIRECT_RATE_PER_IP,
+        # still gets the friend to the shop, untracked: no click, no attribution.
         return HttpResponseRedirect(target)
     click_id = str(
         services.click_record(
@@ -76,6 +77,7 @@ def referral_redirect(request, code: str):
             placement=query.get("p", ""),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
             ip=_client_ip(request),
+            referrer=request.META.get("HTTP_REFERER", ""),
         )
     )
     # A plain 302: the target is the program's validated landing URL or an

@@ -43,6 +43,8 @@ def _created(created: bool) -> int:
 
 
 class AdvocateCreateApi(APIView):
+    api_scope = ApiKey.Scope.ADVOCATES_WRITE
+
     @extend_schema(
         request=AdvocateCreateInput, responses={200: AdvocateOutput, 201: AdvocateOutput}
     )
@@ -72,6 +74,7 @@ class ReferralCreateApi(APIView):
     """A referred friend signed up (secret key, or publishable key from the browser)."""
 
     permission_classes = [HasAnyKey]
+    api_scope = ApiKey.Scope.REFERRALS_WRITE
 
     @extend_schema(
         request=ReferralCreateInput,
@@ -128,6 +131,8 @@ def _check_browser_origin(request) -> None:
 class ConversionCreateApi(APIView):
     """A purchase. The same order id again returns the first result."""
 
+    api_scope = ApiKey.Scope.CONVERSIONS_WRITE
+
     @extend_schema(request=ConversionCreateInput, responses={201: OpenApiResponse()})
     def post(self, request):
         data = ConversionCreateInput(data=request.data)
@@ -151,6 +156,8 @@ class ConversionCreateApi(APIView):
 
 class RefundCreateApi(APIView):
     """Refund an order in whole (no amount) or in part, reversing its rewards."""
+
+    api_scope = ApiKey.Scope.CONVERSIONS_WRITE
 
     @extend_schema(request=RefundCreateInput, responses={201: OpenApiResponse()})
     def post(self, request, order_id):

@@ -1,12 +1,10 @@
-"""Reads for the advocate widget: the offer in words, the share links, who may frame it."""
+"""Reads for the advocate widget: the offer in words, the share links, its stats."""
 
-import ipaddress
 import re
 from datetime import datetime
 
 import qrcode
 import qrcode.image.svg
-from django.conf import settings
 from django.db.models import Count, Q, Value
 from django.db.models.functions import Coalesce, NullIf
 
@@ -37,27 +35,6 @@ def widget_context(*, advocate: Advocate, event_token: str = "") -> dict:
         ),
         "stats": advocate_stats(advocate=advocate),
     }
-
-
-def frame_ancestors(program: Program) -> str:
-    """The CSP ``frame-ancestors`` allowing the program's own sites (any port, subdomains).
-
-    Over HTTPS only in production: a page served over plain HTTP can be altered on the
-    way, so it must not frame a customer's widget. ``DEBUG=1`` allows http too.
-    """
-    schemes = ("https", "http") if settings.DEBUG else ("https",)
-    sources = ["'self'"]
-    for host in sorted(program.redirect_hosts()):
-        try:
-            ipaddress.ip_address(host.strip("[]"))
-            is_ip = True
-        except ValueError:
-            is_ip = False
-        for scheme in schemes:
-            sources.append(f"{scheme}://{host}:*")
-            if not is_ip:
-                sources.append(f"{scheme}://*.{host}:*")
-    return "frame-ancestors " + " ".join(sources)
 
 
 # ---------------------------------------------------------------- placements

@@ -34,7 +34,10 @@ def widget_open(
     Raises ``WidgetSignatureError`` for a bad or expired signature (nothing is
     created) and ``ServiceError`` when the customer cannot be an advocate here.
     """
-    widget_verify(program=program, email=email, external_id=external_id, expires=expires, sig=sig)
+    # The name only when the signature covers it (an older signature: no name).
+    name = widget_verify(
+        program=program, email=email, external_id=external_id, expires=expires, sig=sig, name=name
+    )
     if not program.is_active:
         raise ServiceError("program_inactive", "This referral program is not active.", status=404)
     try:
@@ -148,12 +151,13 @@ def prompt_identity(*, program: Program, token: str) -> dict:
         "expires": values.get("expires", ""),
         "sig": values.get("sig", ""),
     }
-    widget_verify(
+    identity["name"] = widget_verify(
         program=program,
         email=identity["email"],
         external_id=identity["external_id"],
         expires=identity["expires"],
         sig=identity["sig"],
+        name=identity["name"],
     )
     return identity
 

@@ -2,8 +2,13 @@
 
 The merchant's server signs who the logged-in customer is with the program's
 ``widget_secret``; the widget trusts an identity only with a valid, unexpired
-signature. The message is ``"{program_slug}|{email}|{external_id}|{expires}"``
-(``external_id`` empty when absent, ``expires`` a Unix timestamp in seconds).
+signature. The message is ``"{program_slug}|{email}|{external_id}|{expires}|{name}"``
+(``external_id`` and ``name`` empty when absent, ``expires`` a Unix timestamp in
+seconds), so the name shown and enrolled cannot be altered in the URL.
+
+A signature over the older message without the name,
+``"{program_slug}|{email}|{external_id}|{expires}"``, still opens the widget, but
+then the URL's ``name`` is ignored: nothing unsigned is trusted.
 """
 
 import hashlib
@@ -20,16 +25,31 @@ class WidgetSignatureError(Exception):
     """The widget's identity cannot be trusted; the message says why, for the merchant."""
 
 
-def widget_message(*, program_slug: str, email: str, external_id: str | None, expires: int) -> str:
-    return f"{program_slug}|{email}|{external_id or ''}|{expires}"
+def widget_message(
+    *,
+    program_slug: str,
+    email: str,
+    external_id: str | None,
+    expires: int,
+    name: str | None = None,
+) -> str:
+    """The signed text; ``name=None`` gives the older message without the name."""
+    message = f"{program_slug}|{email}|{external_id or ''}|{expires}"
+    return message if name is None else f"{message}|{name}"
 
 
 def widget_signature(
-    *, secret: str, program_slug: str, email: str, external_id: str | None, expires: int
+    *,
+    secret: str,
+    program_slug: str,
+    email: str,
+    external_id: str | None,
+    expires: int,
+    name: str | None = "",
 ) -> str:
     """Hex HMAC-SHA256 of the identity, as the merchant's server computes it."""
     message = widget_message(
-        program_slug=program_slug, email=email, external_id=external_id, expires=expires
+        program_slug=program_slug, email=email, external_id=external_id, expires=expires, name=name
     )
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
@@ -51,6 +71,7 @@ def widget_params(
         email=email,
         external_id=external_id,
         expires=expires,
+        name=name,
     )
     return {
         "email": email,
@@ -68,30 +89,44 @@ def widget_verify(
     external_id: str | None,
     expires: str,
     sig: str,
+    name: str = "",
     now: float | None = None,
-) -> None:
-    """Raise ``WidgetSignatureError`` unless ``sig`` signs this identity and has not expired."""
+) -> str:
+    """Raise ``WidgetSignatureError`` unless ``sig`` signs this identity and has not expired.
+
+    Returns the name to trust: ``name`` when the signature covers it, "" when it is
+    an older signature without the name.
+    """
     if not email or not sig or not expires:
         raise WidgetSignatureError("The widget URL needs email, expires and sig parameters.")
     try:
         expires_at = int(expires)
     except ValueError:
         raise WidgetSignatureError("expires must be a Unix timestamp in seconds.") from None
-    expected = widget_signature(
-        secret=program.widget_secret,
-        program_slug=program.slug,
-        email=email,
-        external_id=external_id,
-        expires=expires_at,
-    )
-    # Constant-time: the comparison must not tell an attacker how much of a guess was right.
-    if not hmac.compare_digest(expected.encode(), sig.strip().lower().encode()):
+    given = sig.strip().lower().encode()
+    trusted = None
+    for signed_name in (name, None):  # the name signed; else the older message without it
+        expected = widget_signature(
+            secret=program.widget_secret,
+            program_slug=program.slug,
+            email=email,
+            external_id=external_id,
+            expires=expires_at,
+            name=signed_name,
+        )
+        # Constant-time: the comparison must not tell an attacker how much of a guess was right.
+        if hmac.compare_digest(expected.encode(), given):
+            trusted = signed_name or ""
+            break
+    if trusted is None:
         raise WidgetSignatureError(
             "The signature does not match: sign "
-            '"<program>|<email>|<external_id>|<expires>" with this program\'s widget secret.'
+            '"<program>|<email>|<external_id>|<expires>|<name>" with this program\'s widget '
+            "secret."
         )
     if expires_at < (now if now is not None else time.time()):
         raise WidgetSignatureError("This widget link has expired: the page must sign a new one.")
+    return trusted
 
 
 # ---------------------------------------------------------------- event tokens

@@ -10,6 +10,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from advocacy.models import Program
+from core.csp import allow_framing_by
 from core.errors import ServiceError
 from referrals.placements import WIDGET
 from storefront import demo
@@ -91,7 +92,8 @@ def _widget_error(request, program, reason: str, status: int):
 
 def _widget_headers(response, program):
     if program is not None:
-        response["Content-Security-Policy"] = selectors.frame_ancestors(program)
+        # The site's policy, with the program's own sites allowed to frame it.
+        allow_framing_by(response, program.redirect_hosts())
     # Personal and signed: never cached, and the URL (email, signature) never sent onwards.
     response["Cache-Control"] = "private, no-store"
     response["Referrer-Policy"] = "no-referrer"

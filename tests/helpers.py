@@ -9,3 +9,17 @@ def post_conversion(api, **overrides):
     }
     body.update(overrides)
     return api.post("/api/v1/conversions", body, format="json", **extra)
+
+
+def browser_sign_in(page, base_url: str, user, password: str, next_url: str = "/admin/"):
+    """Sign in through allauth's form by email, as the admin and the portal do."""
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.get_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )
+    page.goto(f"{base_url}/accounts/login/?next={next_url}")
+    page.fill("input[name=login]", user.email)
+    page.fill("input[name=password]", password)
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url(f"{base_url}{next_url}")

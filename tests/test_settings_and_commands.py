@@ -225,7 +225,7 @@ def test_seed_demo_refuses_the_published_credentials_in_production(db, settings)
     call_command("seed_demo", "--allow-production", stdout=out)
     admin = User.objects.get(username="admin")
     assert not admin.check_password(demo.DEMO_ADMIN_PASSWORD)
-    printed = out.getvalue().split("login: admin / ")[1].split()[0]
+    printed = out.getvalue().split(f"login: {demo.DEMO_ADMIN_EMAIL} / ")[1].split()[0]
     assert admin.check_password(printed)
     assert not ApiKey.objects.filter(key_hash=hash_key(demo.DEMO_SECRET_KEY)).exists()
     secret = out.getvalue().split("Secret key:")[1].split()[0]

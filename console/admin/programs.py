@@ -16,6 +16,7 @@ from advocacy.models import (
     ProgramMembership,
     ShareMessage,
 )
+from core.errors import ServiceError
 from referrals.invitations import advocate_invite
 
 from . import setup
@@ -43,7 +44,8 @@ class ShareMessageInline(admin.TabularInline):
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
-    fields = ["kind", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = ["kind", "name", "prefix", "scopes", "created_at", "last_used_at", "expires_at",
+              "revoked_at"]  # fmt: skip
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -203,31 +205,62 @@ class ProgramAdmin(admin.ModelAdmin):
         formset.save_m2m()
 
 
+class ApiKeyForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(
+        choices=ApiKey.Scope.choices,
+        initial=[ApiKey.Scope.FULL],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What a secret key may do: give each system only what it needs (an order "
+        "feed: 'Record orders and refunds'). Publishable keys ignore this.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["program", "kind", "name", "scopes"]
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(ProgramScopedAdmin):
-    list_display = ["prefix", "program", "kind", "name", "created_at", "last_used_at", "revoked_at"]
+    form = ApiKeyForm
+    list_display = ["prefix", "program", "kind", "name", "scope_list", "created_at",
+                    "last_used_at", "expires_at", "revoked_at"]  # fmt: skip
     list_filter = ["kind", "program"]
     search_fields = ["prefix", "name"]
-    fields = ["program", "kind", "name"]
-    actions = ["revoke"]
+    fields = ["program", "kind", "name", "scopes"]
+    actions = ["rotate", "revoke"]
     write_role = Role.OWNER
 
+    @admin.display(description="Scopes")
+    def scope_list(self, obj):
+        return ", ".join(obj.scopes or ())
+
     def get_readonly_fields(self, request, obj=None):
-        return (
-            ["program", "kind", "prefix", "created_at", "last_used_at", "revoked_at"] if obj else []
-        )
+        if obj:
+            return ["program", "kind", "prefix", "created_at", "last_used_at", "expires_at",
+                    "replaced_by", "revoked_at"]  # fmt: skip
+        return []
 
     def get_fields(self, request, obj=None):
         if obj:
-            return ["program", "kind", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+            return ["program", "kind", "name", "scopes", "prefix", "created_at", "last_used_at",
+                    "expires_at", "replaced_by", "revoked_at"]  # fmt: skip
         return self.fields
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.api_key_rename(key=obj, actor=request.user)
+            if "name" in form.changed_data:
+                services.api_key_rename(key=obj, actor=request.user)
+            if "scopes" in form.changed_data:
+                services.api_key_set_scopes(
+                    key=obj, scopes=form.cleaned_data["scopes"], actor=request.user
+                )
             return
         key, raw = services.api_key_create(
-            program=obj.program, kind=obj.kind, name=obj.name, actor=request.user
+            program=obj.program,
+            kind=obj.kind,
+            name=obj.name,
+            scopes=form.cleaned_data["scopes"],
+            actor=request.user,
         )
         obj.pk = key.pk
         obj._state.adding = False
@@ -235,6 +268,26 @@ class ApiKeyAdmin(ProgramScopedAdmin):
             request,
             format_html("New key: <code>{}</code> — copy it now, it is not shown again.", raw),
         )
+
+    @admin.action(description="Rotate selected keys (the old ones keep working for a while)",
+                  permissions=["change"])  # fmt: skip
+    def rotate(self, request, queryset):
+        for key in self.writable(request, queryset):
+            try:
+                _, raw = services.api_key_rotate(key=key, actor=request.user)
+            except ServiceError as exc:
+                self.message_user(request, f"{key}: {exc.message}", messages.ERROR)
+                continue
+            messages.warning(
+                request,
+                format_html(
+                    "{} rotated: the new key is <code>{}</code> — copy it now, it is not shown "
+                    "again. The old key works until {} UTC, then stops.",
+                    key.prefix,
+                    raw,
+                    key.expires_at.strftime("%Y-%m-%d %H:%M"),
+                ),
+            )
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset):

@@ -34,9 +34,9 @@ class ReferralLinkAdmin(ProgramScopedAdmin):
 
 @admin.register(Click)
 class ClickAdmin(ReadOnlyAdmin):
-    list_display = ["id", "link", "advocate", "channel", "created_at"]
+    list_display = ["id", "link", "advocate", "channel", "referrer_host", "created_at"]
     list_filter = ["program", "channel"]
-    search_fields = ["id", "link__code", "advocate__email"]
+    search_fields = ["id", "link__code", "advocate__email", "referrer_host"]
     list_select_related = ["link", "advocate"]
 
 

@@ -2,8 +2,8 @@
 // Sign who the customer is with your program's widget secret and put the URL in an <iframe>.
 const crypto = require("node:crypto");
 
-function widgetSignature(widgetSecret, program, email, externalId, expires) {
-  const message = `${program}|${email}|${externalId || ""}|${expires}`;
+function widgetSignature(widgetSecret, program, email, externalId, expires, name = "") {
+  const message = `${program}|${email}|${externalId || ""}|${expires}|${name || ""}`;
   return crypto.createHmac("sha256", widgetSecret).update(message).digest("hex");
 }
 
@@ -15,7 +15,7 @@ function widgetUrl(platform, program, widgetSecret, email, externalId = "", name
     external_id: externalId || "",
     name,
     expires: String(expires),
-    sig: widgetSignature(widgetSecret, program, email, externalId, expires),
+    sig: widgetSignature(widgetSecret, program, email, externalId, expires, name),
   });
   return `${platform}/widget/${program}/?${query}`;
 }

@@ -10,8 +10,8 @@ import time
 from urllib.parse import urlencode
 
 
-def widget_signature(widget_secret, program, email, external_id, expires):
-    message = f"{program}|{email}|{external_id or ''}|{expires}"
+def widget_signature(widget_secret, program, email, external_id, expires, name=""):
+    message = f"{program}|{email}|{external_id or ''}|{expires}|{name or ''}"
     return hmac.new(widget_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
@@ -24,7 +24,7 @@ def widget_url(platform, program, widget_secret, email, external_id="", name="",
             "external_id": external_id or "",
             "name": name,
             "expires": expires,
-            "sig": widget_signature(widget_secret, program, email, external_id, expires),
+            "sig": widget_signature(widget_secret, program, email, external_id, expires, name),
         }
     )
     return f"{platform}/widget/{program}/?{query}"

@@ -284,7 +284,9 @@ def test_creating_an_api_key_shows_the_raw_key_once_and_stores_its_hash(
 ):
     client = as_user(client, alice)
     response = client.post(
-        url(ApiKey, "add"), {"program": program_a.pk, "kind": kind, "name": "ci"}, follow=True
+        url(ApiKey, "add"),
+        {"program": program_a.pk, "kind": kind, "name": "ci", "scopes": ["full"]},
+        follow=True,
     )
     assert response.status_code == 200
     shown = NEW_KEY.findall(response.content.decode())
@@ -313,7 +315,8 @@ def test_a_manager_cannot_create_a_key_for_another_program(client, alice, progra
     client = as_user(client, alice)
     before = ApiKey.objects.count()
     response = client.post(
-        url(ApiKey, "add"), {"program": program_b.pk, "kind": "secret", "name": "x"}
+        url(ApiKey, "add"),
+        {"program": program_b.pk, "kind": "secret", "name": "x", "scopes": ["full"]},
     )
     assert response.status_code == 200
     assert "program" in response.context["adminform"].form.errors

@@ -15,18 +15,15 @@ from referrals.models import Conversion
 from rewards.ledger import balances
 from rewards.models import Reward
 from tests.factories import UserFactory
+from tests.helpers import browser_sign_in
 
 PASSWORD = "a manager's long password"
 
 
 def _log_in(page, live_server):
-    UserFactory(username="maria", email="maria@example.com", is_staff=True, is_superuser=True,
-                password=PASSWORD)  # fmt: skip
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", "maria")
-    page.fill("#id_password", PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/admin/")
+    maria = UserFactory(username="maria", email="maria@example.com", is_staff=True,
+                        is_superuser=True, password=PASSWORD)  # fmt: skip
+    browser_sign_in(page, live_server.url, maria, PASSWORD)
 
 
 def test_a_managers_first_hour(page, live_server, demo, screenshot):

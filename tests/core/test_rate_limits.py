@@ -117,15 +117,18 @@ def test_the_client_address_is_read_past_trusted_proxies_only(
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_superuser(
+    user = django_user_model.objects.create_superuser(
         "manager", "manager@example.com", ADMIN_PASSWORD
     )
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user
 
 
 def _admin_login(client, password, ip):
+    """The admin signs in through allauth (core/staff_mfa.py)."""
     return client.post(
-        "/admin/login/?next=/admin/",
-        {"username": "manager", "password": password},
+        "/accounts/login/?next=/admin/",
+        {"login": "manager@example.com", "password": password},
         REMOTE_ADDR=ip,
     )
 
@@ -184,3 +187,48 @@ def test_with_the_cache_down_requests_are_served_without_limits(limits, settings
     }
     # Past the secret key's 3/m: no 429 (nothing counts) and, above all, no 500.
     assert [api.get("/api/v1/advocates/999").status_code for _ in range(5)] == [404] * 5
+
+
+def test_the_hot_path_counter_limits_per_key_and_window(settings):
+    from core.rate_limits import over_rate_limit
+
+    with time_machine.travel("2026-01-01T00:00:05Z", tick=False):
+        hits = [over_rate_limit(group="t", key="a", rate="2/m") for _ in range(3)]
+        assert hits == [False, False, True]
+        assert over_rate_limit(group="t", key="b", rate="2/m") is False
+        assert over_rate_limit(group="t", key="a", rate="") is False  # no limit set
+    with time_machine.travel("2026-01-01T00:01:05Z", tick=False):  # the next window
+        assert over_rate_limit(group="t", key="a", rate="2/m") is False
+
+
+def test_the_hot_path_counter_on_redis_counts_in_one_round_trip_and_expires(settings, tmp_path):
+    import shutil
+
+    from django.core.cache import caches
+
+    from core.cache import ResilientRedisCache
+    from core.rate_limits import over_rate_limit
+    from tests.test_serving import OwnRedis
+
+    if not shutil.which("redis-server"):
+        pytest.skip("needs redis-server")
+    redis = OwnRedis(tmp_path)
+    redis.start()
+    ResilientRedisCache._down_until = 0.0  # an earlier test's dead Redis is forgotten
+    try:
+        settings.CACHES = {
+            "default": {"BACKEND": "core.cache.ResilientRedisCache", "LOCATION": redis.url}
+        }
+        assert [over_rate_limit(group="t", key="a", rate="2/m") for _ in range(3)] == [
+            False,
+            False,
+            True,
+        ]
+        client = caches["default"]._cache.get_client(None, write=True)
+        (key,) = client.keys("*rl:t:a:*")
+        assert int(client.get(key)) == 3
+        assert 0 < client.ttl(key) <= 61  # the counter goes with its window
+    finally:
+        redis.stop()
+    # Redis gone: nobody is limited, and nothing raises.
+    assert over_rate_limit(group="t", key="a", rate="1/m") is False

@@ -218,3 +218,67 @@ def test_the_review_queue_shows_a_manager_only_their_programs(
     page = client.get("/admin/fraud/assessment/?review__exact=open")
     assert page.context["cl"].result_count == 1
     assert b"disposable email domain" in page.content
+
+
+def _click_from(code, referer):
+    browser = APIClient()
+    response = browser.get(f"/r/{code}", HTTP_REFERER=referer, REMOTE_ADDR="203.0.113.77")
+    return response["Location"].split("click=")[1].split("&")[0]
+
+
+def test_a_click_from_a_coupon_site_is_flagged(api, jane):
+    code = jane["referral_code"]
+    click_id = _click_from(code, "https://www.retailmenot.com/view/shop.example.com?c=1")
+    referral = _sign_up(api, code, "deal.hunter@example.net", "Dee Hunter", click_id=click_id)
+    assert referral.click.referrer_host == "www.retailmenot.com"
+    conversion = _buy(api, code, "deal.hunter@example.net", "C-1")
+    assessment = conversion.assessment
+    assert assessment.decision == "flag"
+    assert [hit["signal"] for hit in assessment.hits] == ["coupon_site"]
+    assert "coupon site (retailmenot.com)" in assessment.reasons
+
+
+def test_a_click_from_an_ordinary_page_or_a_configured_list(api, jane, settings):
+    code = jane["referral_code"]
+    blog = _click_from(code, "https://blog.example.org/my-favourite-shops")
+    referral = _sign_up(api, code, "reader@example.net", "Rea Der", click_id=blog)
+    assert referral.click.referrer_host == "blog.example.org"
+    assert _buy(api, code, "reader@example.net", "C-2").assessment.decision == "allow"
+    # A program's operator names their own deal sites.
+    settings.FRAUD_COUPON_SITES = ["example.org"]
+    other = _click_from(code, "https://deals.example.org/")
+    _sign_up(api, code, "second@example.net", "Sec Ond", click_id=other)
+    assert _buy(api, code, "second@example.net", "C-3").assessment.decision == "flag"
+
+
+def test_a_friend_picked_by_name_with_the_advocates_surname_and_email_domain_is_flagged(api, jane):
+    code = jane["referral_code"]
+    body = {
+        "referral_code": code,
+        "placement": "name_lookup",
+        "friend": {"email": "tom@example.com", "name": "Tom Smith"},
+    }
+    assert api.post("/api/v1/referrals", body, format="json").status_code == 201
+    conversion = _buy(api, code, "tom@example.com", "N-1", placement="name_lookup")
+    assert conversion.attribution_method == "name_lookup"
+    assessment = conversion.assessment
+    assert [hit["signal"] for hit in assessment.hits] == ["name_lookup_family"]
+    assert assessment.decision == "flag"
+    assert "surname and email domain (example.com)" in assessment.reasons
+
+
+def test_the_name_lookup_signal_needs_surname_domain_and_a_pick_by_name(api, jane):
+    code = jane["referral_code"]
+    cases = [
+        ("name_lookup", "ann@example.com", "Ann Jones", "N-2"),  # another surname
+        ("name_lookup", "tim@example.net", "Tim Smith", "N-3"),  # another domain
+        ("", "sam@example.com", "Sam Smith", "N-4"),  # came by the link, not by name
+    ]
+    for placement, email, name, order in cases:
+        body = {"referral_code": code, "friend": {"email": email, "name": name}}
+        if placement:
+            body["placement"] = placement
+        assert api.post("/api/v1/referrals", body, format="json").status_code == 201
+        extra = {"placement": placement} if placement else {}
+        assessment = _buy(api, code, email, order, **extra).assessment
+        assert "name_lookup_family" not in [hit["signal"] for hit in assessment.hits], name

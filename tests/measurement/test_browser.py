@@ -13,6 +13,7 @@ from advocacy.models import ProgramMembership
 from measurement import services
 from measurement.models import Goal
 from tests.factories import UserFactory
+from tests.helpers import browser_sign_in
 from tests.storefront.conftest import browser  # noqa: F401 - the module's Chromium
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,10 +65,7 @@ def test_the_manager_sees_cards_charts_and_goals(browser, live_server, dataset):
     )
     page.on("pageerror", lambda e: errors.append(str(e)))
     try:
-        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-        page.fill("input[name=username]", "mona")
-        page.fill("input[name=password]", "correct horse battery staple")
-        page.click("input[type=submit]")
+        browser_sign_in(page, live_server.url, user, "correct horse battery staple")
         page.goto(f"{live_server.url}/admin/?from=2026-03-01&to=2026-03-31")
         page.wait_for_selector(".mdash-cards")
         # Chart.js drew each chart (it marks the canvases it owns).

@@ -10,6 +10,7 @@ from django.core import mail
 
 from recruitment import campaigns, demo, nps
 from recruitment.models import Campaign, Customer, Segment
+from tests.helpers import browser_sign_in
 from tests.storefront.conftest import browser  # noqa: F401 - the module's Chromium
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,11 +56,8 @@ def test_a_customer_answers_nps_and_unsubscribes_and_a_manager_reviews(
         assert "Du får inte längre inbjudningar" in page.content()
         shoot(page, "unsubscribed")
 
-        User.objects.create_superuser("root", "root@example.com", "x-root-pass-123")
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("input[name=username]", "root")
-        page.fill("input[name=password]", "x-root-pass-123")
-        page.click("input[type=submit]")
+        root = User.objects.create_superuser("root", "root@example.com", "x-root-pass-123")
+        browser_sign_in(page, live_server.url, root, "x-root-pass-123")
         desktop = {"desktop": 1280}
         page.goto(f"{live_server.url}/admin/recruitment/customer/")
         shoot(page, "admin_customers", desktop)

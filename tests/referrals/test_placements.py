@@ -95,3 +95,11 @@ def test_a_known_placement_survives_a_lost_click_row_in_its_id(api, link):
     )
     assert Click.objects.get().placement == "email_reminder"
     assert clicks.click_id_placement(clicks.new_click_id(link.pk, placement="my_own")) == ""
+
+
+def test_a_spool_line_written_before_referrer_hosts_is_still_written(link, settings):
+    line = [str(clicks.new_click_id(link.pk)), link.program_id, link.pk, link.advocate_id,
+            "", "", "", "2026-01-01T00:00:00+00:00", "widget"]  # fmt: skip
+    clicks.insert_rows([clicks._decode(json.dumps(line).encode())])
+    click = Click.objects.get()
+    assert (click.placement, click.referrer_host) == ("widget", "")

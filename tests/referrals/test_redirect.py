@@ -163,3 +163,23 @@ def test_a_nul_byte_in_the_channel_is_dropped(client, link):
     assert client.get(f"/r/{link.code}?ch=e%00mail").status_code == 302
     assert clicks.buffer.flush() == 1
     assert Click.objects.get().channel == "email"
+
+
+def test_past_the_per_address_rate_the_visitor_still_lands_but_nothing_is_recorded(
+    client, link, settings
+):
+    settings.REDIRECT_RATE_PER_IP = "2/m"
+    for _ in range(2):
+        tracked = client.get(f"/r/{link.code}", REMOTE_ADDR="203.0.113.5")
+        assert "click" in _params(tracked)
+    limited = client.get(f"/r/{link.code}?to=https://shop.example.com/x", REMOTE_ADDR="203.0.113.5")
+    # Still a redirect to the shop (the page asked for), never an error page...
+    assert limited.status_code == 302
+    assert limited["Location"] == "https://shop.example.com/x"
+    # ...but untracked: no click id, no attribution cookie, no row.
+    assert "Set-Cookie" not in limited
+    assert clicks.buffer.flush() == 2
+    # Another address has its own count.
+    other = client.get(f"/r/{link.code}", REMOTE_ADDR="198.51.100.20")
+    assert "click" in _params(other)
+    assert clicks.buffer.flush() == 1

@@ -39,28 +39,35 @@ def _node(script: str, *args: str, env: dict | None = None) -> str:
 
 
 IDENTITIES = [
-    ("spring-friends", "kari@example.com", "cust_42", 1767225600),
-    ("demo", "Jane.Doe+shop@Example.com", "", 1700000000),
-    ("demo", "åse@eksempel.no", None, 2000000000),
+    ("spring-friends", "kari@example.com", "cust_42", 1767225600, "Kari Nordmann"),
+    ("demo", "Jane.Doe+shop@Example.com", "", 1700000000, ""),
+    ("demo", "åse@eksempel.no", None, 2000000000, "Åse Ødegård"),
 ]
 
 
-@pytest.mark.parametrize(("program", "email", "external_id", "expires"), IDENTITIES)
-def test_the_python_and_node_signers_agree_with_the_platform(program, email, external_id, expires):
+@pytest.mark.parametrize(("program", "email", "external_id", "expires", "name"), IDENTITIES)
+def test_the_python_and_node_signers_agree_with_the_platform(
+    program, email, external_id, expires, name
+):
     expected = widget_signature(
-        secret=SECRET, program_slug=program, email=email, external_id=external_id, expires=expires
+        secret=SECRET, program_slug=program, email=email, external_id=external_id,
+        expires=expires, name=name,
+    )  # fmt: skip
+    python = _load("widget_sign.py").widget_signature(
+        SECRET, program, email, external_id, expires, name
     )
-    python = _load("widget_sign.py").widget_signature(SECRET, program, email, external_id, expires)
     node = _node(
         "const w = require(process.argv[1]);"
-        "const [secret, program, email, externalId, expires] = process.argv.slice(2);"
-        "console.log(w.widgetSignature(secret, program, email, externalId, Number(expires)));",
+        "const [secret, program, email, externalId, expires, name] = process.argv.slice(2);"
+        "console.log(w.widgetSignature(secret, program, email, externalId, Number(expires),"
+        " name));",
         str(SNIPPETS / "widget_sign.js"),
         SECRET,
         program,
         email,
         external_id or "",
         str(expires),
+        name,
     )
     assert python == node == expected
 
@@ -84,10 +91,11 @@ def test_the_node_widget_url_verifies(program):
         "c 1",
         "Kari Nordmann",
     )
-    widget_verify(
+    trusted = widget_verify(
         program=program, email=q["email"], external_id=q["external_id"], expires=q["expires"],
-        sig=q["sig"],
+        sig=q["sig"], name=q["name"],
     )  # fmt: skip
+    assert trusted == "Kari Nordmann"
 
 
 def test_the_python_conversion_snippet_against_a_live_server(live_server, demo):

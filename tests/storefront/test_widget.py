@@ -49,13 +49,29 @@ def test_it_shows_the_advocates_stats(client, program, advocate, link):
     assert 'id="stat-clicks">2<' in response.content.decode()
 
 
+def _frame_ancestors(response) -> list[str]:
+    directives = dict(
+        d.strip().partition(" ")[::2] for d in response["Content-Security-Policy"].split(";")
+    )
+    return directives["frame-ancestors"].split()
+
+
+def test_the_widget_keeps_the_sites_script_policy(client, program):
+    """Framing is widened to the program's sites; scripts stay this site's or nonce'd."""
+    response = client.get(_signed(program))
+    policy = response["Content-Security-Policy"]
+    (script_src,) = [d.strip() for d in policy.split(";") if d.strip().startswith("script-src ")]
+    nonce = script_src.split("'nonce-")[1].rstrip("'")
+    assert f'<script nonce="{nonce}">' in response.content.decode()
+    assert "'unsafe-inline'" not in script_src
+
+
 def test_it_may_be_framed_by_the_programs_sites_only(client, program, settings):
     settings.DEBUG = True  # development: plain http pages may frame it too
     response = client.get(_signed(program))
     assert "X-Frame-Options" not in response
-    csp = response["Content-Security-Policy"]
-    assert csp.startswith("frame-ancestors 'self' ")
-    sources = csp.split()[1:]
+    sources = _frame_ancestors(response)
+    assert sources[0] == "'self'"
     for host in ["example.com", "shop.example.com"]:
         assert f"https://{host}:*" in sources
         assert f"http://{host}:*" in sources
@@ -67,7 +83,7 @@ def test_it_may_be_framed_by_the_programs_sites_only(client, program, settings):
 
 def test_in_production_only_https_pages_may_frame_it(client, program, settings):
     settings.DEBUG = False
-    sources = client.get(_signed(program))["Content-Security-Policy"].split()[1:]
+    sources = _frame_ancestors(client.get(_signed(program)))
     assert "https://example.com:*" in sources
     assert not [s for s in sources if s.startswith("http://")]
 
@@ -76,7 +92,7 @@ def test_an_ip_address_host_gets_no_subdomain_wildcard(client, program, settings
     settings.DEBUG = True  # a local merchant site over http
     program.allowed_domains = ["127.0.0.1"]
     program.save()
-    sources = client.get(_signed(program))["Content-Security-Policy"].split()
+    sources = _frame_ancestors(client.get(_signed(program)))
     assert "http://127.0.0.1:*" in sources
     assert not any("*.127.0.0.1" in s for s in sources)
 
@@ -90,12 +106,17 @@ def test_an_ip_address_host_gets_no_subdomain_wildcard(client, program, settings
         {"sig": "0" * 64},
         {"sig": ""},
         {"expires": "soon"},
+        {"name": "Mallory"},
+        {"name": ""},
     ],
     # One value holds the time: fixed ids keep xdist workers' collections equal.
-    ids=["email", "external-id", "later-expiry", "zero-sig", "no-sig", "bad-expiry"],
-)
+    ids=["email", "external-id", "later-expiry", "zero-sig", "no-sig", "bad-expiry", "name",
+         "no-name"],
+)  # fmt: skip
 def test_a_tampered_signature_is_refused_and_nothing_is_created(client, program, change):
-    params = widget_params(program=program, email="carol@example.com", external_id="c-1")
+    params = widget_params(
+        program=program, email="carol@example.com", external_id="c-1", name="Carol"
+    )
     response = client.get(_url(program, **{**params, **change}))
     assert response.status_code == 403
     assert "can't be shown" in response.content.decode()
@@ -169,7 +190,48 @@ def test_signatures_are_hex_hmac_sha256_of_the_documented_message():
     sig = widget_signature(
         secret="ws_x", program_slug="p", email="a@b.c", external_id=None, expires=1700000000
     )
-    assert sig == hmac.new(b"ws_x", b"p|a@b.c||1700000000", hashlib.sha256).hexdigest()
+    assert sig == hmac.new(b"ws_x", b"p|a@b.c||1700000000|", hashlib.sha256).hexdigest()
+    named = widget_signature(
+        secret="ws_x", program_slug="p", email="a@b.c", external_id="c", expires=1, name="Å B"
+    )
+    message = "p|a@b.c|c|1|Å B".encode()
+    assert named == hmac.new(b"ws_x", message, hashlib.sha256).hexdigest()
+
+
+def test_an_older_signature_without_the_name_opens_the_widget_but_the_name_is_ignored(
+    client, program
+):
+    expires = int(time.time()) + 600
+    legacy = widget_signature(
+        secret=program.widget_secret, program_slug=program.slug, email="dan@example.com",
+        external_id="c-9", expires=expires, name=None,
+    )  # fmt: skip
+    response = client.get(
+        _url(program, email="dan@example.com", external_id="c-9", name="Mallory",
+             expires=expires, sig=legacy)
+    )  # fmt: skip
+    assert response.status_code == 200
+    advocate = Advocate.objects.get(program=program, email="dan@example.com")
+    assert advocate.name == ""  # the unsigned name was not trusted
+
+
+def test_the_post_purchase_token_covers_the_name_too(client, program, publishable_key):
+    from urllib.parse import urlencode as encode
+
+    params = widget_params(program=program, email="erin@example.com", name="Erin")
+    body = {"token": encode({**params, "name": "Someone Else"})}
+    response = client.post(
+        "/api/v1/post-purchase/enrol", body, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {publishable_key}", HTTP_ORIGIN="https://shop.example.com",
+    )  # fmt: skip
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "invalid_signature"
+    response = client.post(
+        "/api/v1/post-purchase/enrol", {"token": encode(params)}, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {publishable_key}", HTTP_ORIGIN="https://shop.example.com",
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+    assert Advocate.objects.get(program=program, email="erin@example.com").name == "Erin"
 
 
 def test_verify_checks_expiry_against_now(program):

@@ -154,7 +154,8 @@ class Command(BaseCommand):
                 [
                     "",
                     "Demo program ready:",
-                    f"  Admin (program managers): {site}/admin/  login: admin / {self.password}",
+                    f"  Admin (program managers): {site}/admin/  login: {demo.DEMO_ADMIN_EMAIL} / "
+                    f"{self.password}",
                     f"  Advocate portal:          {site}/  (sign up; emails print here)",
                     f"  API docs:                 {site}/api/docs/",
                     f"  Demo referral link:       {referral_url(demo.DEMO_ADVOCATE_CODE)}",

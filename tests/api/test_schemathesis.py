@@ -1,0 +1,70 @@
+"""Schemathesis against the served OpenAPI schema, with a program's secret key.
+
+Every operation of ``/api/schema/`` gets generated requests, and every response is
+checked: never a 5xx, and its status, headers, content type and body as the schema
+documents them. Examples per operation are capped (``SCHEMATHESIS_EXAMPLES``,
+default 5; the coverage phase is off) to keep ``make test`` quick; raise it locally
+for a deeper run.
+
+Not checked yet: that the schema accepts exactly what the API accepts (Schemathesis'
+``positive_data_acceptance`` and ``negative_data_rejection``). The serializers check
+more than the schema says (amount formats, a program's currency, known codes).
+"""
+
+import os
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from advocacy.services import advocate_enroll
+from rewards.services import program_create_with_offer
+
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "5"))
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+schema = schemathesis.openapi.from_wsgi(
+    "/api/schema/",
+    get_wsgi_application(),
+    config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}}),
+)
+
+
+@pytest.fixture
+def secret_key(db):
+    program, secret, _ = program_create_with_offer(
+        name="Fuzzed Friends",
+        landing_url="https://shop.example.com/",
+        allowed_domains=["example.com"],
+        currency="EUR",
+        advocate_reward_minor=1000,
+        friend_discount_percent=10,
+    )
+    advocate_enroll(program=program, email="ada@example.com", name="Ada Lovelace")
+    return secret
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_the_api_answers_as_its_schema_says(case, secret_key):
+    case.call_and_validate(headers={"Authorization": f"Bearer {secret_key}"}, checks=CHECKS)
