@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('advocacy', '0012_audit_attribution_overridden'),
+        ('advocacy', '0014_audit_nurture_actions'),
     ]
 
     operations = [
