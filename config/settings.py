@@ -424,6 +424,9 @@ REFERRAL_COOKIE_NAME = "adv_ref"
 # The redirect's fast path (see referrals/clicks.py): links cached in process for
 # this long; clicks written in batches every CLICK_FLUSH_MS (0: one by one).
 LINK_CACHE_SECONDS = env.int("LINK_CACHE_SECONDS", default=5)
+# API keys with their program, reward rules, fraud rules and webhook endpoints are kept
+# in process this long (core/config_cache.py); 0 reads them on every request.
+CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=5)
 CLICK_FLUSH_MS = env.int(
     "CLICK_FLUSH_MS",
     default=50 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 0,

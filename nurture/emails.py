@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from advocacy.emails import list_unsubscribe_headers, may_email, unsubscribe_url
 from advocacy.models import Advocate
 from core import outbox
+from core.config_cache import ConfigCache
 
 from .models import Badge, OutgoingEmail, ProgramSettings
 
@@ -59,9 +60,30 @@ def email_queue(*, advocate: Advocate, template: str, key: str, params: dict) ->
     return row
 
 
+# program id -> (engagement_emails, show_friend_names), for CONFIG_CACHE_SECONDS.
+_flags = ConfigCache("nurture program settings", invalidated_by=("nurture.ProgramSettings",))
+
+
+def _program_flags(program_id: int) -> tuple[bool, bool]:
+    return _flags.get(
+        program_id,
+        lambda: tuple(
+            ProgramSettings.objects.filter(program_id=program_id)
+            .values_list("engagement_emails", "show_friend_names")
+            .first()
+            or (False, False)
+        ),
+    )
+
+
 def engagement_emails_on(program_id: int) -> bool:
     """Friend-activity, badge and milestone emails: only for programs that set them up."""
-    return ProgramSettings.objects.filter(program_id=program_id, engagement_emails=True).exists()
+    return _program_flags(program_id)[0]
+
+
+def friend_names_shown(program_id: int) -> bool:
+    """Whether advocates' emails name the friend (else nobody)."""
+    return _program_flags(program_id)[1]
 
 
 def portal_url(advocate: Advocate, name: str = "portal:dashboard") -> str:

@@ -7,18 +7,25 @@ with the fact that earned them, and emails are queued through the outbox.
 from django.db import transaction
 
 from advocacy.models import Advocate
+from core import outbox
+from core.config_cache import ConfigCache
 from core.normalize import mask_email
 from referrals.models import Referral
 from rewards.models import Reward
 
 from . import badges
-from .emails import email_queue, engagement_emails_on
-from .models import ProgramSettings, Tier, WelcomeStep
-from .tiers import standing_recompute
+from .emails import email_queue, engagement_emails_on, friend_names_shown
+from .models import Tier, WelcomeStep
+from .tiers import recompute_standing, standing_recompute
+
+# program id -> whether it has tiers (CONFIG_CACHE_SECONDS; a tier added meanwhile is
+# caught by the beat job, tiers_recompute_all).
+_tiered = ConfigCache("programs with tiers", invalidated_by=("nurture.Tier",))
 
 
 def _has_tiers(advocate: Advocate) -> bool:
-    return Tier.objects.filter(program_id=advocate.program_id).exists()
+    program_id = advocate.program_id
+    return _tiered.get(program_id, lambda: Tier.objects.filter(program_id=program_id).exists())
 
 
 def on_reward_changed(sender, reward: Reward, **kwargs):
@@ -33,17 +40,38 @@ def on_reward_changed(sender, reward: Reward, **kwargs):
     _recompute_after_commit(reward.advocate)
 
 
+class _Queued:
+    """Marks, among the transaction's on-commit callbacks, an advocate whose tier move
+    is queued: one task per advocate and event, however many receivers ask. A
+    rolled-back savepoint drops the mark together with the outbox row."""
+
+    def __init__(self, advocate_id: int):
+        self.advocate_id = advocate_id
+
+    def __call__(self) -> None:
+        pass
+
+
 def _recompute_after_commit(advocate: Advocate) -> None:
     """Move the tier once the event is committed: all the rewards of one event (a sign-up,
-    a purchase) get the multiplier of the tier the advocate held when it came. The beat
-    job recomputes anyway if the process dies in between."""
-    if _has_tiers(advocate):
-        transaction.on_commit(lambda: standing_recompute(advocate=advocate), robust=True)
+    a purchase) get the multiplier of the tier the advocate held when it came. A task
+    (through the outbox), so the request does not wait for it; the beat job
+    recomputes anyway."""
+    if not _has_tiers(advocate):
+        return
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        outbox.enqueue(recompute_standing, advocate.pk)
+        return
+    for _, func, _ in connection.run_on_commit:
+        if isinstance(func, _Queued) and func.advocate_id == advocate.pk:
+            return
+    transaction.on_commit(_Queued(advocate.pk))
+    outbox.enqueue(recompute_standing, advocate.pk)
 
 
 def _friend_label(referral: Referral) -> str:
-    settings_row = ProgramSettings.objects.filter(program_id=referral.program_id).first()
-    if settings_row is None or not settings_row.show_friend_names:
+    if not friend_names_shown(referral.program_id):
         return ""
     if referral.friend_name:
         return referral.friend_name.split()[0]

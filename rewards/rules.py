@@ -12,6 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from advocacy.models import Advocate, Program
+from core.config_cache import ConfigCache, fresh
 from referrals.models import Conversion, Referral
 
 from . import coupons, multipliers
@@ -44,6 +45,22 @@ class Event:
         return f"referral:{self.referral.pk}"
 
 
+# program id -> its active rules in order (CONFIG_CACHE_SECONDS; a save in this process
+# empties it at once, other processes follow within the period).
+_active = ConfigCache("reward rules", invalidated_by=("rewards.RewardRule",))
+
+
+def active_rules(program_id: int) -> list[RewardRule]:
+    """The program's active rules, each a copy of its own for the caller."""
+    rules = _active.get(
+        program_id,
+        lambda: list(
+            RewardRule.objects.filter(program_id=program_id, is_active=True).order_by("pk")
+        ),
+    )
+    return [fresh(rule) for rule in rules]
+
+
 def rules_apply(event: Event) -> list[Reward]:
     """Evaluate every active rule of the program for ``event``; returns the rewards issued.
 
@@ -51,8 +68,8 @@ def rules_apply(event: Event) -> list[Reward]:
     """
     # The advocate's row lock serialises rewards per advocate, so limits hold
     # under concurrency (two purchases cannot both take the last daily slot).
-    Advocate.objects.select_for_update().filter(pk=event.advocate.pk).first()
-    rules = event.program.reward_rules.filter(is_active=True).order_by("pk")
+    Advocate.objects.select_for_update().filter(pk=event.advocate.pk).order_by().first()
+    rules = active_rules(event.program.pk)
     issued = []
     for rule in rules:
         if not _matches_trigger(rule, event):
