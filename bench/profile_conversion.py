@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, q in enumerate(ctx.captured_queries, 1):
             print(f"{i:3d}. {q['sql'][:400]}")
     if profiler:
+        profiler.dump_stats("/tmp/serving-conv.prof")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
     if args.broker_url:
         BrokerQueue(args.broker_url, args.broker_queue).clear()

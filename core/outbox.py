@@ -48,55 +48,87 @@ def enqueue(task, *args, **kwargs) -> OutboxMessage:
     message = OutboxMessage.objects.create(
         task=name, args=list(args), kwargs=kwargs, claimed_until=timezone.now() + CLAIM
     )
-    _batch(connection).messages.append(message)
+    group = _group(connection)
+    # Robust: a failure here is logged and the relay retries; the request never fails
+    # after its data committed.
+    transaction.on_commit(_Publish(message, group), robust=True)
+    if group is not None:
+        # The group's one UPDATE runs after every publish of the transaction: its
+        # callback moves to the end, outside any savepoint (a rolled-back savepoint
+        # drops its messages' publishes, never the UPDATE of the others).
+        if group.entry in connection.run_on_commit:
+            connection.run_on_commit.remove(group.entry)
+        connection.run_on_commit.append(group.entry)
     return message
 
 
-class _Batch:
-    """The messages of one transaction, published by one on-commit callback."""
+class _Group:
+    """The messages of one transaction: published one by one, marked sent together."""
 
-    def __init__(self):
-        self.messages: list[OutboxMessage] = []
+    def __init__(self, block):
+        self.block = block
+        self.sent: list[int] = []
+        self.failed: list[tuple[int, Exception]] = []
+        self.entry = (set(), self.flush, True)  # (savepoint ids, callback, robust)
+        self.flushed = False
+
+    def flush(self) -> None:
+        self.flushed = True
+        _mark(self.sent, self.failed)
+
+
+def _group(connection) -> _Group | None:
+    # The outermost atomic block that is not a test case's own: one transaction.
+    block = next(
+        (b for b in connection.atomic_blocks if not getattr(b, "_from_testcase", False)), None
+    )
+    if block is None:
+        return None
+    group = getattr(connection, "_outbox_group", None)
+    if (
+        group is None
+        or group.block is not block
+        or group.flushed
+        or group.entry not in connection.run_on_commit  # that transaction ended
+    ):
+        group = _Group(block)
+        connection._outbox_group = group
+    return group
+
+
+class _Publish:
+    """The on-commit publish of one message written claimed (see ``enqueue``)."""
+
+    def __init__(self, message: OutboxMessage, group: _Group | None):
+        self.message, self.group = message, group
 
     def __call__(self) -> None:
-        publish_claimed(self.messages)
-
-
-def _batch(connection) -> _Batch:
-    batch = getattr(connection, "_outbox_batch", None)
-    # A batch whose callback is gone belongs to a transaction (or savepoint) that
-    # ended: start another. Rows of a rolled-back savepoint that stay in a live batch
-    # are gone from the table, and marking them sent touches nothing.
-    if batch is None or not any(func is batch for _, func, _ in connection.run_on_commit):
-        batch = _Batch()
-        connection._outbox_batch = batch
-        # Robust: a failure here is logged and the relay retries; the request never
-        # fails after its data committed.
-        transaction.on_commit(batch, robust=True)
-    return batch
-
-
-def publish_claimed(messages: list[OutboxMessage]) -> int:
-    """Publish messages this process wrote already claimed; returns how many went out."""
-    sent, failed = [], []
-    for message in messages:
+        message = self.message
+        sent, failed = [], []
         try:
             _task(message.task).apply_async(args=message.args, kwargs=message.kwargs)
         except BROKER_ERRORS as exc:
             logger.warning("outbox %s (%s) not published yet: %s", message.pk, message.task, exc)
-            failed.append((message, exc))
-            continue
-        sent.append(message.pk)
+            failed.append((message.pk, exc))
+        else:
+            sent.append(message.pk)
+        if self.group is None or self.group.flushed:
+            _mark(sent, failed)
+        else:
+            self.group.sent += sent
+            self.group.failed += failed
+
+
+def _mark(sent: list[int], failed: list[tuple[int, Exception]]) -> None:
     if sent:
         OutboxMessage.objects.filter(pk__in=sent, sent_at__isnull=True).update(
             sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1
         )
-    for message, exc in failed:
+    for pk, exc in failed:
         # Released at once: the relay takes it from RELAY_AFTER on.
-        OutboxMessage.objects.filter(pk=message.pk, sent_at__isnull=True).update(
+        OutboxMessage.objects.filter(pk=pk, sent_at__isnull=True).update(
             claimed_until=None, attempts=F("attempts") + 1, last_error=str(exc)[:300]
         )
-    return len(sent)
 
 
 def _task(name: str):

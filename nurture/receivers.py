@@ -4,8 +4,6 @@ Each receiver runs inside the transaction of the event: tiers and badges move
 with the fact that earned them, and emails are queued through the outbox.
 """
 
-from django.db import transaction
-
 from advocacy.models import Advocate
 from core import outbox
 from core.config_cache import ConfigCache
@@ -37,37 +35,29 @@ def on_reward_changed(sender, reward: Reward, **kwargs):
         return
     # Points from the rules, and any reversal (a refund lowers points and referred
     # revenue alike): once the event is committed.
-    _recompute_after_commit(reward.advocate)
+    _recompute_after_commit(reward.advocate, _cause(reward))
 
 
-class _Queued:
-    """Marks, among the transaction's on-commit callbacks, an advocate whose tier move
-    is queued: one task per advocate and event, however many receivers ask. A
-    rolled-back savepoint drops the mark together with the outbox row."""
-
-    def __init__(self, advocate_id: int):
-        self.advocate_id = advocate_id
-
-    def __call__(self) -> None:
-        pass
-
-
-def _recompute_after_commit(advocate: Advocate) -> None:
+def _recompute_after_commit(advocate: Advocate, cause=None) -> None:
     """Move the tier once the event is committed: all the rewards of one event (a sign-up,
     a purchase) get the multiplier of the tier the advocate held when it came. A task
     (through the outbox), so the request does not wait for it; the beat job
-    recomputes anyway."""
+    recomputes anyway. ``cause``: the event's conversion or referral, which asks once
+    however many receivers hear of it."""
     if not _has_tiers(advocate):
         return
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        outbox.enqueue(recompute_standing, advocate.pk)
-        return
-    for _, func, _ in connection.run_on_commit:
-        if isinstance(func, _Queued) and func.advocate_id == advocate.pk:
+    if cause is not None:
+        if getattr(cause, "_tier_move_queued", False):
             return
-    transaction.on_commit(_Queued(advocate.pk))
+        cause._tier_move_queued = True
     outbox.enqueue(recompute_standing, advocate.pk)
+
+
+def _cause(reward: Reward):
+    """The conversion or referral object that issued this reward in this request, if any
+    (never a query)."""
+    cached = reward._state.fields_cache
+    return cached.get("conversion") or cached.get("referral")
 
 
 def _friend_label(referral: Referral) -> str:
@@ -83,7 +73,7 @@ def on_referral_created(sender, referral: Referral, **kwargs):
         return
     advocate = referral.advocate
     badges.referral_badges_check(advocate=advocate)
-    _recompute_after_commit(advocate)
+    _recompute_after_commit(advocate, referral)
     if not engagement_emails_on(advocate.program_id):
         return
     event = "purchase" if referral.status == Referral.Status.CONVERTED else "signup"
@@ -100,7 +90,7 @@ def on_conversion_attributed(sender, conversion, **kwargs):
     if advocate is None:
         return
     badges.referral_badges_check(advocate=advocate)
-    _recompute_after_commit(advocate)
+    _recompute_after_commit(advocate, conversion)
     if conversion.referral_id and engagement_emails_on(advocate.program_id):
         email_queue(
             advocate=advocate,
