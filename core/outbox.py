@@ -65,11 +65,12 @@ def enqueue(task, *args, **kwargs) -> OutboxMessage:
 class _Group:
     """The messages of one transaction: published one by one, marked sent together."""
 
-    def __init__(self, block):
+    def __init__(self, block, sids: set):
         self.block = block
         self.sent: list[int] = []
         self.failed: list[tuple[int, Exception]] = []
-        self.entry = (set(), self.flush, True)  # (savepoint ids, callback, robust)
+        # (savepoint ids, callback, robust): dropped only with the block itself.
+        self.entry = (sids, self.flush, True)
         self.flushed = False
 
     def flush(self) -> None:
@@ -79,11 +80,20 @@ class _Group:
 
 def _group(connection) -> _Group | None:
     # The outermost atomic block that is not a test case's own: one transaction.
-    block = next(
-        (b for b in connection.atomic_blocks if not getattr(b, "_from_testcase", False)), None
+    index = next(
+        (
+            i
+            for i, b in enumerate(connection.atomic_blocks)
+            if not getattr(b, "_from_testcase", False)
+        ),
+        None,
     )
-    if block is None:
+    if index is None:
         return None
+    block = connection.atomic_blocks[index]
+    # The block's own savepoint (none for a transaction's outermost block): rolling it
+    # back drops the group's UPDATE with its messages.
+    sid = connection.savepoint_ids[index - 1] if index else None
     group = getattr(connection, "_outbox_group", None)
     if (
         group is None
@@ -91,7 +101,7 @@ def _group(connection) -> _Group | None:
         or group.flushed
         or group.entry not in connection.run_on_commit  # that transaction ended
     ):
-        group = _Group(block)
+        group = _Group(block, {sid} if sid else set())
         connection._outbox_group = group
     return group
 

@@ -87,22 +87,25 @@ def assessment_for(*, referral: Referral, conversion: Conversion | None = None) 
     click = Click.objects.filter(pk=referral.click_id).first() if referral.click_id else None
     facts = Facts(referral=referral, advocate=referral.advocate, click=click, conversion=conversion)
     score, decision, hits = _evaluate(facts, program_rules(program))
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            assessment = Assessment.objects.create(
-                program=program,
-                referral=referral,
-                conversion=conversion,
-                score=score,
-                decision=decision,
-                hits=hits,
-                created_at=now,
-            )
-    except IntegrityError:  # made by a concurrent request for the same referral or order
-        if conversion is not None:
-            conversion.recorded_now = False  # look it up this time
-        return assessment_for(referral=referral, conversion=conversion)
+    row = {
+        "program": program,
+        "referral": referral,
+        "conversion": conversion,
+        "score": score,
+        "decision": decision,
+        "hits": hits,
+        "created_at": timezone.now(),
+    }
+    if conversion is not None:
+        # Only a referral's own assessment is unique (assessment_one_per_referral); an
+        # order's is made under its conversion's transaction: no savepoint needed.
+        assessment = Assessment.objects.create(**row)
+    else:
+        try:
+            with transaction.atomic():
+                assessment = Assessment.objects.create(**row)
+        except IntegrityError:  # made by a concurrent request for the same referral
+            return assessment_for(referral=referral)
     if decision != Assessment.Decision.ALLOW:
         audit_log(
             action=AuditAction.FRAUD_BLOCKED if decision == "block" else AuditAction.FRAUD_FLAGGED,

@@ -12,7 +12,7 @@ import css_inline
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import OperationalError
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -46,17 +46,20 @@ def email_queue(*, advocate: Advocate, template: str, key: str, params: dict) ->
     """Queue an email once per ``key``; call inside the transaction of its cause."""
     if template not in PREFERENCE:
         raise ValueError(f"unknown nurture email {template!r}")
-    row, created = OutgoingEmail.objects.get_or_create(
-        key=key[:120],
-        defaults={
-            "program_id": advocate.program_id,
-            "advocate": advocate,
-            "template": template,
-            "params": params,
-        },
-    )
-    if created:
-        outbox.enqueue(send_email, row.pk)
+    key = key[:120]
+    try:
+        # Inserted first (most keys are new): the unique key turns a repeat away.
+        with transaction.atomic():
+            row = OutgoingEmail.objects.create(
+                key=key,
+                program_id=advocate.program_id,
+                advocate=advocate,
+                template=template,
+                params=params,
+            )
+    except IntegrityError:
+        return OutgoingEmail.objects.get(key=key)
+    outbox.enqueue(send_email, row.pk)
     return row
 
 

@@ -515,6 +515,7 @@ def _referral_for_conversion(
                     rejection_reason=decision.reason[:200] if decision.rejected else "",
                     converted_at=None if decision.rejected else now,
                 )
+            referral.created_now = True  # inserted by this transaction (see rewards.rules)
             if not decision.rejected:
                 conversion.purchase_number = 1
         except IntegrityError:

@@ -223,6 +223,17 @@ def _amount(rule: Rule, event: Event) -> tuple[str, int, str]:
     return Reward.Kind.PERK, 0, ""
 
 
+def _key_is_new(rule: Rule, event: Event) -> bool:
+    """Whether the reward key names a row this very transaction inserted (the order, or
+    the friend's referral made at their first purchase): then no reward holds it yet,
+    and looking would cost a query for nothing. The unique key stays the guarantee."""
+    if rule.trigger == Rule.Trigger.MILESTONE or event.key_suffix:
+        return False
+    if rule.trigger == Rule.Trigger.FIRST_PURCHASE and event.referral is not None:
+        return getattr(event.referral, "created_now", False)
+    return event.conversion is not None and getattr(event.conversion, "recorded_now", False)
+
+
 def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
     if not event.advocate.can_earn:
         raise Skip(f"advocate is {event.advocate.status}")
@@ -237,7 +248,7 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
     else:
         key += event.key
     key += event.key_suffix
-    if Reward.objects.filter(idempotency_key=key).exists():
+    if not _key_is_new(rule, event) and Reward.objects.filter(idempotency_key=key).exists():
         return None
     kind, amount, currency = _amount(rule, event)
     if recipient == Rule.Recipient.ADVOCATE and kind in Reward.BALANCE_KINDS:
