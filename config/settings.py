@@ -246,7 +246,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "deliver-due-webhooks": {
         "task": "integrations.tasks.deliver_due_webhooks",
-        "schedule": timedelta(minutes=1),
+        # Often: an attempt cut off by a dead worker is made again within its claim
+        # (timeout + 10 s) plus this.
+        "schedule": timedelta(seconds=15),
     },
     # A payout a dead worker left "sending" is resent within STALE_SENDING plus this,
     # whatever the period of run-payouts.

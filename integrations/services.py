@@ -48,8 +48,11 @@ USER_AGENT = "Advocacy-Webhooks/1"
 SIGNATURE_HEADER = "Advocacy-Signature"
 EVENT_ID_HEADER = "Advocacy-Event-Id"
 # While an attempt is under way its delivery is claimed for the request's timeout
-# plus this margin: a duplicate task or the sweep finds it "not-due" meanwhile.
-CLAIM_MARGIN = timedelta(seconds=30)
+# plus this margin: a duplicate task or the sweep finds it "not-due" meanwhile. Past
+# it, an attempt whose worker died is made again (by the sweep, every 15 s): a receiver
+# slower than timeout + margin may get the event twice, which deliveries allow anyway
+# (at least once; receivers drop repeats by Advocacy-Event-Id).
+CLAIM_MARGIN = timedelta(seconds=10)
 # program id -> its active endpoints (CONFIG_CACHE_SECONDS): most programs have none,
 # and every event of every request would ask.
 _endpoints = ConfigCache("webhook endpoints", invalidated_by=("integrations.WebhookEndpoint",))
