@@ -96,6 +96,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # GET /r/<code> of a known link is answered here (referrals/middleware.py).
+    "referrals.middleware.ReferralRedirectMiddleware",
     "core.cors.BrowserApiCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
