@@ -147,7 +147,18 @@ class Child:
             self.proc.wait(timeout=5)
 
 
+PORT_RANGE: list[int] = []  # --port-base: ports are taken from here (a shared machine)
+
+
 def free_port() -> int:
+    while PORT_RANGE:
+        port = PORT_RANGE.pop(0)
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
@@ -234,7 +245,7 @@ class Receiver:
         self.posts = 0
         self.ok: Counter[str] = Counter()  # event id -> 2xx answers
         self.refused: Counter[str] = Counter()  # event id -> injected 503s
-        self.server = ThreadingHTTPServer((HOST, 0), _ReceiverHandler)
+        self.server = ThreadingHTTPServer((HOST, free_port()), _ReceiverHandler)
         self.server.daemon_threads = True
         self.server.receiver = self
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -524,7 +535,7 @@ class ScaleOut:
         args = self.args
         from tests.fake_stripe import FakeStripe
 
-        self.fake = FakeStripe().start()
+        self.fake = FakeStripe(port=free_port()).start()
         self.receiver = Receiver(args.receiver_fail_every).start()
         self.redis = RedisDb(args.redis_db, self.run_id)
         self.nginx_port = free_port()
@@ -1560,13 +1571,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the webhook receiver answers 503 to every Nth POST (25; 0: never)",
     )  # fmt: skip
     p.add_argument("--redis-db", type=int, default=None, help="default: first empty of 9-15")
+    p.add_argument(
+        "--port-base",
+        type=int,
+        default=None,
+        help="take every port from here on (nginx, both gunicorns, the receiver, the fake"
+        " Stripe; 20 at most) instead of any free one",
+    )
     p.add_argument("--keep-database", action="store_true", help="do not drop scaleout_<id>")
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir of logs")
     p.add_argument(
         "--time-limit", type=float, default=None,
         help="overall limit in seconds (default: duration + settle timeout + 420)",
     )  # fmt: skip
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.port_base:
+        PORT_RANGE[:] = range(args.port_base, args.port_base + 20)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -76,9 +76,9 @@ def assessment_for(*, referral: Referral, conversion: Conversion | None = None) 
     if conversion is None:
         found = Assessment.objects.filter(referral=referral, conversion__isnull=True).first()
     elif getattr(conversion, "recorded_now", False):
-        # The order was inserted in this very transaction: nothing can have assessed
-        # it yet (a concurrent insert of the same assessment meets the unique index).
-        found = None
+        # The order was inserted in this very transaction: only this request can have
+        # assessed it (for an earlier reward of the same order), and kept it here.
+        found = getattr(conversion, "fraud_assessment_made", None)
     else:
         found = Assessment.objects.filter(conversion=conversion).first()
     if found:
@@ -96,16 +96,16 @@ def assessment_for(*, referral: Referral, conversion: Conversion | None = None) 
         "hits": hits,
         "created_at": timezone.now(),
     }
-    if conversion is not None:
-        # Only a referral's own assessment is unique (assessment_one_per_referral); an
-        # order's is made under its conversion's transaction: no savepoint needed.
-        assessment = Assessment.objects.create(**row)
+    if conversion is not None and getattr(conversion, "recorded_now", False):
+        # An order inserted by this transaction: no other can assess it before the
+        # commit (its row is not visible to them), so no savepoint is needed.
+        assessment = conversion.fraud_assessment_made = Assessment.objects.create(**row)
     else:
         try:
             with transaction.atomic():
                 assessment = Assessment.objects.create(**row)
-        except IntegrityError:  # made by a concurrent request for the same referral
-            return assessment_for(referral=referral)
+        except IntegrityError:  # made by a concurrent request for the same referral or order
+            return assessment_for(referral=referral, conversion=conversion)
     if decision != Assessment.Decision.ALLOW:
         audit_log(
             action=AuditAction.FRAUD_BLOCKED if decision == "block" else AuditAction.FRAUD_FLAGGED,
