@@ -154,7 +154,11 @@ class BrokerQueue:
     def clear(self) -> None:
         with contextlib.suppress(Exception):
             client = self._redis()
-            client.delete(self.name, f"_kombu.binding.{self.name}")
+            client.delete(
+                self.name,
+                f"_kombu.binding.{self.name}",
+                f"_kombu.binding_permanent.{self.name}",
+            )
             client.srem("_kombu.binding.celery.pidbox", self.name)
 
 
