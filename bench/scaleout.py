@@ -1350,7 +1350,7 @@ http {{
         return (
             f"answered by upstream {per}; retried on the other upstream "
             f"{dict(retried) or 0}; responses {dict(sorted(statuses.items()))}; error log: "
-            f"upstream connection cut {cut}, instance marked down for 10 s {disabled}, "
+            f"upstream connection cut {cut}, instance marked down {disabled}, "
             f"no live upstreams {no_live}"
         )
 
