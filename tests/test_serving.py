@@ -49,7 +49,7 @@ def _free_port() -> int:
     raise RuntimeError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
 
 
-def _manage(env: dict, *args: str, timeout: float = 120) -> str:
+def _manage(env: dict, *args: str, timeout: float = 300) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
