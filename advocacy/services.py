@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from core.config_cache import ConfigCache, fresh
 from core.errors import ServiceError, Unprocessable
 from core.money import CURRENCY_EXPONENTS
 from core.normalize import normalize_email
@@ -26,6 +26,8 @@ from .models import (
 )
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# key hash -> the active ApiKey with its program (CONFIG_CACHE_SECONDS).
+_api_keys = ConfigCache("api keys", invalidated_by=("advocacy.ApiKey", "advocacy.Program"))
 
 
 def _unique_slug(name: str) -> str:
@@ -198,20 +200,28 @@ def api_key_authenticate(raw: str) -> ApiKey | None:
     """The active key matching ``raw``, with its program; records when it was last used."""
     if not raw or not raw.startswith(("sk_", "pk_")) or len(raw) > 100:
         return None
-    now = timezone.now()
-    key = (
-        ApiKey.objects.select_related("program")
-        .filter(key_hash=hash_key(raw), revoked_at__isnull=True)
-        # A rotated key works until the end of its overlap.
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .first()
+    digest = hash_key(raw)
+    key = _api_keys.get(
+        digest,
+        lambda: (
+            ApiKey.objects.select_related("program")
+            .filter(key_hash=digest, revoked_at__isnull=True)
+            .order_by()
+            .first()
+        ),
     )
     if key is None:
         return None
+    now = timezone.now()
+    # A rotated key works until the end of its overlap (checked here, not in the
+    # cached query, so a cached key stops at its expiry to the second).
+    if key.expires_at is not None and key.expires_at <= now:
+        return None
+    cached, key = key, fresh(key)
     # Write at most once a minute per key, not on every request.
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-        key.last_used_at = now
+        key.last_used_at = cached.last_used_at = now
     return key
 
 

@@ -135,6 +135,33 @@ class Database:
         return self.settled(lambda: self.clicks(code), timeout=timeout)
 
 
+class BrokerQueue:
+    """The bench's own Celery queue (``--broker-url``): counted and deleted at the end."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url, self.name = url, name
+
+    def _redis(self):
+        import redis
+
+        return redis.Redis.from_url(self.url)
+
+    def length(self) -> int:
+        with contextlib.suppress(Exception):
+            return int(self._redis().llen(self.name))
+        return -1
+
+    def clear(self) -> None:
+        with contextlib.suppress(Exception):
+            client = self._redis()
+            client.delete(
+                self.name,
+                f"_kombu.binding.{self.name}",
+                f"_kombu.binding_permanent.{self.name}",
+            )
+            client.srem("_kombu.binding.celery.pidbox", self.name)
+
+
 class RedisQueue:
     """The list ``floor/redis/`` pushes clicks to (see bench/urls.py)."""
 
@@ -486,6 +513,13 @@ def report(args: argparse.Namespace, runs: list[Run], queries: dict | None = Non
         f" {args.rounds} round(s), {os.cpu_count()} CPUs, before the run: loadavg"
         f" {args.loadavg}, CPU {args.busy_before} busy"
     )
+    if args.broker_url:
+        print(
+            f"tasks published to {args.broker_url} (queue {args.broker_queue}, no worker;"
+            f" {getattr(args, 'broker_messages', '?')} messages in it at the end, then deleted)"
+        )
+    else:
+        print("no broker: the tasks a request enqueues run inside it (--broker-url to publish)")
     print()
     header = (
         f"{'run':<16}{'requests':>9}{'req/s':>9}{'p50':>10}{'p90':>10}{'p99':>10}"
@@ -690,6 +724,18 @@ def bench_env(args: argparse.Namespace) -> dict[str, str]:
         # of the measurement), never past the limit.
         REDIRECT_RATE_PER_IP="1000000000/m",
     )
+    broker = getattr(args, "broker_url", "")
+    if broker:
+        # As in production: tasks and emails of a conversion are published to the broker
+        # after commit, not run inside the web request. No worker consumes them: they
+        # wait in one queue of the bench's own, deleted at the end (BrokerQueue).
+        env.update(
+            CELERY_BROKER_URL=broker,
+            CELERY_QUEUE_ROUTING="0",
+            CELERY_TASK_DEFAULT_QUEUE=args.broker_queue,
+            # Rate-limit counters and the like stay in a folder: only tasks go to Redis.
+            CACHE_URL="filecache://" + str(Path(tempfile.gettempdir()) / "advocacy-bench-cache"),
+        )
     return env
 
 
@@ -789,6 +835,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
         help=f"[{DEFAULT_DATABASE_URL}]",
     )
+    p.add_argument(
+        "--broker-url",
+        default=os.environ.get("BENCH_BROKER_URL", ""),
+        help="a Redis URL: the server publishes tasks there as in production (a queue of the"
+        " bench's own, deleted at the end); unset: tasks run inside the web request [unset]",
+    )
     p.add_argument("--skip-setup", action="store_true", help="skip createdb/migrate/seed_demo")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument(
@@ -841,6 +893,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--show-queries needs --conversions")
     # Conversion order ids start with it: unique per invocation (and per run, see run_tag).
     args.run_id = f"{int(time.time()):x}{os.getpid() % 10000:04d}"
+    args.broker_queue = f"advocacy-bench-{args.run_id}"
     return args
 
 
@@ -851,6 +904,7 @@ def main(argv: list[str] | None = None) -> int:
             raise BenchError(f"{tool} not found (apt-get install -y wrk postgresql-client)")
     db = Database(args.database_url)
     redis_queue = RedisQueue()
+    broker_queue = BrokerQueue(args.broker_url, args.broker_queue) if args.broker_url else None
     env = bench_env(args)
     if not args.skip_setup:
         db.ensure_exists()
@@ -942,6 +996,9 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
             if "redis" in args.floors:
                 redis_queue.clear()
+            if broker_queue is not None:
+                args.broker_messages = broker_queue.length()
+                broker_queue.clear()
     return 0 if report(args, runs, queries) else 1
 
 

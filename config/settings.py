@@ -99,6 +99,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # GET /r/<code> of a known link is answered here (referrals/middleware.py): a
+    # redirect needs no Content-Security-Policy, sessions or anything below.
+    "referrals.middleware.ReferralRedirectMiddleware",
     "core.csp.ContentSecurityPolicyMiddleware",
     "core.cors.BrowserApiCorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -264,7 +267,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     "deliver-due-webhooks": {
         "task": "integrations.tasks.deliver_due_webhooks",
-        "schedule": timedelta(minutes=1),
+        # Often: an attempt cut off by a dead worker is made again within its claim
+        # (timeout + 10 s) plus this.
+        "schedule": timedelta(seconds=15),
     },
     # A payout a dead worker left "sending" is resent within STALE_SENDING plus this,
     # whatever the period of run-payouts.
@@ -494,6 +499,9 @@ REFERRAL_COOKIE_NAME = "adv_ref"
 # The redirect's fast path (see referrals/clicks.py): links cached in process for
 # this long; clicks written in batches every CLICK_FLUSH_MS (0: one by one).
 LINK_CACHE_SECONDS = env.int("LINK_CACHE_SECONDS", default=5)
+# API keys with their program, reward rules, fraud rules and webhook endpoints are kept
+# in process this long (core/config_cache.py); 0 reads them on every request.
+CONFIG_CACHE_SECONDS = env.float("CONFIG_CACHE_SECONDS", default=5)
 CLICK_FLUSH_MS = env.int(
     "CLICK_FLUSH_MS",
     default=50 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" else 0,

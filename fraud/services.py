@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Program
+from core.config_cache import ConfigCache
 from referrals.models import Click, Conversion, Referral
 from rewards import services as reward_services
 from rewards.models import Reward
@@ -21,11 +22,22 @@ from rewards.models import Reward
 from .checks import SIGNALS, Facts
 from .models import Action, Assessment, FraudPolicy, FraudRule
 
+# program id -> its FraudRule rows as (signal, action, threshold), CONFIG_CACHE_SECONDS.
+_rules = ConfigCache("fraud rules", invalidated_by=("fraud.FraudRule",))
+
 
 def program_rules(program: Program) -> dict[str, tuple[str, int | None]]:
     """Each signal's action and threshold for a program: its rules over the defaults."""
     rules = {name: (s.action, s.threshold) for name, s in SIGNALS.items()}
-    for rule in FraudRule.objects.filter(program=program):
+    rows = _rules.get(
+        program.pk,
+        lambda: list(
+            FraudRule.objects.filter(program_id=program.pk)
+            .order_by("pk")
+            .values_list("signal", "action", "threshold", named=True)
+        ),
+    )
+    for rule in rows:
         if rule.signal in rules:
             default_threshold = rules[rule.signal][1]
             threshold = rule.threshold if rule.threshold is not None else default_threshold
@@ -63,6 +75,10 @@ def assessment_for(*, referral: Referral, conversion: Conversion | None = None) 
     """The assessment of a referral, or of its order; made on first use, then kept."""
     if conversion is None:
         found = Assessment.objects.filter(referral=referral, conversion__isnull=True).first()
+    elif getattr(conversion, "recorded_now", False):
+        # The order was inserted in this very transaction: only this request can have
+        # assessed it (for an earlier reward of the same order), and kept it here.
+        found = getattr(conversion, "fraud_assessment_made", None)
     else:
         found = Assessment.objects.filter(conversion=conversion).first()
     if found:
@@ -71,20 +87,25 @@ def assessment_for(*, referral: Referral, conversion: Conversion | None = None) 
     click = Click.objects.filter(pk=referral.click_id).first() if referral.click_id else None
     facts = Facts(referral=referral, advocate=referral.advocate, click=click, conversion=conversion)
     score, decision, hits = _evaluate(facts, program_rules(program))
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            assessment = Assessment.objects.create(
-                program=program,
-                referral=referral,
-                conversion=conversion,
-                score=score,
-                decision=decision,
-                hits=hits,
-                created_at=now,
-            )
-    except IntegrityError:  # made by a concurrent request for the same referral or order
-        return assessment_for(referral=referral, conversion=conversion)
+    row = {
+        "program": program,
+        "referral": referral,
+        "conversion": conversion,
+        "score": score,
+        "decision": decision,
+        "hits": hits,
+        "created_at": timezone.now(),
+    }
+    if conversion is not None and getattr(conversion, "recorded_now", False):
+        # An order inserted by this transaction: no other can assess it before the
+        # commit (its row is not visible to them), so no savepoint is needed.
+        assessment = conversion.fraud_assessment_made = Assessment.objects.create(**row)
+    else:
+        try:
+            with transaction.atomic():
+                assessment = Assessment.objects.create(**row)
+        except IntegrityError:  # made by a concurrent request for the same referral or order
+            return assessment_for(referral=referral, conversion=conversion)
     if decision != Assessment.Decision.ALLOW:
         audit_log(
             action=AuditAction.FRAUD_BLOCKED if decision == "block" else AuditAction.FRAUD_FLAGGED,

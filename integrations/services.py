@@ -28,6 +28,7 @@ from django.utils import timezone
 from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Program
 from core import outbox
+from core.config_cache import ConfigCache
 from core.errors import NotFound, ServiceError
 from core.url_safety import url_ambiguity
 
@@ -47,8 +48,14 @@ USER_AGENT = "Advocacy-Webhooks/1"
 SIGNATURE_HEADER = "Advocacy-Signature"
 EVENT_ID_HEADER = "Advocacy-Event-Id"
 # While an attempt is under way its delivery is claimed for the request's timeout
-# plus this margin: a duplicate task or the sweep finds it "not-due" meanwhile.
-CLAIM_MARGIN = timedelta(seconds=30)
+# plus this margin: a duplicate task or the sweep finds it "not-due" meanwhile. Past
+# it, an attempt whose worker died is made again (by the sweep, every 15 s): a receiver
+# slower than timeout + margin may get the event twice, which deliveries allow anyway
+# (at least once; receivers drop repeats by Advocacy-Event-Id).
+CLAIM_MARGIN = timedelta(seconds=10)
+# program id -> its active endpoints (CONFIG_CACHE_SECONDS): most programs have none,
+# and every event of every request would ask.
+_endpoints = ConfigCache("webhook endpoints", invalidated_by=("integrations.WebhookEndpoint",))
 
 
 # -- configuration (config/settings.py reads it from the environment) --
@@ -227,7 +234,13 @@ def event_emit(*, program: Program, type: str, data: dict) -> WebhookEvent | Non
     # announces several events (the common case: no endpoint at all).
     active = getattr(program, "_active_webhook_endpoints", None)
     if active is None:
-        active = list(WebhookEndpoint.objects.filter(program=program, is_active=True))
+        program_id = program.pk
+        active = _endpoints.get(
+            program_id,
+            lambda: list(
+                WebhookEndpoint.objects.filter(program_id=program_id, is_active=True).order_by("pk")
+            ),
+        )
         program._active_webhook_endpoints = active
     endpoints = [e for e in active if e.wants(type)]
     if not endpoints:

@@ -39,12 +39,26 @@ def badge_award(*, advocate: Advocate, code: str) -> Badge | None:
 
 def referral_badges_check(*, advocate: Advocate) -> list[Badge]:
     """Badges and milestone emails for 1, 5 and 10 friends referred (not rejected)."""
+    # Counted up to the last milestone only, and the badges held read at once: two
+    # small queries per event however many friends a busy advocate has.
+    most = REFERRAL_BADGES[-1][0]
     count = (
-        Referral.objects.filter(advocate=advocate).exclude(status=Referral.Status.REJECTED).count()
+        Referral.objects.filter(advocate=advocate)
+        .exclude(status=Referral.Status.REJECTED)
+        .order_by()[:most]
+        .count()
     )
+    reached = [(needed, code) for needed, code in REFERRAL_BADGES if count >= needed]
+    held = set()
+    if reached:
+        held = set(
+            Badge.objects.filter(advocate=advocate, code__in=[c for _, c in reached]).values_list(
+                "code", flat=True
+            )
+        )
     given = []
-    for needed, code in REFERRAL_BADGES:
-        if count >= needed:
+    for needed, code in reached:
+        if code not in held:
             badge = badge_award(advocate=advocate, code=code)
             if badge is not None:
                 given.append(badge)

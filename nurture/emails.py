@@ -12,7 +12,7 @@ import css_inline
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import OperationalError
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -21,6 +21,7 @@ from django.utils import timezone, translation
 from advocacy.emails import list_unsubscribe_headers, may_email, unsubscribe_url
 from advocacy.models import Advocate
 from core import outbox
+from core.config_cache import ConfigCache
 from core.mail import email_tag
 from referrals import placements
 from referrals.services import advocate_primary_link, referral_url
@@ -48,17 +49,20 @@ def email_queue(*, advocate: Advocate, template: str, key: str, params: dict) ->
     """Queue an email once per ``key``; call inside the transaction of its cause."""
     if template not in PREFERENCE:
         raise ValueError(f"unknown nurture email {template!r}")
-    row, created = OutgoingEmail.objects.get_or_create(
-        key=key[:120],
-        defaults={
-            "program_id": advocate.program_id,
-            "advocate": advocate,
-            "template": template,
-            "params": params,
-        },
-    )
-    if created:
-        outbox.enqueue(send_email, row.pk)
+    key = key[:120]
+    try:
+        # Inserted first (most keys are new): the unique key turns a repeat away.
+        with transaction.atomic():
+            row = OutgoingEmail.objects.create(
+                key=key,
+                program_id=advocate.program_id,
+                advocate=advocate,
+                template=template,
+                params=params,
+            )
+    except IntegrityError:
+        return OutgoingEmail.objects.get(key=key)
+    outbox.enqueue(send_email, row.pk)
     return row
 
 
@@ -78,9 +82,30 @@ def advocate_link_url(advocate: Advocate, template: str) -> str:
     return f"{url}?p={placement}" if placement else url
 
 
+# program id -> (engagement_emails, show_friend_names), for CONFIG_CACHE_SECONDS.
+_flags = ConfigCache("nurture program settings", invalidated_by=("nurture.ProgramSettings",))
+
+
+def _program_flags(program_id: int) -> tuple[bool, bool]:
+    return _flags.get(
+        program_id,
+        lambda: tuple(
+            ProgramSettings.objects.filter(program_id=program_id)
+            .values_list("engagement_emails", "show_friend_names")
+            .first()
+            or (False, False)
+        ),
+    )
+
+
 def engagement_emails_on(program_id: int) -> bool:
     """Friend-activity, badge and milestone emails: only for programs that set them up."""
-    return ProgramSettings.objects.filter(program_id=program_id, engagement_emails=True).exists()
+    return _program_flags(program_id)[0]
+
+
+def friend_names_shown(program_id: int) -> bool:
+    """Whether advocates' emails name the friend (else nobody)."""
+    return _program_flags(program_id)[1]
 
 
 def portal_url(advocate: Advocate, name: str = "portal:dashboard") -> str:

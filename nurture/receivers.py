@@ -4,21 +4,26 @@ Each receiver runs inside the transaction of the event: tiers and badges move
 with the fact that earned them, and emails are queued through the outbox.
 """
 
-from django.db import transaction
-
 from advocacy.models import Advocate
+from core import outbox
+from core.config_cache import ConfigCache
 from core.normalize import mask_email
 from referrals.models import Referral
 from rewards.models import Reward
 
 from . import badges
-from .emails import email_queue, engagement_emails_on
-from .models import ProgramSettings, Tier, WelcomeStep
-from .tiers import standing_recompute
+from .emails import email_queue, engagement_emails_on, friend_names_shown
+from .models import Tier, WelcomeStep
+from .tiers import recompute_standing, standing_recompute
+
+# program id -> whether it has tiers (CONFIG_CACHE_SECONDS; a tier added meanwhile is
+# caught by the beat job, tiers_recompute_all).
+_tiered = ConfigCache("programs with tiers", invalidated_by=("nurture.Tier",))
 
 
 def _has_tiers(advocate: Advocate) -> bool:
-    return Tier.objects.filter(program_id=advocate.program_id).exists()
+    program_id = advocate.program_id
+    return _tiered.get(program_id, lambda: Tier.objects.filter(program_id=program_id).exists())
 
 
 def on_reward_changed(sender, reward: Reward, **kwargs):
@@ -30,20 +35,33 @@ def on_reward_changed(sender, reward: Reward, **kwargs):
         return
     # Points from the rules, and any reversal (a refund lowers points and referred
     # revenue alike): once the event is committed.
-    _recompute_after_commit(reward.advocate)
+    _recompute_after_commit(reward.advocate, _cause(reward))
 
 
-def _recompute_after_commit(advocate: Advocate) -> None:
+def _recompute_after_commit(advocate: Advocate, cause=None) -> None:
     """Move the tier once the event is committed: all the rewards of one event (a sign-up,
-    a purchase) get the multiplier of the tier the advocate held when it came. The beat
-    job recomputes anyway if the process dies in between."""
-    if _has_tiers(advocate):
-        transaction.on_commit(lambda: standing_recompute(advocate=advocate), robust=True)
+    a purchase) get the multiplier of the tier the advocate held when it came. A task
+    (through the outbox), so the request does not wait for it; the beat job
+    recomputes anyway. ``cause``: the event's conversion or referral, which asks once
+    however many receivers hear of it."""
+    if not _has_tiers(advocate):
+        return
+    if cause is not None:
+        if getattr(cause, "_tier_move_queued", False):
+            return
+        cause._tier_move_queued = True
+    outbox.enqueue(recompute_standing, advocate.pk)
+
+
+def _cause(reward: Reward):
+    """The conversion or referral object that issued this reward in this request, if any
+    (never a query)."""
+    cached = reward._state.fields_cache
+    return cached.get("conversion") or cached.get("referral")
 
 
 def _friend_label(referral: Referral) -> str:
-    settings_row = ProgramSettings.objects.filter(program_id=referral.program_id).first()
-    if settings_row is None or not settings_row.show_friend_names:
+    if not friend_names_shown(referral.program_id):
         return ""
     if referral.friend_name:
         return referral.friend_name.split()[0]
@@ -55,7 +73,7 @@ def on_referral_created(sender, referral: Referral, **kwargs):
         return
     advocate = referral.advocate
     badges.referral_badges_check(advocate=advocate)
-    _recompute_after_commit(advocate)
+    _recompute_after_commit(advocate, referral)
     if not engagement_emails_on(advocate.program_id):
         return
     event = "purchase" if referral.status == Referral.Status.CONVERTED else "signup"
@@ -72,7 +90,7 @@ def on_conversion_attributed(sender, conversion, **kwargs):
     if advocate is None:
         return
     badges.referral_badges_check(advocate=advocate)
-    _recompute_after_commit(advocate)
+    _recompute_after_commit(advocate, conversion)
     if conversion.referral_id and engagement_emails_on(advocate.program_id):
         email_queue(
             advocate=advocate,

@@ -13,7 +13,7 @@ from . import badges
 from .emails import email_queue, send_email  # noqa: F401 - registers the send task
 from .models import ProgramSettings, Tier, WelcomeStep
 from .receivers import step_params
-from .tiers import standing_recompute
+from .tiers import recompute_standing, standing_recompute  # noqa: F401 - registers the task
 
 # Emails fall due in a window, so a job that missed a run catches up but a step
 # added today does not write to people who joined long ago.

@@ -8,7 +8,8 @@ in ``rewards.multipliers``) when its rules give the advocate cash or points.
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from celery import shared_task
+from django.db import OperationalError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -147,6 +148,22 @@ def standing_recompute(*, advocate: Advocate) -> Standing:
             },
         )
     return standing
+
+
+@shared_task(
+    name="nurture.tasks.recompute_standing",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=10,
+    max_retries=5,
+)
+def recompute_standing(advocate_id: int) -> bool:
+    """The task of an event's tier move (queued in its transaction, see receivers)."""
+    advocate = Advocate.objects.select_related("program").filter(pk=advocate_id).first()
+    if advocate is None:
+        return False
+    standing_recompute(advocate=advocate)
+    return True
 
 
 def tier_multiplier(*, advocate) -> Decimal:

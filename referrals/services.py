@@ -252,9 +252,11 @@ def referral_create(
 
 def _find_referral(program: Program, email_normalized: str, external_id: str | None):
     if email_normalized:
-        found = Referral.objects.filter(
-            program=program, friend_email_normalized=email_normalized
-        ).first()
+        found = (
+            Referral.objects.filter(program=program, friend_email_normalized=email_normalized)
+            .order_by()
+            .first()
+        )
         if found:
             return found
     if external_id:
@@ -410,7 +412,7 @@ def conversion_record(
     the same order with a different body raises ``Conflict``. A ``backfill``
     order is history: recorded, never attributed (so never rewarded).
     """
-    existing = Conversion.objects.filter(program=program, order_id=order_id).first()
+    existing = Conversion.objects.filter(program=program, order_id=order_id).order_by().first()
     if existing:
         return _same_order(existing, fingerprint), False
 
@@ -463,6 +465,7 @@ def conversion_record(
             ):
                 conversion.referral = _referral_for_conversion(program, decision, conversion)
             conversion.save(force_insert=True)
+            conversion.recorded_now = True  # inserted by this transaction (see fraud)
             audit_log(
                 action=AuditAction.CONVERSION_RECORDED,
                 obj=conversion,
@@ -527,6 +530,7 @@ def _referral_for_conversion(
                     rejection_reason=decision.reason[:200] if decision.rejected else "",
                     converted_at=None if decision.rejected else now,
                 )
+            referral.created_now = True  # inserted by this transaction (see rewards.rules)
             if not decision.rejected:
                 conversion.purchase_number = 1
         except IntegrityError:

@@ -48,12 +48,33 @@ def _client_ip(request) -> str:
     return client_ip(request)
 
 
+_UNAVAILABLE = object()  # the lookup's outcome when the database is down
+_NOT_LOOKED_UP = object()
+
+
+def _lookup(code: str):
+    try:
+        return selectors.link_for_redirect(code)
+    except LinkUnavailable:
+        return _UNAVAILABLE
+
+
+def redirect_tracked(request, code: str) -> HttpResponse | None:
+    """The 302 of a known link (the click recorded), or None when the link is unknown or
+    cannot be looked up; the outcome is kept on the request for the view."""
+    link = request._referral_link = _lookup(code)
+    if link is None or link is _UNAVAILABLE:
+        return None
+    return _redirect(request, link)
+
+
 @require_GET
 def referral_redirect(request, code: str):
     """``GET /r/<code>``: record the click and send the friend to the shop."""
-    try:
-        link = selectors.link_for_redirect(code)
-    except LinkUnavailable:
+    link = getattr(request, "_referral_link", _NOT_LOOKED_UP)
+    if link is _NOT_LOOKED_UP:
+        link = _lookup(code)
+    if link is _UNAVAILABLE:
         # The database is down and this process has not seen the link: a page that
         # retries by itself, never an error (it queries nothing).
         response = render(request, "referrals/link_unavailable.html", status=200)
@@ -62,6 +83,10 @@ def referral_redirect(request, code: str):
         return response
     if link is None:
         return render(request, "referrals/link_unknown.html", {"code": code[:32]}, status=404)
+    return _redirect(request, link)
+
+
+def _redirect(request, link) -> HttpResponse:
     program = link.program
     # Most clicks carry no query string: skip building a QueryDict for them.
     query = request.GET if request.META.get("QUERY_STRING") else {}

@@ -12,6 +12,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from advocacy.models import Advocate, Program
+from core.config_cache import ConfigCache, fresh
 from referrals.models import Conversion, Referral
 
 from . import coupons, multipliers
@@ -44,6 +45,22 @@ class Event:
         return f"referral:{self.referral.pk}"
 
 
+# program id -> its active rules in order (CONFIG_CACHE_SECONDS; a save in this process
+# empties it at once, other processes follow within the period).
+_active = ConfigCache("reward rules", invalidated_by=("rewards.RewardRule",))
+
+
+def active_rules(program_id: int) -> list[RewardRule]:
+    """The program's active rules, each a copy of its own for the caller."""
+    rules = _active.get(
+        program_id,
+        lambda: list(
+            RewardRule.objects.filter(program_id=program_id, is_active=True).order_by("pk")
+        ),
+    )
+    return [fresh(rule) for rule in rules]
+
+
 def rules_apply(event: Event) -> list[Reward]:
     """Evaluate every active rule of the program for ``event``; returns the rewards issued.
 
@@ -51,8 +68,8 @@ def rules_apply(event: Event) -> list[Reward]:
     """
     # The advocate's row lock serialises rewards per advocate, so limits hold
     # under concurrency (two purchases cannot both take the last daily slot).
-    Advocate.objects.select_for_update().filter(pk=event.advocate.pk).first()
-    rules = event.program.reward_rules.filter(is_active=True).order_by("pk")
+    Advocate.objects.select_for_update().filter(pk=event.advocate.pk).order_by().first()
+    rules = active_rules(event.program.pk)
     issued = []
     for rule in rules:
         if not _matches_trigger(rule, event):
@@ -206,6 +223,17 @@ def _amount(rule: Rule, event: Event) -> tuple[str, int, str]:
     return Reward.Kind.PERK, 0, ""
 
 
+def _key_is_new(rule: Rule, event: Event) -> bool:
+    """Whether the reward key names a row this very transaction inserted (the order, or
+    the friend's referral made at their first purchase): then no reward holds it yet,
+    and looking would cost a query for nothing. The unique key stays the guarantee."""
+    if rule.trigger == Rule.Trigger.MILESTONE or event.key_suffix:
+        return False
+    if rule.trigger == Rule.Trigger.FIRST_PURCHASE and event.referral is not None:
+        return getattr(event.referral, "created_now", False)
+    return event.conversion is not None and getattr(event.conversion, "recorded_now", False)
+
+
 def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
     if not event.advocate.can_earn:
         raise Skip(f"advocate is {event.advocate.status}")
@@ -220,7 +248,7 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
     else:
         key += event.key
     key += event.key_suffix
-    if Reward.objects.filter(idempotency_key=key).exists():
+    if not _key_is_new(rule, event) and Reward.objects.filter(idempotency_key=key).exists():
         return None
     kind, amount, currency = _amount(rule, event)
     if recipient == Rule.Recipient.ADVOCATE and kind in Reward.BALANCE_KINDS:

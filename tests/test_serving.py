@@ -2,6 +2,7 @@
 beat), hit with real concurrent HTTP requests: the contract's idempotency holds, and
 periodic work happens on the embedded default too."""
 
+import collections
 import json
 import os
 import shutil
@@ -27,13 +28,28 @@ KEY = demo.DEMO_SECRET_KEY
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
+_handed_out: collections.deque[int] = collections.deque(maxlen=4)  # the last ones given
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port; with TEST_PORTS=8180-8199 one of those (a machine shared by several)."""
+    low, _, high = os.environ.get("TEST_PORTS", "").partition("-")
+    candidates = range(int(low), int(high) + 1) if low and high else [0]
+    for port in candidates:
+        if port in _handed_out:
+            continue  # given to a server that may not listen yet
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if port:
+                _handed_out.append(port)
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
 
 
-def _manage(env: dict, *args: str, timeout: float = 120) -> str:
+def _manage(env: dict, *args: str, timeout: float = 300) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -121,3 +121,29 @@ def test_old_sent_messages_are_purged(broker, db, time_machine):
     unsent = OutboxMessage.objects.create(task="rewards.tasks.mature_rewards")
     assert outbox.purge() == 1
     assert list(OutboxMessage.objects.all()) == [unsent]
+
+
+def test_one_transactions_messages_go_out_and_are_marked_with_one_update(
+    advocate, broker, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
+        first = outbox.enqueue("rewards.tasks.mature_rewards")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            outbox.enqueue("rewards.tasks.run_payouts")  # its savepoint is rolled back
+            raise RuntimeError
+        second = outbox.enqueue("rewards.tasks.mature_rewards")
+        assert OutboxMessage.objects.filter(claimed_until__isnull=False).count() == 2
+    with CaptureQueriesContext(connection) as ctx:
+        for callback in callbacks:
+            callback()
+    assert [name for name, _ in broker.received] == ["rewards.tasks.mature_rewards"] * 2
+    # (The tasks themselves run here too, in-process: only the outbox's statements count.)
+    outbox_sql = [q["sql"] for q in ctx.captured_queries if "core_outboxmessage" in q["sql"]]
+    assert [sql.split()[0] for sql in outbox_sql] == ["UPDATE"]
+    for message in (first, second):
+        message.refresh_from_db()
+        assert message.sent_at is not None and message.claimed_until is None
+    assert OutboxMessage.objects.count() == 2  # the rolled-back one was never written
