@@ -51,13 +51,24 @@ def copy(model, columns: list[str], rows) -> int:
     from django.db import connection
 
     table = model._meta.db_table
-    cols = ", ".join(f'"{c}"' for c in columns)
+    # Columns the rows leave out but the table requires (NOT NULL, added by later
+    # migrations) get the model's default, so the generator survives new fields.
+    extra = [
+        f
+        for f in model._meta.concrete_fields
+        if f.column not in columns
+        and not f.null
+        and not f.primary_key
+        and f.get_default() is not None
+    ]
+    defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in extra)
+    cols = ", ".join(f'"{c}"' for c in [*columns, *(f.column for f in extra)])
     n = 0
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3
         with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as out:
             for row in rows:
-                out.write_row(row)
+                out.write_row((*row, *defaults))
                 n += 1
     return n
 
