@@ -32,13 +32,13 @@ CustomerDays = dict[tuple[date, str], tuple[int, int, str]]
 NpsDays = dict[tuple[date, str], tuple[str, str, str]]
 
 
-def _stamp(at: datetime) -> str:
+def stamp(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def order_sig(at: datetime, pk: int, attributed: bool, advocate_id: int | None) -> str:
     """An order as sortable text: the smallest of a customer's is their first order."""
-    return f"{_stamp(at)}|{pk:012d}|{int(attributed)}|{advocate_id or 0}"
+    return f"{stamp(at)}|{pk:012d}|{int(attributed)}|{advocate_id or 0}"
 
 
 def raw_customer_days(program: Program, start: date, end: date) -> CustomerDays:
@@ -93,7 +93,7 @@ def raw_nps_days(program: Program, start: date, end: date) -> NpsDays:
         out[(at.astimezone(UTC).date(), key)] = (
             linked_email or "",
             category,
-            f"{_stamp(at)}|{pk:012d}",
+            f"{stamp(at)}|{pk:012d}",
         )  # later answers overwrite earlier ones
     return out
 
@@ -186,7 +186,8 @@ def customer_aggs(
         .order_by()
     )
     for row in final.iterator(chunk_size=10000):
-        out[row["key"]] = CustomerAgg(row["f"], row["n"], row["net"], bool(row["s"]), bool(row["e"]))
+        s, e = bool(row["s"]), bool(row["e"])
+        out[row["key"]] = CustomerAgg(row["f"], row["n"], row["net"], s, e)
     raw_days = marked + [live + timedelta(days=i) for i in range(max((end - live).days, 0))]
     for lo, hi in _runs(raw_days):
         for (day, key), (orders, net, first) in raw_customer_days(program, lo, hi).items():

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from advocacy.models import Program
 
-from . import daily
-from .models import CohortRollup, DailyRollup, RollupMark
+from . import customers, daily
+from .models import CohortRollup, CustomerDayRollup, DailyRollup, NpsDayRollup, RollupMark
 from .selectors import customer_facts
 
 # The advisory lock's first key: "measurement rollups" (any fixed number).
@@ -66,7 +66,27 @@ def rollup_day_rebuild(*, program: Program, day: date) -> int:
                 if any(values.values())
             ]
         )
-        return len(rows)
+        buyers = customers.raw_customer_days(program, day, day + timedelta(days=1))
+        CustomerDayRollup.objects.filter(program=program, day=day).delete()
+        CustomerDayRollup.objects.bulk_create(
+            [
+                CustomerDayRollup(
+                    program=program, day=d, key=key, orders=n, net_minor=net, first=first
+                )
+                for (d, key), (n, net, first) in buyers.items()
+            ]
+        )
+        answers = customers.raw_nps_days(program, day, day + timedelta(days=1))
+        NpsDayRollup.objects.filter(program=program, day=day).delete()
+        NpsDayRollup.objects.bulk_create(
+            [
+                NpsDayRollup(
+                    program=program, day=d, key=key, alt_key=alt, category=category, last=last
+                )
+                for (d, key), (alt, category, last) in answers.items()
+            ]
+        )
+        return len(rows) + len(buyers) + len(answers)
 
 
 def cohorts_rebuild(*, program: Program) -> int:
