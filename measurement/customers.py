@@ -19,8 +19,8 @@ from django.db.models.functions import Coalesce, NullIf
 from advocacy.models import Program
 from recruitment.models import NpsResponse
 
-from .daily import counted_orders, day_start, live_from
-from .models import CustomerDayRollup, NpsDayRollup, RollupMark
+from .daily import counted_orders, day_start, live_from, marked_days, memo
+from .models import CustomerDayRollup, NpsDayRollup
 
 CUSTOMER_KEY = Coalesce(
     NullIf("customer_external_id", Value("")), NullIf("customer_email_normalized", Value(""))
@@ -41,6 +41,7 @@ def order_sig(at: datetime, pk: int, attributed: bool, advocate_id: int | None) 
     return f"{stamp(at)}|{pk:012d}|{int(attributed)}|{advocate_id or 0}"
 
 
+@memo
 def raw_customer_days(program: Program, start: date, end: date) -> CustomerDays:
     """Each customer's counted orders per day over [start, end), from the orders."""
     rows = (
@@ -68,6 +69,7 @@ def _nps_key(ext: str, email: str, linked_ext: str | None, pk: int) -> str:
     return ext or email or (linked_ext or "") or f"response:{pk}"
 
 
+@memo
 def raw_nps_days(program: Program, start: date, end: date) -> NpsDays:
     """Each customer's last answer per day over [start, end), from the answers."""
     rows = (
@@ -110,6 +112,7 @@ class CustomerAgg:
     net_minor: int
     active_start: bool  # an order in [start - window, start)
     active_end: bool  # an order in [end - window, end)
+    last_day: date  # the day of the last order
 
     @property
     def first_at(self) -> datetime:
@@ -127,14 +130,7 @@ class CustomerAgg:
 def _split(program: Program, end_day: date) -> tuple[date, list[date]]:
     """(first live day, marked days before it) for reads of the days before ``end_day``."""
     live = live_from()
-    marked = sorted(
-        set(
-            RollupMark.objects.filter(program=program, day__lt=min(end_day, live)).values_list(
-                "day", flat=True
-            )
-        )
-    )
-    return live, marked
+    return live, sorted(d for d in marked_days(program) if d < min(end_day, live))
 
 
 def _flag(lo: date, hi: date):
@@ -144,6 +140,7 @@ def _flag(lo: date, hi: date):
     )
 
 
+@memo
 def customer_aggs(
     program: Program, start: date, end: date, *, source: str = "rollup"
 ) -> dict[str, CustomerAgg]:
@@ -157,9 +154,10 @@ def customer_aggs(
         agg = out.get(key)
         in_s, in_e = s_lo <= day < start, e_lo <= day < end
         if agg is None:
-            out[key] = CustomerAgg(first, orders, net, in_s, in_e)
+            out[key] = CustomerAgg(first, orders, net, in_s, in_e, day)
         else:
             agg.first = min(agg.first, first)
+            agg.last_day = max(agg.last_day, day)
             agg.orders += orders
             agg.net_minor += net
             agg.active_start |= in_s
@@ -182,12 +180,13 @@ def customer_aggs(
             f=Min("first"),
             s=_flag(s_lo, start),
             e=_flag(e_lo, end),
+            last=Max("day"),
         )
         .order_by()
     )
     for row in final.iterator(chunk_size=10000):
         s, e = bool(row["s"]), bool(row["e"])
-        out[row["key"]] = CustomerAgg(row["f"], row["n"], row["net"], s, e)
+        out[row["key"]] = CustomerAgg(row["f"], row["n"], row["net"], s, e, row["last"])
     raw_days = marked + [live + timedelta(days=i) for i in range(max((end - live).days, 0))]
     for lo, hi in _runs(raw_days):
         for (day, key), (orders, net, first) in raw_customer_days(program, lo, hi).items():
@@ -208,6 +207,7 @@ def _runs(days: list[date]) -> list[tuple[date, date]]:
 # ----------------------------------------------------------------- NPS
 
 
+@memo
 def nps_rows(
     program: Program, start: date, end: date, *, source: str = "rollup"
 ) -> list[tuple[date, str, str, str, str]]:

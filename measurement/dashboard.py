@@ -120,6 +120,7 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         date_from=previous_period.date_from,
         date_to=previous_period.date_to,
         segment_keys=keys,
+        detail=False,
     )
     year = selectors.Period(
         (period.date_to.replace(day=1) - timedelta(days=335)).replace(day=1), period.date_to

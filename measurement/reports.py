@@ -84,11 +84,11 @@ def _claim(program_id: int, user_id: int, week: date) -> tuple[bool, date | None
 
 def report_context(program: Program, week: selectors.Period) -> dict:
     current = selectors.program_metrics(
-        program=program, date_from=week.date_from, date_to=week.date_to
+        program=program, date_from=week.date_from, date_to=week.date_to, detail=False
     )
     before = week.previous()
     previous = selectors.program_metrics(
-        program=program, date_from=before.date_from, date_to=before.date_to
+        program=program, date_from=before.date_from, date_to=before.date_to, detail=False
     )
     cards = [c for c in dashboard.cards(current, previous) if c.key in HEADLINE]
     query = f"?program={program.slug}&from={week.date_from}&to={week.date_to}"

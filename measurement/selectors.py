@@ -192,15 +192,16 @@ def _joined_statuses() -> list[str]:
     return [s for s in Advocate.Status.values if s != Advocate.Status.INVITED]
 
 
-def _first_in(agg: CustomerAgg, start: datetime, end: datetime) -> bool:
-    """The customer's first order is in [start, end) (compared as sortable text)."""
-    return stamp(start) <= agg.first < stamp(end)
+def _first_in(aggs, start: datetime, end: datetime):
+    """The customers whose first order is in [start, end) (compared as sortable text)."""
+    lo, hi = stamp(start), stamp(end)
+    return [f for f in aggs if lo <= f.first < hi]
 
 
 def customers_block(aggs: dict[str, CustomerAgg], period: Period) -> dict:
     start = sum(1 for f in aggs.values() if f.active_start)
     end = sum(1 for f in aggs.values() if f.active_end)
-    new = sum(1 for f in aggs.values() if _first_in(f, period.start, period.end))
+    new = len(_first_in(aggs.values(), period.start, period.end))
     retention = rate(end - new, start)
     churn = None if retention is None else float(Decimal("100.0") - Decimal(str(retention)))
     return {
@@ -331,7 +332,7 @@ def k_factor(program: Program, period: Period, aggs: dict[str, CustomerAgg], cli
         .count()
     )
     new_referred = [
-        f for f in aggs.values() if f.first_attributed and _first_in(f, period.start, period.end)
+        f for f in _first_in(aggs.values(), period.start, period.end) if f.first_attributed
     ]
     joined_at = dict(
         Advocate.objects.filter(
@@ -394,12 +395,15 @@ def program_metrics(
     segment_keys: frozenset[str] | None = None,
     source: str = "rollup",
     extras: bool = True,
+    detail: bool = True,
 ) -> dict:
     """The contract's ``GET /api/v1/metrics`` answer, plus the issue's other numbers.
 
     ``segment_keys`` limits the customer numbers (customers, retention,
     repeat purchases, CLV, NPS) to a segment. ``source="raw"`` counts the day
     numbers from the raw tables instead of the rollups (the benchmark's baseline).
+    ``detail=False`` leaves out the journey and the NPS trend (a comparison period's
+    cards and goals need neither).
     """
     period = Period(date_from, date_to)
     currency = program.currency
@@ -443,9 +447,7 @@ def program_metrics(
     }
     if extras:
         new_referred = sum(
-            1
-            for f in scoped.values()
-            if f.first_attributed and _first_in(f, period.start, period.end)
+            1 for f in _first_in(scoped.values(), period.start, period.end) if f.first_attributed
         )
         answer.update(
             {
@@ -454,10 +456,11 @@ def program_metrics(
                 "new_referred_customers": new_referred,
                 "cac_referred": average_money(cost, new_referred, currency),
                 "reviews_ugc": reviews_ugc(program, period),
-                "nps_trend": nps_trend(program, period, segment_keys, rows=nps_rows),
-                "journey": journey(program, period, scoped, keys_adv, t["clicks"]),
             }
         )
+        if detail:
+            answer["nps_trend"] = nps_trend(program, period, segment_keys, rows=nps_rows)
+            answer["journey"] = journey(program, period, scoped, keys_adv, t["clicks"])
     return answer
 
 
@@ -606,6 +609,7 @@ def goal_progress(goal, *, today: date, segment_keys: frozenset[str] | None = No
         date_from=goal.starts_on,
         date_to=end,
         segment_keys=segment_keys,
+        detail=False,
     )
     raw = GOAL_VALUES[goal.metric](answer)
     value = None if raw is None else Decimal(str(raw))

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ServiceError
 
-from . import dashboard, reports
+from . import daily, dashboard, reports
 
 
 def _choose(request):
@@ -24,6 +24,11 @@ def _choose(request):
 
 
 def admin_index(request, extra_context=None):
+    with daily.memoized():
+        return _admin_index(request, extra_context)
+
+
+def _admin_index(request, extra_context=None):
     """``/admin/``: the stock admin's app list under the program's dashboard."""
     (programs, program, period, segment), error = _choose(request)
     context = {
@@ -63,7 +68,8 @@ def dashboard_csv(request, table):
     (_programs, program, period, segment), _error = _choose(request)
     if program is None:
         raise Http404
-    header, rows = dashboard.csv_rows(table, dashboard.tables(program, period, segment))
+    with daily.memoized():
+        header, rows = dashboard.csv_rows(table, dashboard.tables(program, period, segment))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"{program.slug}-{table}-{period.date_from}-{period.date_to}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
