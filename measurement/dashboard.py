@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from advocacy.admin_scope import managed_programs
 from advocacy.models import Program
 from recruitment.models import Segment
+from storefront.selectors import placement_funnel
 
-from . import selectors
+from . import risk, selectors
 from .models import Goal
 from .segments import segment_keys
 
@@ -131,6 +132,8 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         )
         for g in Goal.objects.filter(program=program).select_related("segment", "program")
     ]
+    at_risk = risk.at_risk_customers(program=program, now=timezone.now())
+    fading = risk.fading_advocates(program=program, today=today())
     return {
         "metrics": metrics,
         "previous": previous,
@@ -144,6 +147,22 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         "nps_trend": selectors.nps_trend(program, year, keys),
         "journey": [{"stage": k, "count": v} for k, v in metrics["journey"].items()],
         "goals": goals,
+        "placements": placement_funnel(program=program, since=period.start, until=period.end),
+        "at_risk": [
+            {
+                "customer": c.key,
+                "orders": c.orders,
+                "last_order_on": c.last_order_on.isoformat(),
+                "days_since": c.days_since,
+                "usual_interval_days": c.usual_interval_days,
+                "overdue": c.overdue,
+            }
+            for c in at_risk
+        ],
+        "fading_advocates": [
+            {"advocate_id": a.advocate_id, "email": a.email, "recent": a.recent, "usual": a.usual}
+            for a in fading
+        ],
     }
 
 
@@ -169,4 +188,6 @@ def csv_rows(name: str, data: dict) -> tuple[list[str], list[list]]:
 
 
 CSV_TABLES = ("cards", "funnel", "daily", "advocates", "channels", "cohorts", "nps_trend",
-              "journey", "goals")  # fmt: skip
+              "journey", "goals", "placements", "at_risk", "fading_advocates")  # fmt: skip
+# Rows of the at-risk and fading lists shown on the page (the CSV has them all).
+LIST_ROWS = 10
