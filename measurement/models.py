@@ -185,6 +185,12 @@ class ReportSubscription(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     weekly_report = models.BooleanField(default=True)
+    language = models.CharField(
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text="The report's language. Empty: the site's language (LANGUAGE_CODE).",
+    )
     last_sent_week = models.DateField(
         null=True, blank=True, help_text="Monday of the last week reported (claimed)."
     )
