@@ -78,11 +78,11 @@ def test_a_refused_send_is_given_back_for_the_retry(dataset, managers, monkeypat
             "Acme Friends: săptămâna dvs. începând cu 2026-03-09",
             "- Clicuri: 1 (-2, ",
         ),
-        ("zh-hans", "Acme Friends：自 2026-03-09 起的一周", "- 点击: 1 (-2, 之前 3)"),
+        ("zh-hans", "Acme Friends\uff1a自 2026-03-09 起的一周", "- 点击: 1 (-2, 之前 3)"),
     ],
 )
 def test_each_manager_gets_the_report_in_their_language(dataset, managers, language, subject, line):
-    mona, otto, _ = managers
+    mona, _, _ = managers
     ReportSubscription.objects.create(program=dataset, user=mona, language=language)
     mail.outbox.clear()
     with time_machine.travel(MONDAY_AFTER, tick=False):
