@@ -147,7 +147,10 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         "nps_trend": selectors.nps_trend(program, year, keys),
         "journey": [{"stage": k, "count": v} for k, v in metrics["journey"].items()],
         "goals": goals,
-        "placements": placement_funnel(program=program, since=period.start, until=period.end),
+        "placements": [
+            _as_percent(row)
+            for row in placement_funnel(program=program, since=period.start, until=period.end)
+        ],
         "at_risk": [
             {
                 "customer": c.key,
@@ -163,6 +166,17 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
             {"advocate_id": a.advocate_id, "email": a.email, "recent": a.recent, "usual": a.usual}
             for a in fading
         ],
+    }
+
+
+PLACEMENT_RATES = ("share_rate", "click_rate", "referral_rate", "purchase_rate")
+
+
+def _as_percent(row: dict) -> dict:
+    """A placement funnel row with its rates (fractions from storefront) as percentages."""
+    return {
+        k: (selectors.rate(v, 1) if k in PLACEMENT_RATES and v is not None else v)
+        for k, v in row.items()
     }
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from advocacy.audit import audit_log
@@ -114,24 +114,32 @@ def advocate_offer(*, advocate: Advocate) -> dict:
     Once an experiment is stopped with a winner ("promote the winner"), the
     winner's offer is everyone's until another experiment runs.
     """
-    offers = Experiment.objects.filter(
-        program_id=advocate.program_id,
-        kind=Experiment.Kind.OFFER,
-        subject=Experiment.Subject.ADVOCATE,
+    # One query: the running experiment first, else the last one promoted.
+    experiment = (
+        Experiment.objects.filter(
+            program_id=advocate.program_id,
+            kind=Experiment.Kind.OFFER,
+            subject=Experiment.Subject.ADVOCATE,
+        )
+        .filter(
+            Q(status=Experiment.Status.RUNNING)
+            | Q(status=Experiment.Status.STOPPED, winner__isnull=False)
+        )
+        .select_related("winner")
+        .order_by(
+            Case(When(status=Experiment.Status.RUNNING, then=Value(0)), default=Value(1)),
+            "-pk",
+        )
+        .first()
     )
-    running = offers.filter(status=Experiment.Status.RUNNING).order_by("-pk").first()
-    if running is not None:
+    if experiment is None:
+        return {}
+    if experiment.status == Experiment.Status.RUNNING:
         variant = assignment_get_or_create(
-            experiment=running, subject_key=str(advocate.pk), advocate=advocate
+            experiment=experiment, subject_key=str(advocate.pk), advocate=advocate
         ).variant
     else:
-        promoted = (
-            offers.filter(status=Experiment.Status.STOPPED, winner__isnull=False)
-            .select_related("winner")
-            .order_by("-pk")
-            .first()
-        )
-        variant = promoted.winner if promoted else None
+        variant = experiment.winner
     if variant is None:
         return {}
     return variant_offer(variant.config, advocate.program.currency)

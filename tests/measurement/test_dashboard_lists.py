@@ -56,7 +56,9 @@ def test_the_dashboard_lists_placements_at_risk_customers_and_fading_advocates(c
     client.force_login(manager)
     page = client.get("/admin/").content.decode()
     assert "Funnel by placement" in page and "widget" in page
-    assert "1 unique" in page  # two impressions by one viewer
+    placements = page.split("Funnel by placement")[1].split("At-risk customers")[0]
+    assert "1 unique" in placements  # two impressions by one viewer
+    assert "100.0 %" in placements  # ... who shared: the share rate, as a percentage
     at_risk = page.split("At-risk customers")[1].split("Fading advocates")[0]
     assert "late" in at_risk and "ghost" in at_risk and "fine" not in at_risk
     assert "faded@example.com" in page.split("Fading advocates")[1]

@@ -4,6 +4,8 @@ from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.utils import translation
+
 from advocacy.models import AuditLog
 from measurement import experiments
 from measurement.models import Experiment
@@ -114,7 +116,9 @@ def test_an_offer_experiment_changes_what_each_advocate_reads_and_earns(program)
     for i, a in enumerate(advocates):
         amount = arms[a.pk]["advocate_reward_minor"]
         shown = "€15.00" if amount == 1500 else "€10.00"
-        assert any(shown in s for s in offer_sentences(program=program, advocate=a))
+        with translation.override("en"):
+            sentences = offer_sentences(program=program, advocate=a)
+        assert any(shown in s for s in sentences), sentences
         flows.conversion_record(
             program=program,
             order_id=f"o{i}",
