@@ -71,17 +71,18 @@ class FadingAdvocate:
 def fading_advocates(*, program: Program, today: date) -> list[FadingAdvocate]:
     recent_start = today - timedelta(days=30)
     before_start = recent_start - timedelta(days=90)
-    rows = daily.day_rows(program, before_start, today + timedelta(days=1))
-    recent: dict[int, int] = {}
-    before: dict[int, int] = {}
-    for (day, advocate_id, _channel, _link), v in rows.items():
-        if advocate_id is None:
-            continue
-        activity = v["clicks"] + v["referrals"]
-        if not activity:
-            continue
-        bucket = recent if day >= recent_start else before
-        bucket[advocate_id] = bucket.get(advocate_id, 0) + activity
+
+    def activity(start: date, end: date) -> dict[int, int]:
+        # Summed per advocate in SQL from the rollups (plus the live days).
+        per = daily.grouped(program, start, end, "advocate")
+        return {
+            a: v["clicks"] + v["referrals"]
+            for a, v in per.items()
+            if a is not None and v["clicks"] + v["referrals"]
+        }
+
+    recent = activity(recent_start, today + timedelta(days=1))
+    before = activity(before_start, recent_start)
     active = dict(
         Advocate.objects.filter(
             program=program, status=Advocate.Status.ACTIVE, pk__in=list(before)

@@ -112,3 +112,21 @@ def test_the_dashboard_counts_the_live_days_once(client, manager, shop):
         if 'FROM "referrals_click"' in q["sql"] and '"referrals_click"."channel"' in q["sql"]
     ]
     assert len(raw_clicks) == 1
+
+
+def test_the_lists_and_placements_download_as_csv(client, manager):
+    import csv
+    import io
+
+    client.force_login(manager)
+    rows = {}
+    for table in ("placements", "at_risk", "fading_advocates"):
+        response = client.get(f"/measurement/dashboard/{table}.csv")
+        assert response.status_code == 200
+        rows[table] = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows["at_risk"][0][:2] == ["customer", "orders"]
+    assert sorted(r[0] for r in rows["at_risk"][1:]) == ["ghost", "late"]
+    assert [r[1] for r in rows["fading_advocates"][1:]] == ["faded@example.com"]
+    widget = next(r for r in rows["placements"][1:] if r[0] == "widget")
+    header = rows["placements"][0]
+    assert widget[header.index("share_rate")] == "100.0"
