@@ -132,7 +132,11 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         )
         for g in Goal.objects.filter(program=program).select_related("segment", "program")
     ]
-    at_risk = risk.at_risk_customers(program=program, now=timezone.now())
+    at_risk = risk.at_risk_customers(
+        program=program,
+        now=timezone.now(),
+        since=period.date_from if period.date_to == today() else None,
+    )
     fading = risk.fading_advocates(program=program, today=today())
     return {
         "metrics": metrics,

@@ -34,11 +34,20 @@ class AtRiskCustomer:
 
 
 def at_risk_customers(
-    *, program: Program, now: datetime, factor: float = 2.0, limit: int | None = None
+    *,
+    program: Program,
+    now: datetime,
+    factor: float = 2.0,
+    limit: int | None = None,
+    since: date | None = None,
 ) -> list[AtRiskCustomer]:
-    """Read from the customer day rollups (plus the live days), in whole days."""
+    """Read from the customer day rollups (plus the live days), in whole days.
+
+    ``since`` changes nothing in the answer: a page that already read the customers
+    of a period ending today passes its start, so the same read is reused.
+    """
     today = now.astimezone(UTC).date()
-    aggs = customers.customer_aggs(program, today, today + timedelta(days=1))
+    aggs = customers.customer_aggs(program, since or today, today + timedelta(days=1))
 
     def usual(f) -> float:
         return (f.last_day - f.first_at.date()).days / (f.orders - 1)
