@@ -54,9 +54,9 @@ class GoalAdmin(ProgramScopedAdmin):
 
 @admin.register(ReportSubscription)
 class ReportSubscriptionAdmin(ProgramScopedAdmin):
-    list_display = ["program", "user", "weekly_report", "last_sent_week"]
+    list_display = ["program", "user", "weekly_report", "language", "last_sent_week"]
     list_filter = ["program", "weekly_report"]
-    fields = ["program", "user", "weekly_report"]
+    fields = ["program", "user", "weekly_report", "language"]
     write_role = "viewer"
 
     def get_queryset(self, request):

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from core.errors import NotFound, ServiceError
 from recruitment.models import Segment
 
-from . import selectors
+from . import daily, selectors
 from .segments import segment_keys
 
 PERIOD = [
@@ -49,14 +49,14 @@ class MetricsApi(APIView):
     )
     def get(self, request):
         period = _period(request)
-        return Response(
-            selectors.program_metrics(
+        with daily.memoized():
+            answer = selectors.program_metrics(
                 program=request.program,
                 date_from=period.date_from,
                 date_to=period.date_to,
                 segment_keys=_segment_keys(request),
             )
-        )
+        return Response(answer)
 
 
 BREAKDOWNS = {

@@ -7,4 +7,9 @@ class MeasurementConfig(AppConfig):
 
     def ready(self):
         # Receivers connect once the app registry is ready (they import models).
-        from . import receivers  # noqa: F401
+        from rewards import variants
+
+        from . import experiments, receivers  # noqa: F401
+
+        # Offer experiments change what advocates earn and read (rewards asks us).
+        variants.provider_register(experiments.advocate_offer)

@@ -6,8 +6,11 @@ pending marks) raw, so what it returns is always current. Definitions are in
 ``docs/metrics.md``.
 """
 
+import contextlib
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Count, F, QuerySet, Sum, Value
@@ -36,6 +39,50 @@ FIELDS = (
 Rows = dict[tuple[date, int | None, str, int | None], dict[str, int]]
 
 
+# ----------------------------------------------------------------- one request's reads
+
+_memo: ContextVar[dict | None] = ContextVar("measurement_memo", default=None)
+
+
+@contextlib.contextmanager
+def memoized():
+    """Within the block, raw counts of the same days and the marks are read once.
+
+    A dashboard shows one period several ways (cards, charts, tables): each asks for
+    the live days' raw rows, which this reads from the database only the first time.
+    """
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def memo(fn):
+    """Cache ``fn(program, *args)`` by (program id, args) inside ``memoized()``; the
+    cached value is shared, so callers must not change it."""
+
+    @functools.wraps(fn)
+    def wrapper(program, *args, **kwargs):
+        cache = _memo.get()
+        if cache is None:
+            return fn(program, *args, **kwargs)
+        key = (fn.__qualname__, fn.__module__, program.pk, args, tuple(sorted(kwargs.items())))
+        if key not in cache:
+            cache[key] = fn(program, *args, **kwargs)
+        return cache[key]
+
+    return wrapper
+
+
+@memo
+def marked_days(program: Program) -> frozenset[date]:
+    """The program's days with a pending mark (read raw until rebuilt)."""
+    return frozenset(
+        RollupMark.objects.filter(program=program).values_list("day", flat=True).distinct()
+    )
+
+
 def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
@@ -49,6 +96,7 @@ def counted_orders(program: Program):
     return Conversion.objects.filter(program=program, refunded_minor__lt=F("amount_minor"))
 
 
+@memo
 def raw_day_rows(program: Program, start: date, end: date) -> Rows:
     """Counts for the days [start, end) from the raw rows."""
     lo, hi = day_start(start), day_start(end)
@@ -185,11 +233,7 @@ def day_rows(program: Program, start: date, end: date, *, source: str = "rollup"
     if source == "raw":
         return raw_day_rows(program, start, end)
     today = live_from()
-    marked = set(
-        RollupMark.objects.filter(program=program, day__gte=start, day__lt=end).values_list(
-            "day", flat=True
-        )
-    )
+    marked = {d for d in marked_days(program) if start <= d < end}
     days = [start + timedelta(days=i) for i in range((end - start).days)]
     live = sorted(d for d in days if d >= today or d in marked)
     final = [d for d in days if d < today and d not in marked]
@@ -235,13 +279,7 @@ def live_from() -> date:
 def _final_and_live(program: Program, start: date, end: date) -> tuple[QuerySet, list]:
     """The rollup rows of finished, unmarked days, and the [lo, hi) runs to count raw."""
     today = live_from()
-    marked = sorted(
-        set(
-            RollupMark.objects.filter(program=program, day__gte=start, day__lt=end).values_list(
-                "day", flat=True
-            )
-        )
-    )
+    marked = sorted(d for d in marked_days(program) if start <= d < end)
     final = DailyRollup.objects.filter(
         program=program, day__gte=start, day__lt=min(end, max(today, start))
     ).exclude(day__in=marked)

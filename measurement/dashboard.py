@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from advocacy.admin_scope import managed_programs
 from advocacy.models import Program
 from recruitment.models import Segment
+from storefront.selectors import placement_funnel
 
-from . import selectors
+from . import risk, selectors
 from .models import Goal
 from .segments import segment_keys
 
@@ -120,6 +121,7 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         date_from=previous_period.date_from,
         date_to=previous_period.date_to,
         segment_keys=keys,
+        detail=False,
     )
     year = selectors.Period(
         (period.date_to.replace(day=1) - timedelta(days=335)).replace(day=1), period.date_to
@@ -130,6 +132,12 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         )
         for g in Goal.objects.filter(program=program).select_related("segment", "program")
     ]
+    at_risk = risk.at_risk_customers(
+        program=program,
+        now=timezone.now(),
+        since=period.date_from if period.date_to == today() else None,
+    )
+    fading = risk.fading_advocates(program=program, today=today())
     return {
         "metrics": metrics,
         "previous": previous,
@@ -143,6 +151,36 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         "nps_trend": selectors.nps_trend(program, year, keys),
         "journey": [{"stage": k, "count": v} for k, v in metrics["journey"].items()],
         "goals": goals,
+        "placements": [
+            _as_percent(row)
+            for row in placement_funnel(program=program, since=period.start, until=period.end)
+        ],
+        "at_risk": [
+            {
+                "customer": c.key,
+                "orders": c.orders,
+                "last_order_on": c.last_order_on.isoformat(),
+                "days_since": c.days_since,
+                "usual_interval_days": c.usual_interval_days,
+                "overdue": c.overdue,
+            }
+            for c in at_risk
+        ],
+        "fading_advocates": [
+            {"advocate_id": a.advocate_id, "email": a.email, "recent": a.recent, "usual": a.usual}
+            for a in fading
+        ],
+    }
+
+
+PLACEMENT_RATES = ("share_rate", "click_rate", "referral_rate", "purchase_rate")
+
+
+def _as_percent(row: dict) -> dict:
+    """A placement funnel row with its rates (fractions from storefront) as percentages."""
+    return {
+        k: (selectors.rate(v, 1) if k in PLACEMENT_RATES and v is not None else v)
+        for k, v in row.items()
     }
 
 
@@ -168,4 +206,6 @@ def csv_rows(name: str, data: dict) -> tuple[list[str], list[list]]:
 
 
 CSV_TABLES = ("cards", "funnel", "daily", "advocates", "channels", "cohorts", "nps_trend",
-              "journey", "goals")  # fmt: skip
+              "journey", "goals", "placements", "at_risk", "fading_advocates")  # fmt: skip
+# Rows of the at-risk and fading lists shown on the page (the CSV has them all).
+LIST_ROWS = 10

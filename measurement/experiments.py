@@ -21,13 +21,15 @@
 import hashlib
 import random
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from advocacy.audit import audit_log
 from advocacy.models import Advocate, AuditAction
+from core.money import to_minor
 from referrals.models import Conversion
 
 from .models import Assignment, Experiment, Variant
@@ -78,6 +80,69 @@ def assignment_get_or_create(
             )
     except IntegrityError:
         return Assignment.objects.get(experiment=experiment, subject_key=subject_key)
+
+
+def variant_offer(config: dict, currency: str) -> dict:
+    """What an offer variant's ``config`` changes, for ``rewards.variants``: a cash reward
+    (``"advocate_reward": "15.00"``, program currency) and/or a commission percent
+    (``"commission_percent": "12.5"``). Values that are not a number >= 0 are ignored,
+    so a typo in the admin never stops a reward."""
+    out: dict = {}
+    try:
+        if "advocate_reward" in config:
+            minor = to_minor(str(config["advocate_reward"]), currency)
+            if minor >= 0:
+                out["advocate_reward_minor"] = minor
+    except (InvalidOperation, ValueError, TypeError, ArithmeticError):
+        pass
+    try:
+        if "commission_percent" in config:
+            percent = Decimal(str(config["commission_percent"]))
+            if 0 <= percent <= 100:
+                out["commission_percent"] = percent
+    except (InvalidOperation, ValueError, TypeError):
+        pass
+    return out
+
+
+def advocate_offer(*, advocate: Advocate) -> dict:
+    """The ``rewards.variants`` provider: the offer of the advocate's arm.
+
+    In the program's running offer experiment on advocates, the advocate's arm
+    (assigned at first sight, then fixed: the portal's first view or their first
+    reward, whichever comes first); the holdout keeps the program's own offer.
+    Once an experiment is stopped with a winner ("promote the winner"), the
+    winner's offer is everyone's until another experiment runs.
+    """
+    # One query: the running experiment first, else the last one promoted.
+    experiment = (
+        Experiment.objects.filter(
+            program_id=advocate.program_id,
+            kind=Experiment.Kind.OFFER,
+            subject=Experiment.Subject.ADVOCATE,
+        )
+        .filter(
+            Q(status=Experiment.Status.RUNNING)
+            | Q(status=Experiment.Status.STOPPED, winner__isnull=False)
+        )
+        .select_related("winner")
+        .order_by(
+            Case(When(status=Experiment.Status.RUNNING, then=Value(0)), default=Value(1)),
+            "-pk",
+        )
+        .first()
+    )
+    if experiment is None:
+        return {}
+    if experiment.status == Experiment.Status.RUNNING:
+        variant = assignment_get_or_create(
+            experiment=experiment, subject_key=str(advocate.pk), advocate=advocate
+        ).variant
+    else:
+        variant = experiment.winner
+    if variant is None:
+        return {}
+    return variant_offer(variant.config, advocate.program.currency)
 
 
 def experiment_promote(*, experiment: Experiment, variant: Variant, actor=None) -> Experiment:

@@ -66,6 +66,51 @@ class DailyRollup(models.Model):
         return f"{self.program_id} {self.day}"
 
 
+class CustomerDayRollup(models.Model):
+    """One customer's counted orders (program currency) on one day.
+
+    The customer numbers (S, E, N, repeat purchases, CLV, K-factor, journey) are
+    aggregates of these rows per customer, so a reader never touches the orders
+    of finished days. ``first`` is the day's first order as a sortable text
+    (``<occurred_at ISO>|<order pk>|<attributed 0/1>|<advocate id or 0>``): the
+    smallest over a customer's days is their first order.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    key = models.CharField(max_length=254, help_text="External id, else normalised email.")
+    orders = models.PositiveIntegerField()
+    net_minor = models.BigIntegerField()
+    first = models.CharField(max_length=80)
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "day"], name="customerday_program_day")]
+
+    def __str__(self) -> str:
+        return f"{self.key} on {self.day}"
+
+
+class NpsDayRollup(models.Model):
+    """One customer's last NPS answer of a day (their latest in a period is the latest day's).
+
+    ``last`` sorts like ``first`` above (``<occurred_at ISO>|<answer pk>``); ``alt_key``
+    is the linked customer profile's email, for segments matched by email.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    key = models.CharField(max_length=254)
+    alt_key = models.CharField(max_length=254, blank=True)
+    category = models.CharField(max_length=10)
+    last = models.CharField(max_length=60)
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "day"], name="npsday_program_day")]
+
+    def __str__(self) -> str:
+        return f"{self.key} on {self.day}"
+
+
 class CohortRollup(models.Model):
     """Customers whose first order was in ``cohort`` (a month) and who ordered in ``month``."""
 
@@ -140,6 +185,12 @@ class ReportSubscription(models.Model):
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     weekly_report = models.BooleanField(default=True)
+    language = models.CharField(
+        max_length=10,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text="The report's language. Empty: the site's language (LANGUAGE_CODE).",
+    )
     last_sent_week = models.DateField(
         null=True, blank=True, help_text="Monday of the last week reported (claimed)."
     )

@@ -12,7 +12,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from advocacy.models import Advocate
-from recruitment.models import CampaignRecipient
+from recruitment.models import CampaignRecipient, NpsResponse
 from referrals.models import Click, Conversion, Referral
 from rewards.models import Reward
 
@@ -53,3 +53,8 @@ def invitation_changed(sender, instance, **kwargs):
     if instance.sent_at and instance.sent_at.astimezone(UTC).date() < yesterday:
         # Old invitations only (a late import): today's cost no query.
         rollup_mark(program_id=instance.campaign.program_id, instants=[instance.sent_at])
+
+
+@receiver(post_save, sender=NpsResponse, dispatch_uid="measurement.nps")
+def nps_changed(sender, instance, **kwargs):
+    rollup_mark(program_id=instance.program_id, instants=[instance.occurred_at])

@@ -14,6 +14,7 @@ from django.core import signing
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import translation
 
 from advocacy.models import Program, ProgramMembership
 from core.emails import templated_email_send
@@ -84,11 +85,11 @@ def _claim(program_id: int, user_id: int, week: date) -> tuple[bool, date | None
 
 def report_context(program: Program, week: selectors.Period) -> dict:
     current = selectors.program_metrics(
-        program=program, date_from=week.date_from, date_to=week.date_to
+        program=program, date_from=week.date_from, date_to=week.date_to, detail=False
     )
     before = week.previous()
     previous = selectors.program_metrics(
-        program=program, date_from=before.date_from, date_to=before.date_to
+        program=program, date_from=before.date_from, date_to=before.date_to, detail=False
     )
     cards = [c for c in dashboard.cards(current, previous) if c.key in HEADLINE]
     query = f"?program={program.slug}&from={week.date_from}&to={week.date_to}"
@@ -99,6 +100,16 @@ def report_context(program: Program, week: selectors.Period) -> dict:
         "currency": program.currency,
         "dashboard_url": f"{settings.SITE_URL}{reverse('admin:index')}{query}",
     }
+
+
+def report_language(program_id: int, user_id: int) -> str:
+    """The manager's chosen language for this program's report, else the site's."""
+    chosen = (
+        ReportSubscription.objects.filter(program_id=program_id, user_id=user_id)
+        .values_list("language", flat=True)
+        .first()
+    )
+    return chosen or settings.LANGUAGE_CODE
 
 
 def weekly_report_send(*, program_id: int, user_id: int, week: date) -> bool:
@@ -116,7 +127,9 @@ def weekly_report_send(*, program_id: int, user_id: int, week: date) -> bool:
     if not claimed:
         return False
     period = selectors.Period(week, week + timedelta(days=6))
-    context = report_context(membership.program, period)
+    language = report_language(program_id, user_id)
+    with translation.override(language):  # the cards' labels are translated as built
+        context = report_context(membership.program, period)
     context["opt_out_url"] = settings.SITE_URL + reverse(
         "measurement-report-opt-out", args=[opt_out_token(program_id, user_id)]
     )
@@ -125,6 +138,7 @@ def weekly_report_send(*, program_id: int, user_id: int, week: date) -> bool:
             to=membership.user.email,
             template="measurement/email/weekly_report",
             context=context,
+            language=language,
             headers={"List-Unsubscribe": f"<{context['opt_out_url']}>"},
             kind="weekly_report",
             program_id=program_id,

@@ -4,10 +4,11 @@ Formulas (also in docs/metrics.md):
 
 * **At-risk customer**: a customer (not yet churned: last counted order within
   ``churn_after_days``) whose time since their last order is more than
-  ``factor`` (default 2) times their usual interval. The usual interval is
-  the median gap between their consecutive orders; with a single order, the
-  program's median gap between first and second orders (no estimate without
-  any repeat customer in the program). ``overdue`` = days since / usual interval.
+  ``factor`` (default 2) times their usual interval, in whole UTC days. The
+  usual interval is their mean gap between orders, (last order's day - first
+  order's day) / (orders - 1); with a single order, the median usual interval of
+  the program's repeat customers (no estimate without any). ``overdue`` = days
+  since / usual interval.
 * **Fading advocate**: an active advocate with activity (clicks + referrals)
   in the 90 days before the last 30, whose activity in the last 30 days is
   below half of their 30-day average over those 90 days.
@@ -15,48 +16,55 @@ Formulas (also in docs/metrics.md):
 
 import statistics
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from itertools import pairwise
+from datetime import UTC, date, datetime, timedelta
 
 from advocacy.models import Advocate, Program
 
-from . import daily
-from .selectors import customer_facts
+from . import customers, daily
 
 
 @dataclass
 class AtRiskCustomer:
     key: str
     orders: int
-    last_order_at: datetime
-    days_since: float
+    last_order_on: date
+    days_since: int
     usual_interval_days: float
     overdue: float
 
 
-def _gaps(times: list[datetime]) -> list[float]:
-    return [(b - a).total_seconds() / 86400 for a, b in pairwise(times)]
-
-
 def at_risk_customers(
-    *, program: Program, now: datetime, factor: float = 2.0, limit: int | None = None
+    *,
+    program: Program,
+    now: datetime,
+    factor: float = 2.0,
+    limit: int | None = None,
+    since: date | None = None,
 ) -> list[AtRiskCustomer]:
-    facts = customer_facts(program, now)
-    window = timedelta(days=program.churn_after_days)
-    second_gaps = [_gaps(f.order_times[:2])[0] for f in facts.values() if f.orders >= 2]
-    program_gap = statistics.median(second_gaps) if second_gaps else None
+    """Read from the customer day rollups (plus the live days), in whole days.
+
+    ``since`` changes nothing in the answer: a page that already read the customers
+    of a period ending today passes its start, so the same read is reused.
+    """
+    today = now.astimezone(UTC).date()
+    aggs = customers.customer_aggs(program, since or today, today + timedelta(days=1))
+
+    def usual(f) -> float:
+        return (f.last_day - f.first_at.date()).days / (f.orders - 1)
+
+    repeat = [usual(f) for f in aggs.values() if f.orders >= 2]
+    program_gap = statistics.median(repeat) if repeat else None
     out = []
-    for key, f in facts.items():
-        last = f.order_times[-1]
-        if now - last > window:
+    for key, f in aggs.items():
+        since = (today - f.last_day).days
+        if since > program.churn_after_days:
             continue  # churned already, not at risk
-        usual = statistics.median(_gaps(f.order_times)) if f.orders >= 2 else program_gap
-        if not usual:
+        interval = usual(f) if f.orders >= 2 else program_gap
+        if not interval:
             continue
-        since = (now - last).total_seconds() / 86400
-        if since > factor * usual:
-            out.append(AtRiskCustomer(key, f.orders, last, round(since, 1), round(usual, 1),
-                                      round(since / usual, 2)))  # fmt: skip
+        if since > factor * interval:
+            out.append(AtRiskCustomer(key, f.orders, f.last_day, since, round(interval, 1),
+                                      round(since / interval, 2)))  # fmt: skip
     out.sort(key=lambda c: (-c.overdue, c.key))
     return out[:limit] if limit else out
 
@@ -72,17 +80,18 @@ class FadingAdvocate:
 def fading_advocates(*, program: Program, today: date) -> list[FadingAdvocate]:
     recent_start = today - timedelta(days=30)
     before_start = recent_start - timedelta(days=90)
-    rows = daily.day_rows(program, before_start, today + timedelta(days=1))
-    recent: dict[int, int] = {}
-    before: dict[int, int] = {}
-    for (day, advocate_id, _channel, _link), v in rows.items():
-        if advocate_id is None:
-            continue
-        activity = v["clicks"] + v["referrals"]
-        if not activity:
-            continue
-        bucket = recent if day >= recent_start else before
-        bucket[advocate_id] = bucket.get(advocate_id, 0) + activity
+
+    def activity(start: date, end: date) -> dict[int, int]:
+        # Summed per advocate in SQL from the rollups (plus the live days).
+        per = daily.grouped(program, start, end, "advocate")
+        return {
+            a: v["clicks"] + v["referrals"]
+            for a, v in per.items()
+            if a is not None and v["clicks"] + v["referrals"]
+        }
+
+    recent = activity(recent_start, today + timedelta(days=1))
+    before = activity(before_start, recent_start)
     active = dict(
         Advocate.objects.filter(
             program=program, status=Advocate.Status.ACTIVE, pk__in=list(before)

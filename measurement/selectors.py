@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import F, Value
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models import F
+from django.db.models.functions import Coalesce
 
 from advocacy.models import Advocate, Program
 from core.errors import ServiceError
@@ -23,7 +23,8 @@ from nurture.models import ChallengeSubmission, Moderation, Testimonial
 from recruitment.models import Customer, NpsResponse
 from referrals.models import Referral
 
-from . import daily
+from . import customers, daily
+from .customers import CUSTOMER_KEY, CustomerAgg, stamp
 from .daily import counted_orders, day_start
 from .models import CohortRollup
 
@@ -122,10 +123,6 @@ def period_parse(date_from: str | None, date_to: str | None, *, today: date) -> 
 
 # --------------------------------------------------------------------- customers
 
-CUSTOMER_KEY = Coalesce(
-    NullIf("customer_external_id", Value("")), NullIf("customer_email_normalized", Value(""))
-)
-
 
 @dataclass
 class CustomerFacts:
@@ -195,11 +192,16 @@ def _joined_statuses() -> list[str]:
     return [s for s in Advocate.Status.values if s != Advocate.Status.INVITED]
 
 
-def customers_block(facts: dict[str, CustomerFacts], program: Program, period: Period) -> dict:
-    window = timedelta(days=program.churn_after_days)
-    start = sum(1 for f in facts.values() if f.active_at(period.start, window))
-    end = sum(1 for f in facts.values() if f.active_at(period.end, window))
-    new = sum(1 for f in facts.values() if period.start <= f.first_at < period.end)
+def _first_in(aggs, start: datetime, end: datetime):
+    """The customers whose first order is in [start, end) (compared as sortable text)."""
+    lo, hi = stamp(start), stamp(end)
+    return [f for f in aggs if lo <= f.first < hi]
+
+
+def customers_block(aggs: dict[str, CustomerAgg], period: Period) -> dict:
+    start = sum(1 for f in aggs.values() if f.active_start)
+    end = sum(1 for f in aggs.values() if f.active_end)
+    new = len(_first_in(aggs.values(), period.start, period.end))
     retention = rate(end - new, start)
     churn = None if retention is None else float(Decimal("100.0") - Decimal(str(retention)))
     return {
@@ -209,18 +211,18 @@ def customers_block(facts: dict[str, CustomerFacts], program: Program, period: P
     }
 
 
-def repeat_purchase_rate(facts: dict[str, CustomerFacts]) -> float | None:
-    return rate(sum(1 for f in facts.values() if f.orders >= 2), len(facts))
+def repeat_purchase_rate(aggs: dict[str, CustomerAgg]) -> float | None:
+    return rate(sum(1 for f in aggs.values() if f.orders >= 2), len(aggs))
 
 
-def clv_block(facts: dict[str, CustomerFacts], keys_advocates: set[str], currency: str) -> dict:
+def clv_block(aggs: dict[str, CustomerAgg], keys_advocates: set[str], currency: str) -> dict:
     groups: dict[str, list[int]] = {
         "referred": [],
         "non_referred": [],
         "advocates": [],
         "non_advocates": [],
     }
-    for key, f in facts.items():
+    for key, f in aggs.items():
         groups["referred" if f.first_attributed else "non_referred"].append(f.net_minor)
         groups["advocates" if key in keys_advocates else "non_advocates"].append(f.net_minor)
     return {name: average_money(sum(v), len(v), currency) for name, v in groups.items()}
@@ -229,43 +231,16 @@ def clv_block(facts: dict[str, CustomerFacts], keys_advocates: set[str], currenc
 # --------------------------------------------------------------------- NPS
 
 
-def _nps_key(response) -> str:
-    return (
-        response["customer_external_id"]
-        or response["customer_email_normalized"]
-        or (response["customer__external_id"] or "")
-        or f"response:{response['pk']}"
-    )
-
-
-def nps_block(
-    program: Program, start: datetime, end: datetime, keys: frozenset[str] | None = None
-) -> dict:
-    """NPS over each customer's latest answer in [start, end)."""
-    answers = (
-        NpsResponse.objects.filter(program=program, occurred_at__gte=start, occurred_at__lt=end)
-        .order_by("occurred_at", "pk")
-        .values(
-            "pk",
-            "category",
-            "customer_external_id",
-            "customer_email_normalized",
-            "customer__external_id",
-            "customer__email_normalized",
-        )
-    )
-    latest: dict[str, str] = {}
-    for answer in answers:
-        key = _nps_key(answer)
-        if keys is not None and not (
-            key in keys or (answer["customer__email_normalized"] or "") in keys
-        ):
-            continue
-        latest[key] = answer["category"]  # later answers overwrite earlier ones
+def nps_block(latest: dict[str, tuple[str, str]], keys: frozenset[str] | None = None) -> dict:
+    """NPS over each customer's latest answer (``customers.nps_latest``), in a segment's
+    ``keys`` (matched by the answer's key or its customer profile's email) if given."""
     counts = {c: 0 for c in NpsResponse.Category.values}
-    for category in latest.values():
+    responses = 0
+    for key, (alt, category) in latest.items():
+        if keys is not None and not (key in keys or alt in keys):
+            continue
         counts[category] += 1
-    responses = len(latest)
+        responses += 1
     score = None
     if responses:
         diff = Decimal(counts["promoter"] - counts["detractor"]) * 100 / responses
@@ -290,11 +265,22 @@ def months_in(period: Period) -> list[tuple[date, date]]:
     return out
 
 
-def nps_trend(program: Program, period: Period, keys: frozenset[str] | None = None) -> list:
+def nps_trend(
+    program: Program,
+    period: Period,
+    keys: frozenset[str] | None = None,
+    *,
+    rows: list | None = None,
+    source: str = "rollup",
+) -> list:
+    """The NPS block of each calendar month of the period (clipped to it)."""
+    end = period.date_to + timedelta(days=1)
+    if rows is None:
+        rows = customers.nps_rows(program, period.date_from, end, source=source)
     return [
         {
             "month": lo.strftime("%Y-%m"),
-            **nps_block(program, day_start(lo), Period(lo, hi).end, keys),
+            **nps_block(customers.nps_latest(rows, lo, hi + timedelta(days=1)), keys),
         }
         for lo, hi in months_in(period)
     ]
@@ -339,16 +325,14 @@ def reviews_ugc(program: Program, period: Period) -> dict:
     }
 
 
-def k_factor(
-    program: Program, period: Period, facts: dict[str, CustomerFacts], clicks: int
-) -> dict:
+def k_factor(program: Program, period: Period, aggs: dict[str, CustomerAgg], clicks: int) -> dict:
     advocates = (
         Advocate.objects.filter(program=program, created_at__lt=period.end)
         .exclude(status=Advocate.Status.INVITED)
         .count()
     )
     new_referred = [
-        f for f in facts.values() if f.first_attributed and period.start <= f.first_at < period.end
+        f for f in _first_in(aggs.values(), period.start, period.end) if f.first_attributed
     ]
     joined_at = dict(
         Advocate.objects.filter(
@@ -371,19 +355,18 @@ def k_factor(
 
 
 def journey(
-    program: Program, period: Period, facts: dict[str, CustomerFacts], keys_adv: set[str], clicks
+    program: Program, period: Period, aggs: dict[str, CustomerAgg], keys_adv: set[str], clicks
 ) -> dict:
     """Stage counts at the end of the period (each customer in one stage)."""
-    window = timedelta(days=program.churn_after_days)
-    referrals = Referral.objects.filter(
+    friends = Referral.objects.filter(
         program=program, created_at__gte=period.start, created_at__lt=period.end
-    ).values_list("friend_external_id", "friend_email_normalized")
-    considering = sum(1 for ext, email in referrals if (ext or email) not in facts)
+    ).values_list(Coalesce("friend_external_id", "friend_email_normalized"), flat=True)
+    considering = sum(1 for key in friends.iterator(chunk_size=10000) if key not in aggs)
     purchased = retained = 0
-    for key, f in facts.items():
+    for key, f in aggs.items():
         if key in keys_adv:
             continue
-        if f.orders >= 2 and f.active_at(period.end, window):
+        if f.orders >= 2 and f.active_end:
             retained += 1
         else:
             purchased += 1
@@ -412,22 +395,28 @@ def program_metrics(
     segment_keys: frozenset[str] | None = None,
     source: str = "rollup",
     extras: bool = True,
+    detail: bool = True,
 ) -> dict:
     """The contract's ``GET /api/v1/metrics`` answer, plus the issue's other numbers.
 
     ``segment_keys`` limits the customer numbers (customers, retention,
     repeat purchases, CLV, NPS) to a segment. ``source="raw"`` counts the day
     numbers from the raw tables instead of the rollups (the benchmark's baseline).
+    ``detail=False`` leaves out the journey and the NPS trend (a comparison period's
+    cards and goals need neither).
     """
     period = Period(date_from, date_to)
     currency = program.currency
     t, sharing = daily.summary(
         program, period.date_from, period.date_to + timedelta(days=1), source=source
     )
-    facts = customer_facts(program, period.end)
+    aggs = customers.customer_aggs(
+        program, period.date_from, period.date_to + timedelta(days=1), source=source
+    )
     keys_adv = advocate_keys(program)
-    scoped = (
-        facts if segment_keys is None else {k: v for k, v in facts.items() if k in segment_keys}
+    scoped = aggs if segment_keys is None else {k: v for k, v in aggs.items() if k in segment_keys}
+    nps_rows = customers.nps_rows(
+        program, period.date_from, period.date_to + timedelta(days=1), source=source
     )
     referrals, converted = referral_conversion(program, period)
     revenue, cost = t["revenue_minor"], t["reward_cost_minor"]
@@ -447,29 +436,31 @@ def program_metrics(
         "referred_revenue": money(revenue, currency),
         "reward_cost": money(cost, currency),
         "roi": ratio(revenue - cost, cost),
-        "nps": nps_block(program, period.start, period.end, segment_keys),
-        **customers_block(scoped, program, period),
+        "nps": nps_block(
+            customers.nps_latest(nps_rows, period.date_from, period.date_to + timedelta(days=1)),
+            segment_keys,
+        ),
+        **customers_block(scoped, period),
         "repeat_purchase_rate": repeat_purchase_rate(scoped),
         "clv": clv_block(scoped, keys_adv, currency),
         "excluded_orders": t["excluded_orders"],
     }
     if extras:
         new_referred = sum(
-            1
-            for f in scoped.values()
-            if f.first_attributed and period.start <= f.first_at < period.end
+            1 for f in _first_in(scoped.values(), period.start, period.end) if f.first_attributed
         )
         answer.update(
             {
-                "k_factor": k_factor(program, period, facts, t["clicks"]),
+                "k_factor": k_factor(program, period, aggs, t["clicks"]),
                 "referral_share_of_new_customers": rate(new_referred, answer["customers"]["new"]),
                 "new_referred_customers": new_referred,
                 "cac_referred": average_money(cost, new_referred, currency),
                 "reviews_ugc": reviews_ugc(program, period),
-                "nps_trend": nps_trend(program, period, segment_keys),
-                "journey": journey(program, period, scoped, keys_adv, t["clicks"]),
             }
         )
+        if detail:
+            answer["nps_trend"] = nps_trend(program, period, segment_keys, rows=nps_rows)
+            answer["journey"] = journey(program, period, scoped, keys_adv, t["clicks"])
     return answer
 
 
@@ -618,6 +609,7 @@ def goal_progress(goal, *, today: date, segment_keys: frozenset[str] | None = No
         date_from=goal.starts_on,
         date_to=end,
         segment_keys=segment_keys,
+        detail=False,
     )
     raw = GOAL_VALUES[goal.metric](answer)
     value = None if raw is None else Decimal(str(raw))

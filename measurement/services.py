@@ -10,13 +10,17 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from advocacy.models import Program
+from advocacy.models import Advocate, Program
+from core.errors import ServiceError
+from recruitment.models import Customer, Segment
+from recruitment.services import segment_save
 
-from . import daily
-from .models import CohortRollup, DailyRollup, RollupMark
+from . import customers, daily, risk
+from .daily import day_start
+from .models import CohortRollup, CustomerDayRollup, DailyRollup, NpsDayRollup, RollupMark
 from .selectors import customer_facts
 
 # The advisory lock's first key: "measurement rollups" (any fixed number).
@@ -66,7 +70,27 @@ def rollup_day_rebuild(*, program: Program, day: date) -> int:
                 if any(values.values())
             ]
         )
-        return len(rows)
+        buyers = customers.raw_customer_days(program, day, day + timedelta(days=1))
+        CustomerDayRollup.objects.filter(program=program, day=day).delete()
+        CustomerDayRollup.objects.bulk_create(
+            [
+                CustomerDayRollup(
+                    program=program, day=d, key=key, orders=n, net_minor=net, first=first
+                )
+                for (d, key), (n, net, first) in buyers.items()
+            ]
+        )
+        answers = customers.raw_nps_days(program, day, day + timedelta(days=1))
+        NpsDayRollup.objects.filter(program=program, day=day).delete()
+        NpsDayRollup.objects.bulk_create(
+            [
+                NpsDayRollup(
+                    program=program, day=d, key=key, alt_key=alt, category=category, last=last
+                )
+                for (d, key), (alt, category, last) in answers.items()
+            ]
+        )
+        return len(rows) + len(buyers) + len(answers)
 
 
 def cohorts_rebuild(*, program: Program) -> int:
@@ -144,3 +168,68 @@ def rollups_rebuild(*, program: Program, start: date, end: date) -> int:
         ]
     )
     return rollups_refresh()
+
+
+# ----------------------------------------------------------------- lists as segments
+
+RISK_LISTS = {
+    "at-risk": "At-risk customers",
+    "fading-advocates": "Fading advocates",
+}
+MAX_SEGMENT_IDS = 10_000  # recruitment's limit for a hand-picked list
+
+
+def risk_segment_save(*, program: Program, kind: str, today: date) -> tuple[Segment, int, int]:
+    """Save today's at-risk customers or fading advocates as a recruitment segment.
+
+    The segment is a snapshot (``filters = {"external_ids": [...]}``): a campaign
+    to it reaches exactly the customers the manager saw, and saving again on the
+    same day refreshes it. Customers are matched to recruitment profiles by
+    external id, then by email; fading advocates by their linked profile, external
+    id or email. Returns (segment, customers in it, people on the list without a
+    profile, who are left out).
+    """
+    if kind == "at-risk":
+        listed = risk.at_risk_customers(program=program, now=day_start(today))
+        keys = [c.key for c in listed]
+        profiles = Customer.objects.filter(program=program).filter(
+            Q(external_id__in=keys) | Q(email_normalized__in=keys)
+        )
+        found = {}
+        for external_id, email in profiles.values_list("external_id", "email_normalized"):
+            for key in (external_id, email):
+                if key:
+                    found.setdefault(key, external_id)
+        ids = [found[k] for k in keys if k in found]
+    elif kind == "fading-advocates":
+        listed = risk.fading_advocates(program=program, today=today)
+        advocates = Advocate.objects.filter(pk__in=[a.advocate_id for a in listed])
+        by_advocate = dict(
+            Customer.objects.filter(program=program, advocate__in=advocates).values_list(
+                "advocate_id", "external_id"
+            )
+        )
+        identities = advocates.values_list("pk", "external_id", "email_normalized")
+        for pk, external_id, email in identities:
+            if pk in by_advocate:
+                continue
+            match = (
+                Customer.objects.filter(program=program)
+                .filter(Q(external_id=external_id) if external_id else Q(email_normalized=email))
+                .values_list("external_id", flat=True)
+                .first()
+            )
+            if match:
+                by_advocate[pk] = match
+        ids = [by_advocate[a.advocate_id] for a in listed if a.advocate_id in by_advocate]
+    else:
+        raise ServiceError("unknown_list", f"No list {kind!r}.", status=404)
+    ids = list(dict.fromkeys(ids))[:MAX_SEGMENT_IDS]
+    slug = f"{kind}-{today.isoformat()}"
+    segment = Segment.objects.filter(program=program, slug=slug).first() or Segment(
+        program=program, slug=slug
+    )
+    segment.name = f"{RISK_LISTS[kind]} ({today.isoformat()})"
+    segment.filters = {"external_ids": ids}
+    segment = segment_save(segment=segment)
+    return segment, len(ids), len(listed) - len(ids)

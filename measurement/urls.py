@@ -12,6 +12,11 @@ urlpatterns: list = [
         name="measurement-dashboard-csv",
     ),
     path(
+        "measurement/dashboard/segment/<str:kind>",
+        admin.site.admin_view(views.risk_segment),
+        name="measurement-risk-segment",
+    ),
+    path(
         "measurement/reports/opt-out/<str:token>",
         views.report_opt_out,
         name="measurement-report-opt-out",

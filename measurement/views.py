@@ -2,14 +2,18 @@
 
 import csv
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
+from advocacy.admin_scope import managed_programs
 from core.errors import ServiceError
 
-from . import dashboard, reports
+from . import daily, dashboard, reports, services
 
 
 def _choose(request):
@@ -24,6 +28,11 @@ def _choose(request):
 
 
 def admin_index(request, extra_context=None):
+    with daily.memoized():
+        return _admin_index(request, extra_context)
+
+
+def _admin_index(request, extra_context=None):
     """``/admin/``: the stock admin's app list under the program's dashboard."""
     (programs, program, period, segment), error = _choose(request)
     context = {
@@ -31,6 +40,7 @@ def admin_index(request, extra_context=None):
         "title": _("Dashboard"),
         "subtitle": None,
         "app_list": admin.site.get_app_list(request),
+        "list_rows": dashboard.LIST_ROWS,
         "programs": programs,
         "program": program,
         "period": period,
@@ -63,7 +73,8 @@ def dashboard_csv(request, table):
     (_programs, program, period, segment), _error = _choose(request)
     if program is None:
         raise Http404
-    header, rows = dashboard.csv_rows(table, dashboard.tables(program, period, segment))
+    with daily.memoized():
+        header, rows = dashboard.csv_rows(table, dashboard.tables(program, period, segment))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"{program.slug}-{table}-{period.date_from}-{period.date_to}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -71,6 +82,29 @@ def dashboard_csv(request, table):
     writer.writerow(header)
     writer.writerows(["" if v is None else v for v in row] for row in rows)
     return response
+
+
+@require_POST
+def risk_segment(request, kind):
+    """Save today's at-risk customers or fading advocates as a recruitment segment."""
+    if kind not in services.RISK_LISTS:
+        raise Http404
+    program = get_object_or_404(
+        managed_programs(request.user, "manager"), slug=request.POST.get("program", "")
+    )
+    segment, matched, left_out = services.risk_segment_save(
+        program=program, kind=kind, today=dashboard.today()
+    )
+    text = _("Segment “%(name)s” saved with %(n)s customers.") % {
+        "name": segment.name,
+        "n": matched,
+    }
+    if left_out:
+        text += " " + _("%(n)s on the list have no customer profile and were left out.") % {
+            "n": left_out
+        }
+    messages.success(request, text)
+    return redirect(reverse("admin:recruitment_segment_change", args=[segment.pk]))
 
 
 def report_opt_out(request, token):

@@ -271,7 +271,7 @@ def dashboard(*, advocate: Advocate, page=None) -> dict:
         "code": advocate.coupon_code or link.code,
         "qr_svg": qr_svg(url),
         "friend_percent": percent,
-        "offer": offer_sentences(program=program),
+        "offer": offer_sentences(program=program, advocate=advocate),
         "share_text": share_message(program=program, percent=percent, channel="native"),
         "native_url": f"{url}?ch=native",
         "share_links": share_links(program=program, url=url, percent=percent, placement="portal"),

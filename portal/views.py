@@ -181,7 +181,7 @@ def about(request, slug: str):
         {
             "advocate": advocate,
             "program": program,
-            "offer": offer_sentences(program=program),
+            "offer": offer_sentences(program=program, advocate=advocate),
             "faqs": list(program.faqs.all()),
             "accepted": advocate.terms_acceptances.first(),
             "advocate_of_the_month": nurture_selectors.advocate_of_the_month(program=program),

@@ -49,7 +49,11 @@ class Click(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["advocate", "created_at"])]
+        indexes = [
+            models.Index(fields=["advocate", "created_at"]),
+            # Measurement counts the live days (yesterday, today) of one program.
+            models.Index(fields=["program", "created_at"], name="click_program_created"),
+        ]
 
     def __str__(self) -> str:
         return str(self.id)
@@ -88,6 +92,8 @@ class Referral(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Measurement counts one program's referrals of a period.
+        indexes = [models.Index(fields=["program", "created_at"], name="referral_program_created")]
         constraints = [
             models.UniqueConstraint(
                 fields=["program", "friend_email_normalized"],
@@ -167,6 +173,10 @@ class Conversion(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Measurement counts one program's orders of a period (by when they happened).
+        indexes = [
+            models.Index(fields=["program", "occurred_at"], name="conversion_program_occurred")
+        ]
         constraints = [
             models.UniqueConstraint(fields=["program", "order_id"], name="conversion_unique_order"),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="conversion_amount_pos"),

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from advocacy.models import Program
 from core.money import format_money
 
+from . import variants
 from .models import RewardRule
 
 PURCHASE_TRIGGERS = (RewardRule.Trigger.FIRST_PURCHASE, RewardRule.Trigger.EVERY_PURCHASE)
@@ -33,13 +34,21 @@ def friend_discount_percent(program: Program) -> int:
     return rule.coupon_percent_off if rule else 0
 
 
-def reward_phrase(rule: RewardRule, currency: str) -> str:
-    """What a rule gives, in a few words of the active language ("€10.00", "15% off")."""
+def reward_phrase(rule: RewardRule, currency: str, advocate=None) -> str:
+    """What a rule gives, in a few words of the active language ("€10.00", "15% off");
+    with ``advocate``, their offer variant's amount for the advocate's side."""
     kind = rule.Kind
+    mine = advocate is not None and rule.recipient in ADVOCATE_SIDE
     if rule.kind == kind.CASH:
-        return format_money(rule.amount_minor, currency)
+        amount = rule.amount_minor
+        if mine:
+            amount = variants.cash_amount(advocate=advocate, amount_minor=amount)
+        return format_money(amount, currency)
     if rule.kind == kind.COMMISSION:
-        return _("%(percent)s%% of the order") % {"percent": rule.percent.normalize()}
+        percent = rule.percent
+        if mine:
+            percent = variants.commission_percent(advocate=advocate, percent=percent)
+        return _("%(percent)s%% of the order") % {"percent": percent.normalize()}
     if rule.kind == kind.POINTS:
         return _("%(points)s points") % {"points": rule.points}
     if rule.kind == kind.COUPON:
@@ -74,8 +83,9 @@ def _friend_sentence(rule, what: str) -> str:
     return _("Friends get %(reward)s with every purchase.") % {"reward": what}
 
 
-def offer_sentences(*, program: Program) -> list[str]:
-    """The program's active reward rules, each said in one sentence."""
+def offer_sentences(*, program: Program, advocate=None) -> list[str]:
+    """The program's active reward rules, each said in one sentence (with ``advocate``:
+    as that advocate's offer variant gives them)."""
     sentences = []
     rules = (
         RewardRule.objects.filter(program=program, is_active=True)
@@ -83,7 +93,7 @@ def offer_sentences(*, program: Program) -> list[str]:
         .order_by("pk")
     )
     for rule in rules:
-        what = reward_phrase(rule, program.currency)
+        what = reward_phrase(rule, program.currency, advocate)
         if rule.recipient in ADVOCATE_SIDE:
             sentences.append(_advocate_sentence(rule, what))
         if rule.recipient in FRIEND_SIDE:

@@ -15,7 +15,7 @@ from advocacy.models import Advocate, Program
 from core.config_cache import ConfigCache, fresh
 from referrals.models import Conversion, Referral
 
-from . import coupons, multipliers
+from . import coupons, multipliers, variants
 from .ledger import POINTS_CURRENCY
 from .models import Reward, RewardDecision, RewardRule
 from .services import reward_issue
@@ -204,13 +204,21 @@ def _check_budget(program: Program, amount_minor: int, currency: str) -> None:
         raise Skip(f"monthly budget exhausted ({spent} of {program.monthly_budget_minor} used)")
 
 
-def _amount(rule: Rule, event: Event) -> tuple[str, int, str]:
-    """(reward kind, amount in minor units or points, currency) for an advocate reward."""
+def _amount(rule: Rule, event: Event, recipient: str = "") -> tuple[str, int, str]:
+    """(reward kind, amount in minor units or points, currency) for a reward; an advocate's
+    cash and commission follow their offer variant, if an experiment gives them one."""
+    mine = recipient == Rule.Recipient.ADVOCATE
     if rule.kind == Rule.Kind.CASH:
-        return Reward.Kind.CASH, rule.amount_minor, event.program.currency
+        amount = rule.amount_minor
+        if mine:
+            amount = variants.cash_amount(advocate=event.advocate, amount_minor=amount)
+        return Reward.Kind.CASH, amount, event.program.currency
     if rule.kind == Rule.Kind.COMMISSION:
         conversion = event.conversion
-        amount = (Decimal(conversion.amount_minor) * rule.percent / 100).to_integral_value(
+        percent = rule.percent
+        if mine:
+            percent = variants.commission_percent(advocate=event.advocate, percent=percent)
+        amount = (Decimal(conversion.amount_minor) * percent / 100).to_integral_value(
             rounding=ROUND_DOWN
         )
         if amount <= 0:
@@ -250,7 +258,7 @@ def _apply(rule: Rule, recipient: str, event: Event) -> Reward | None:
     key += event.key_suffix
     if not _key_is_new(rule, event) and Reward.objects.filter(idempotency_key=key).exists():
         return None
-    kind, amount, currency = _amount(rule, event)
+    kind, amount, currency = _amount(rule, event, recipient)
     if recipient == Rule.Recipient.ADVOCATE and kind in Reward.BALANCE_KINDS:
         amount = multipliers.amount_multiply(advocate=event.advocate, amount_minor=amount)
     if recipient == Rule.Recipient.ADVOCATE:

@@ -1,10 +1,10 @@
 """The dashboard in a real browser: charts drawn by the vendored Chart.js, no console errors.
 
-Full-page screenshots at phone (390 px) and desktop (1280 px) widths go to
+Full-page screenshots at phone (390 px) and desktop (1440 px) widths go to
 tests/artifacts/measurement_*.png for review.
 """
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,13 +12,16 @@ import pytest
 from advocacy.models import ProgramMembership
 from measurement import services
 from measurement.models import Goal
-from tests.factories import UserFactory
+from storefront.models import PlacementEvent
+from tests.factories import UserFactory, enroll
 from tests.helpers import browser_sign_in
 from tests.storefront.conftest import browser  # noqa: F401 - the module's Chromium
 
+from . import factories as f
+
 pytestmark = pytest.mark.django_db(transaction=True)
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-WIDTHS = {"phone": 390, "desktop": 1280}
+WIDTHS = {"phone": 390, "desktop": 1440}
 
 
 def test_the_manager_sees_cards_charts_and_goals(browser, live_server, dataset):  # noqa: F811
@@ -39,6 +42,26 @@ def test_the_manager_sees_cards_charts_and_goals(browser, live_server, dataset):
         starts_on=date(2026, 3, 1),
         deadline=date(2026, 3, 31),
     )
+    # Today's lists: two customers overdue, an advocate who stopped sharing; the
+    # March funnel by placement.
+    now = datetime.now(UTC)
+    for who in ("cust-late", "cust-later"):
+        for i, ago in enumerate((90, 70, 50)):
+            f.backfilled_order(dataset, f"{who}-{i}", 3000, now - timedelta(days=ago),
+                               external_id=who)  # fmt: skip
+    quiet = enroll(dataset, "quiet@example.com")
+    for n in range(6):
+        f.click(quiet.links.get(), now - timedelta(days=100 - n))
+    for placement, kinds in (("widget", 6), ("post_purchase", 4), ("email_invitation", 2)):
+        for n in range(kinds):
+            PlacementEvent.objects.create(
+                program=dataset, placement=placement, kind="impression", viewer=f"v{n}",
+                created_at=datetime(2026, 3, 2 + n, tzinfo=UTC),
+            )  # fmt: skip
+        PlacementEvent.objects.create(
+            program=dataset, placement=placement, kind="share", viewer="v0",
+            created_at=datetime(2026, 3, 3, tzinfo=UTC),
+        )  # fmt: skip
     user = UserFactory(username="mona", is_staff=True)
     ProgramMembership.objects.create(program=dataset, user=user, role="manager")
 

@@ -2,6 +2,9 @@
 
 from collections import Counter
 from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.utils import translation
 
 from advocacy.models import AuditLog
 from measurement import experiments
@@ -96,4 +99,51 @@ def test_the_holdout_measures_incrementality(program):
         "treated_purchase_rate": 100.0,
         "holdout_subjects": 1,
         "holdout_purchase_rate": 0.0,
+    }
+
+
+def test_an_offer_experiment_changes_what_each_advocate_reads_and_earns(program):
+    """The arm is fixed at first sight; the portal's offer and the reward follow it, and
+    the results count the real purchases."""
+    from rewards import flows
+    from rewards.models import Reward
+    from rewards.offers import offer_sentences
+
+    e = experiment(program, status="running")
+    advocates = [enroll(program, f"a{i}@example.com") for i in range(12)]
+    arms = {a.pk: experiments.advocate_offer(advocate=a) for a in advocates}
+    assert {o["advocate_reward_minor"] for o in arms.values()} == {1000, 1500}
+    for i, a in enumerate(advocates):
+        amount = arms[a.pk]["advocate_reward_minor"]
+        shown = "€15.00" if amount == 1500 else "€10.00"
+        with translation.override("en"):
+            sentences = offer_sentences(program=program, advocate=a)
+        assert any(shown in s for s in sentences), sentences
+        flows.conversion_record(
+            program=program,
+            order_id=f"o{i}",
+            amount_minor=5000,
+            currency="EUR",
+            fingerprint=f"fp{i}",
+            customer_email=f"friend{i}@example.com",
+            referral_code=a.links.get().code,
+        )
+        reward = Reward.objects.get(advocate=a, recipient="advocate")
+        assert reward.amount_minor == amount  # the variant's amount, not the rule's 10.00
+        assert experiments.advocate_offer(advocate=a) == arms[a.pk]  # sticky
+    results = {arm.key: arm for arm in experiments.experiment_results(e)["arms"]}
+    fifteen = sum(1 for o in arms.values() if o["advocate_reward_minor"] == 1500)
+    assert results["fifteen"].subjects == results["fifteen"].converted == fifteen
+    assert results["ten"].converted == 12 - fifteen
+    # Promoting the winner gives everyone its offer, also advocates who join later.
+    experiments.experiment_promote(experiment=e, variant=e.variants.get(key="fifteen"))
+    late = enroll(program, "late@example.com")
+    assert experiments.advocate_offer(advocate=late) == {"advocate_reward_minor": 1500}
+
+
+def test_a_bad_variant_config_never_stops_a_reward(program):
+    assert experiments.variant_offer({"advocate_reward": "lots"}, "EUR") == {}
+    assert experiments.variant_offer({"commission_percent": "-5"}, "EUR") == {}
+    assert experiments.variant_offer({"commission_percent": "12.5"}, "EUR") == {
+        "commission_percent": Decimal("12.5")
     }

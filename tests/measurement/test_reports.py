@@ -66,3 +66,29 @@ def test_a_refused_send_is_given_back_for_the_retry(dataset, managers, monkeypat
     mail.outbox.clear()
     assert reports.weekly_report_send(program_id=dataset.pk, user_id=mona.pk, week=date(2026, 3, 9))
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "line"),
+    [
+        ("nb", "Acme Friends: uken din fra 2026-03-09", "- Klikk: 1 (-2, var 3)"),
+        ("sv", "Acme Friends: din vecka från 2026-03-09", "- Klick: 1 (-2, var 3)"),
+        (
+            "ro",
+            "Acme Friends: săptămâna dvs. începând cu 2026-03-09",
+            "- Clicuri: 1 (-2, ",
+        ),
+        ("zh-hans", "Acme Friends\uff1a自 2026-03-09 起的一周", "- 点击: 1 (-2, 之前 3)"),
+    ],
+)
+def test_each_manager_gets_the_report_in_their_language(dataset, managers, language, subject, line):
+    mona, _, _ = managers
+    ReportSubscription.objects.create(program=dataset, user=mona, language=language)
+    mail.outbox.clear()
+    with time_machine.travel(MONDAY_AFTER, tick=False):
+        tasks.send_weekly_reports()
+    by_to = {m.to[0]: m for m in mail.outbox}
+    assert by_to["mona@example.com"].subject == subject
+    assert line in by_to["mona@example.com"].body
+    # Otto chose nothing: the site's language (English).
+    assert by_to["otto@example.com"].subject == "Acme Friends: your week from 2026-03-09"

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.hashing import fingerprint
-from measurement import daily, services
-from measurement.models import DailyRollup, RollupMark
+from measurement import customers, daily, selectors, services
+from measurement.models import CustomerDayRollup, DailyRollup, NpsDayRollup, RollupMark
 from rewards import flows
 from rewards.services import program_create_with_offer
 from tests.factories import enroll
@@ -29,6 +29,8 @@ event = st.one_of(
     st.tuples(st.just("buy"), st.integers(0, 9), st.integers(0, 5), st.integers(0, 3)),
     st.tuples(st.just("again"), st.integers(0, 9), st.integers(0, 5), st.integers(0, 3)),
     st.tuples(st.just("refund"), st.integers(0, 9), st.integers(0, 5), st.booleans()),
+    # an NPS answer of friend ``who`` given ``lag`` days before it is recorded
+    st.tuples(st.just("nps"), st.integers(0, 9), st.integers(0, 5), st.integers(0, 3)),
     st.tuples(st.just("rebuild"), st.integers(0, 9), st.just(0), st.just(0)),
 )
 
@@ -102,6 +104,9 @@ def play(program, links, stream):
                         order_id=conversion.order_id,
                         amount_minor=None if extra else min(left, 300),
                     )
+            elif kind == "nps":
+                f.nps(program, (who * 7 + extra) % 11, now - timedelta(days=extra),
+                      email=f"friend{who}@example.com")  # fmt: skip
             elif kind == "rebuild":
                 services.rollups_refresh()
     while today <= 12:
@@ -147,6 +152,28 @@ def test_rollups_equal_a_raw_recount(stream):
         for by in ("day", "advocate", "channel", "link"):
             assert daily.grouped(program, lo, hi, by) == daily.grouped(
                 program, lo, hi, by, source="raw"
+            )
+    # The customer and NPS day rollups equal a recount of the orders and answers ...
+    assert {
+        (r.day, r.key): (r.orders, r.net_minor, r.first)
+        for r in CustomerDayRollup.objects.filter(program=program)
+    } == customers.raw_customer_days(program, lo, hi)
+    assert {
+        (r.day, r.key): (r.alt_key, r.category, r.last)
+        for r in NpsDayRollup.objects.filter(program=program)
+    } == customers.raw_nps_days(program, lo, hi)
+    # ... and every metric read from the rollups equals the raw recount, for periods
+    # ending on finished days and on the live ones.
+    program.churn_after_days = 4
+    program.save(update_fields=["churn_after_days"])
+    with time_machine.travel(at(12), tick=False):
+        for first, last in ((0, 5), (3, 9), (6, 12), (11, 12)):
+            period = {
+                "date_from": BASE + timedelta(days=first),
+                "date_to": BASE + timedelta(days=last),
+            }
+            assert selectors.program_metrics(program=program, **period) == (
+                selectors.program_metrics(program=program, source="raw", **period)
             )
 
 
