@@ -32,8 +32,12 @@ SCRATCH = ROOT / "var" / "mutation"
 # The functions named limit a shared module to the part that moves money.
 TARGETS: dict[str, tuple[list[str] | None, list[str]]] = {
     "rewards/rules.py": (
-        ["_check_limits", "_check_budget"],
-        ["tests/rewards/test_rules.py", "tests/rewards/test_money_edges.py"],
+        ["_purchase_number", "_check_trigger", "_check_limits", "_check_budget", "_amount"],
+        [
+            "tests/rewards/test_rules.py",
+            "tests/rewards/test_rule_edges.py",
+            "tests/rewards/test_money_edges.py",
+        ],
     ),
     "rewards/services.py": (
         [
@@ -103,6 +107,7 @@ COPY = [
     "integrations",
     "privacy",
     "recruitment",
+    "fraud",
     "nurture",
     "measurement",
     "templates",
