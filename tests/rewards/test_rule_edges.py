@@ -167,3 +167,28 @@ def test_coupons_and_perks_carry_no_amount(api, program, link):
         "recipient", "kind", "amount_minor", "currency"
     )
     assert list(rewards) == [("advocate", "perk", 0, ""), ("friend", "coupon", 0, "")]
+
+
+def test_a_budget_counts_this_programs_cash_in_its_currency_only(api, program, link):
+    """Another program's rewards and cash in another currency (a program that changed
+    currency) do not use this month's budget."""
+    from advocacy.services import advocate_enroll
+    from rewards.services import program_create_with_offer, reward_issue
+
+    program.monthly_budget_minor = 1000
+    program.save()
+    twin, _, _ = program_create_with_offer(
+        name="Twin", landing_url="https://twin.example.com/", currency="EUR"
+    )
+    twins_advocate, _ = advocate_enroll(program=twin, email="tom@example.com", name="Tom")
+    with time_machine.travel(T, tick=False):
+        reward_issue(program=twin, advocate=twins_advocate, key="twin", reason="twin",
+                     amount_minor=5000, currency="EUR")  # fmt: skip
+        reward_issue(program=program, advocate=link.advocate, key="usd", reason="before",
+                     amount_minor=5000, currency="USD")  # fmt: skip
+    buy_at(api, link, T + timedelta(days=1), 1)
+    issued = Reward.objects.filter(conversion__order_id="e-1").values_list(
+        "amount_minor", "currency"
+    )
+    assert list(issued) == [(1000, "EUR")]
+    assert skipped() == []
