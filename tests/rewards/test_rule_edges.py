@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import time_machine
 
+from referrals.models import Conversion
 from rewards.models import Reward, RewardDecision, RewardRule
 from tests.helpers import post_conversion
 from tests.rewards.test_rules import rule
@@ -72,13 +73,48 @@ def test_an_order_without_a_customer_is_the_first_purchase(api, program, link):
     assert Reward.objects.get().referral_id is None
 
 
+def _status(advocate, status):
+    advocate.status = status
+    advocate.save(update_fields=["status"])
+
+
 def test_a_repeat_purchase_is_counted_among_the_friends_attributed_orders(api, program, link):
+    """Purchase numbers count this friend's attributed orders: not another friend's, not
+    the order made while the advocate was paused (recorded under the friend, unrewarded)."""
     program.reward_rules.all().delete()
     rule(program, trigger=R.Trigger.EVERY_PURCHASE, max_purchases=2, amount_minor=300)
-    for n in (1, 2, 3):
-        buy_at(api, link, T + timedelta(hours=n), n, email="friend@example.com")
-    assert [(o, a) for o, _, a, _ in given()] == [("e-1", 300), ("e-2", 300)]
+    buy_at(api, link, T, 1, email="friend@example.com")
+    buy_at(api, link, T, 2, email="other@example.com")
+    _status(link.advocate, "paused")
+    paused = buy_at(api, link, T, 3, email="friend@example.com")
+    assert paused["attributed"] is False
+    _status(link.advocate, "active")
+    buy_at(api, link, T, 4, email="friend@example.com")  # the friend's second: rewarded
+    buy_at(api, link, T, 5, email="friend@example.com")  # the third: past the limit
+    assert [(o, a) for o, _, a, _ in given()] == [("e-1", 300), ("e-2", 300), ("e-4", 300)]
     assert skipped() == ["purchase #3 is past the limit of 2"]
+    referrals = Conversion.objects.filter(order_id__in=["e-1", "e-3"]).values_list(
+        "referral_id", flat=True
+    )
+    assert len(set(referrals)) == 1  # the paused order is the friend's too
+
+
+def test_a_reattributed_order_counts_only_the_friends_orders_up_to_it(api, program, link):
+    """An order made while the advocate was paused, attributed later by a manager, is the
+    friend's first purchase even though a second one was rewarded since."""
+    from rewards.flows import conversion_reattribute
+
+    program.reward_rules.all().delete()
+    rule(program, trigger=R.Trigger.EVERY_PURCHASE, max_purchases=1, amount_minor=300)
+    _status(link.advocate, "paused")
+    buy_at(api, link, T, 1, email="friend@example.com")
+    _status(link.advocate, "active")
+    buy_at(api, link, T, 2, email="friend@example.com")
+    with time_machine.travel(T, tick=False):
+        conversion_reattribute(
+            program=program, order_id="e-1", advocate_id=link.advocate.pk, reason="phoned in"
+        )
+    assert [(o, a) for o, _, a, _ in given()] == [("e-2", 300), ("e-1", 300)]
 
 
 def test_a_purchase_exactly_max_months_after_the_first_is_still_rewarded(api, program, link):
