@@ -151,6 +151,40 @@ def test_limit_lifetime_counts_every_reward_of_the_rule(api, program, link):
     assert skipped() == ["limit of 2 rewards in total reached"]
 
 
+def test_limit_per_month_counts_from_the_months_first_instant(api, program, link):
+    program.reward_rules.all().delete()
+    rule(program, limit_per_month=1)
+    buy_at(api, link, T, 1)
+    buy_at(api, link, T + timedelta(days=5, microseconds=500), 2)
+    assert [o for o, *_ in given()] == ["e-1"]
+    assert skipped() == ["limit of 1 rewards per month reached"]
+
+
+def test_limits_count_the_rules_own_rewards_to_this_advocate(api, program, link):
+    """Another rule's rewards, another advocate's, and the friend's side of a double-sided
+    rule do not use up a rule's limit."""
+    from advocacy.services import advocate_enroll
+
+    program.reward_rules.all().delete()
+    rule(program, name="other rule", amount_minor=100)
+    rule(program, name="limited", amount_minor=200, limit_lifetime=1)
+    rule(program, name="tote", kind=R.Kind.PERK, recipient=R.Recipient.BOTH,
+         perk_description="Tote", amount_minor=0, limit_lifetime=2)  # fmt: skip
+    bob, _ = advocate_enroll(program=program, email="bob@example.com", name="Bob")
+    buy_at(api, bob.links.get(), T, 1)
+    buy_at(api, link, T, 2)
+    buy_at(api, link, T, 3)
+    alices = Reward.objects.filter(advocate=link.advocate, recipient="advocate").order_by("pk")
+    assert [(r.conversion.order_id, r.rule.name) for r in alices] == [
+        ("e-2", "other rule"),
+        ("e-2", "limited"),
+        ("e-2", "tote"),
+        ("e-3", "other rule"),
+        ("e-3", "tote"),
+    ]
+    assert skipped() == ["limit of 1 rewards in total reached"]
+
+
 def test_a_reward_that_fills_the_budget_exactly_is_given(api, program, link):
     """Budget 10.00, nothing spent yet this month: a 10.00 reward fits, the next does not."""
     program.monthly_budget_minor = 1000
@@ -167,7 +201,7 @@ def test_the_budget_month_starts_at_its_first_instant(api, program, link):
     program.save()
     buy_at(api, link, T - timedelta(microseconds=1), 1)  # April: does not count in May
     buy_at(api, link, T, 2)  # uses all of May's budget
-    buy_at(api, link, T + timedelta(days=30, hours=23), 3)  # 31 May: still May
+    buy_at(api, link, T + timedelta(days=30, hours=23, microseconds=7), 3)  # 31 May
     assert [o for o, *_ in given()] == ["e-1", "e-2"]
     assert skipped() == ["monthly budget exhausted (1000 of 1000 used)"]
 
