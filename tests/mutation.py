@@ -76,9 +76,19 @@ TARGETS: dict[str, tuple[list[str] | None, list[str]]] = {
         ["tests/rewards/test_catalog.py", "tests/rewards/test_money_edges.py"],
     ),
     "referrals/services.py": (
-        ["_attribute", "conversion_refund"],
         [
-            "tests/referrals",
+            "_attribute",
+            "conversion_record",
+            "_same_order",
+            "_referral_for_conversion",
+            "conversion_refund",
+        ],
+        [
+            "tests/referrals/test_conversion_edges.py",
+            "tests/referrals/test_attribution.py",
+            "tests/referrals/test_bad_input.py",
+            "tests/referrals/test_stripe_attribution.py",
+            "tests/referrals/test_concurrency.py",
             "tests/rewards/test_ledger.py",
             "tests/rewards/test_money_edges.py",
         ],
