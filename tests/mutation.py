@@ -64,8 +64,16 @@ TARGETS: dict[str, tuple[list[str] | None, list[str]]] = {
         ],
     ),
     "rewards/payouts.py": (
-        ["payout_create", "payout_execute", "payout_mark_paid", "_return_money"],
         [
+            "payout_create",
+            "payout_execute",
+            "payout_mark_paid",
+            "payout_fail",
+            "payout_reversed",
+            "_return_money",
+        ],
+        [
+            "tests/rewards/test_payout_edges.py",
             "tests/rewards/test_payouts.py",
             "tests/rewards/test_stripe_webhooks.py",
             "tests/rewards/test_money_edges.py",
