@@ -81,7 +81,11 @@ TARGETS: dict[str, tuple[list[str] | None, list[str]]] = {
     ),
     "rewards/catalog.py": (
         ["points_redeem", "redemption_cancel"],
-        ["tests/rewards/test_catalog.py", "tests/rewards/test_money_edges.py"],
+        [
+            "tests/rewards/test_catalog_edges.py",
+            "tests/rewards/test_catalog.py",
+            "tests/rewards/test_money_edges.py",
+        ],
     ),
     "referrals/services.py": (
         [
