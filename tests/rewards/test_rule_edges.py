@@ -11,6 +11,8 @@ from decimal import Decimal
 import time_machine
 
 from referrals.models import Conversion
+from referrals.services import click_record
+from rewards import flows
 from rewards.models import Reward, RewardDecision, RewardRule
 from tests.helpers import post_conversion
 from tests.rewards.test_rules import rule
@@ -262,3 +264,52 @@ def test_a_budget_counts_this_programs_cash_in_its_currency_only(api, program, l
     )
     assert list(issued) == [(1000, "EUR")]
     assert skipped() == []
+
+
+def test_months_are_counted_from_this_friends_first_attributed_purchase(api, program, link):
+    """Not from another friend's purchase, nor from an order made while the advocate
+    was paused: the subscription's months start at the friend's first rewarded order."""
+    program.reward_rules.all().delete()
+    rule(program, trigger=R.Trigger.EVERY_PURCHASE, max_months=2, amount_minor=200)
+    buy_at(api, link, T - timedelta(days=200), 0, email="other@example.com")
+    with time_machine.travel(T - timedelta(days=91), tick=False):
+        flows.referral_create(program=program, friend_email="bob@example.com",
+                              referral_code=link.code)  # fmt: skip
+    _status(link.advocate, "paused")
+    assert (
+        buy_at(api, link, T - timedelta(days=90), 1, email="bob@example.com")["attributed"] is False
+    )
+    _status(link.advocate, "active")
+    with time_machine.travel(T, tick=False):
+        click_id = click_record(link=link)
+    body = buy_at(api, link, T, 2, email="bob@example.com", click_id=str(click_id))
+    assert body["attributed"] is True
+    buy_at(api, link, T + timedelta(days=50), 3, email="bob@example.com")
+    assert [o for o, *_ in given()] == ["e-0", "e-2", "e-3"]
+    assert skipped() == []
+
+
+def test_a_milestone_counts_this_advocates_converted_friends_only(api, program, link):
+    """Bob's converted friend and Alice's friend who only signed up do not count; a
+    repeat purchase never counts; each skip says why."""
+    from advocacy.services import advocate_enroll
+
+    program.reward_rules.all().delete()
+    rule(program, name="2 friends", trigger=R.Trigger.MILESTONE, milestone_count=2,
+         amount_minor=2500)  # fmt: skip
+    bob, _ = advocate_enroll(program=program, email="bob@example.com", name="Bob")
+    buy_at(api, bob.links.get(), T, 1, email="b1@example.com")
+    with time_machine.travel(T, tick=False):
+        flows.referral_create(program=program, friend_email="a0@example.com",
+                              referral_code=link.code)  # fmt: skip
+    buy_at(api, link, T, 2, email="a1@example.com")
+    buy_at(api, link, T, 3, email="a1@example.com")
+    buy_at(api, link, T, 4, email="a2@example.com")
+    alices = Reward.objects.filter(advocate=link.advocate).values_list("amount_minor", flat=True)
+    assert list(alices) == [2500]
+    assert Reward.objects.get(advocate=link.advocate).conversion.order_id == "e-4"
+    assert skipped() == [
+        "1 successful referrals, milestone is 2",  # Bob's first friend
+        "1 successful referrals, milestone is 2",  # Alice's first
+        "milestones count friends' first purchases only",
+    ]
