@@ -157,7 +157,7 @@ def test_limit_per_month_counts_from_the_months_first_instant(api, program, link
     program.reward_rules.all().delete()
     rule(program, limit_per_month=1)
     buy_at(api, link, T, 1)
-    buy_at(api, link, T + timedelta(days=5, microseconds=500), 2)
+    buy_at(api, link, T + timedelta(days=5, hours=1, minutes=1, seconds=1, microseconds=1), 2)
     assert [o for o, *_ in given()] == ["e-1"]
     assert skipped() == ["limit of 1 rewards per month reached"]
 
@@ -203,7 +203,8 @@ def test_the_budget_month_starts_at_its_first_instant(api, program, link):
     program.save()
     buy_at(api, link, T - timedelta(microseconds=1), 1)  # April: does not count in May
     buy_at(api, link, T, 2)  # uses all of May's budget
-    buy_at(api, link, T + timedelta(days=30, hours=23, microseconds=7), 3)  # 31 May
+    last = timedelta(days=30, hours=23, minutes=59, seconds=59, microseconds=999999)
+    buy_at(api, link, T + last, 3)  # the last instant of May
     assert [o for o, *_ in given()] == ["e-1", "e-2"]
     assert skipped() == ["monthly budget exhausted (1000 of 1000 used)"]
 
