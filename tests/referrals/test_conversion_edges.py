@@ -274,3 +274,41 @@ def test_refunding_a_refunded_order_in_full_again_changes_nothing(api, program, 
     row = AuditLog.objects.filter(action="conversion.refunded").order_by("pk").last()
     assert row.data == {"amount_minor": 5000, "refund_id": last.pk}
     assert Reward.objects.get(recipient="advocate").status == "reversed"
+
+
+def test_a_refund_finds_this_programs_order_by_its_id(api, program, link, other_program):
+    """Another program's order of the same id, and this program's other orders, are
+    left alone; an unknown order is 404 ``unknown_order`` from the service itself."""
+    from rest_framework.test import APIClient
+
+    from core.errors import NotFound, Unprocessable
+
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_program[1]}")
+    assert post_conversion(other, currency="USD", amount="80.00").status_code == 201
+    buy(api, order_id="order-0", amount="30.00")
+    buy(api, referral_code=link.code, amount="80.00")
+    conversion, refund, created = flows.conversion_refund(
+        program=program, order_id="order-1", amount_minor=2000
+    )
+    assert created is True
+    assert (conversion.program_id, conversion.order_id, refund.amount_minor) == (
+        program.pk,
+        "order-1",
+        2000,
+    )
+    refunded = Conversion.objects.order_by("pk").values_list("order_id", "refunded_minor")
+    assert list(refunded) == [("order-1", 0), ("order-0", 0), ("order-1", 2000)]
+    with pytest.raises(NotFound) as missing:
+        flows.conversion_refund(program=program, order_id="order-9", amount_minor=100)
+    assert (missing.value.code, missing.value.message) == (
+        "unknown_order",
+        "No conversion with order id 'order-9'.",
+    )
+    with pytest.raises(Unprocessable) as too_much:
+        flows.conversion_refund(program=program, order_id="order-1", amount_minor=6001)
+    assert (too_much.value.code, too_much.value.message, too_much.value.fields) == (
+        "refund_exceeds_order",
+        "The refund is larger than what is left of the order.",
+        {"amount": ["At most 6000 minor units remain."]},
+    )
