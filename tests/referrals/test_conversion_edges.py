@@ -272,7 +272,7 @@ def test_refunding_a_refunded_order_in_full_again_changes_nothing(api, program, 
     conversion, again, created = flows.conversion_refund(program=program, order_id="order-1")
     assert (created, again.pk, conversion.refunded_minor) == (False, last.pk, 8000)
     row = AuditLog.objects.filter(action="conversion.refunded").order_by("pk").last()
-    assert row.data == {"amount_minor": 5000, "refund_id": last.pk}
+    assert (row.program_id, row.data) == (program.pk, {"amount_minor": 5000, "refund_id": last.pk})
     assert Reward.objects.get(recipient="advocate").status == "reversed"
 
 
