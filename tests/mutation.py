@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / "var" / "mutation"
 
 # Module -> (functions to mutate, or None for all; the tests that exercise it).
+# Not tests/referrals/test_bad_input.py for a function its NUL-byte cases reach
+# (``idempotency_key``): mutmut passes test ids back to pytest, which cannot match
+# an id with an escaped ``\x00`` in it, and the run stops.
 # The functions named limit a shared module to the part that moves money.
 TARGETS: dict[str, tuple[list[str] | None, list[str]]] = {
     "rewards/rules.py": (
@@ -106,7 +109,6 @@ TARGETS: dict[str, tuple[list[str] | None, list[str]]] = {
         [
             "tests/referrals/test_idempotency_keys.py",
             "tests/referrals/test_attribution.py",
-            "tests/referrals/test_bad_input.py",
             "tests/referrals/test_concurrency.py",
             "tests/rewards/test_money_edges.py",
         ],

@@ -190,3 +190,24 @@ def test_a_request_with_another_body_never_waits(api, program, order, monkeypatc
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_key_reused"
     assert clock.slept == []
+
+
+@pytest.mark.parametrize("key", ["x" * 201, "   ", ""])
+def test_a_key_too_long_or_blank_is_refused_before_any_work(api, order, key):
+    with time_machine.travel(NOW, tick=False):
+        response = refund(api, "20.00", key)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "invalid_idempotency_key",
+        "Idempotency-Key must be 1-200 characters.",
+    )
+    assert refunded(order) == (0, 0)
+    assert not IdempotencyRecord.objects.exists()
+
+
+def test_without_a_key_nothing_is_kept(api, order):
+    with time_machine.travel(NOW, tick=False):
+        assert api.post(REFUNDS, {"amount": "20.00"}, format="json").status_code == 201
+    assert not IdempotencyRecord.objects.exists()
+    assert refunded(order) == (2000, 250)
