@@ -188,7 +188,10 @@ def test_a_request_with_another_body_never_waits(api, program, order, monkeypatc
     with time_machine.travel(NOW, tick=False):
         response = refund(api, "20.00", "r")
     assert response.status_code == 409
-    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    assert response.json()["error"] == {
+        "code": "idempotency_key_reused",
+        "message": "This Idempotency-Key was used for a different request.",
+    }
     assert clock.slept == []
 
 
@@ -211,3 +214,43 @@ def test_without_a_key_nothing_is_kept(api, order):
         assert api.post(REFUNDS, {"amount": "20.00"}, format="json").status_code == 201
     assert not IdempotencyRecord.objects.exists()
     assert refunded(order) == (2000, 250)
+
+
+def test_a_key_replayed_long_after_is_never_run_again(api, program, order):
+    """An answered key older than the two minutes of an abandoned claim still replays."""
+    with time_machine.travel(NOW, tick=False):
+        first = refund(api, "20.00", "r")
+    with time_machine.travel(NOW + timedelta(days=3), tick=False):
+        again = refund(api, "20.00", "r")
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert refunded(order) == (2000, 250)
+
+
+def test_a_replay_finds_its_own_key_among_many(api, program, order, other_program):
+    _, other_secret = other_program
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Bearer {other_secret}")
+    with time_machine.travel(NOW, tick=False):
+        assert post_conversion(other, currency="USD", HTTP_IDEMPOTENCY_KEY="r").status_code == 201
+        refund(api, "10.00", "a")
+        first = refund(api, "20.00", "r")
+        again = refund(api, "20.00", "r")
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert refunded(order) == (3000, 375)
+
+
+def test_another_keys_dead_claim_is_not_this_requests_to_take(api, program, order, monkeypatch):
+    in_flight(program, "dead", "30.00", created_at=NOW - timedelta(minutes=10))
+    in_flight(program, "r", "20.00", created_at=NOW)
+    monkeypatch.setattr(idempotency, "time", Clock())
+    with time_machine.travel(NOW, tick=False):
+        response = refund(api, "20.00", "r")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "in_flight")
+    assert refunded(order) == (0, 0)
+
+
+def test_a_refused_request_frees_only_its_own_key(api, program, order):
+    other = in_flight(program, "other", "30.00", created_at=NOW)
+    with time_machine.travel(NOW, tick=False):
+        assert refund(api, "90.00", "r").status_code == 422
+    assert IdempotencyRecord.objects.filter(pk=other.pk).exists()
