@@ -220,10 +220,13 @@ def test_a_key_replayed_long_after_is_never_run_again(api, program, order):
     """An answered key older than the two minutes of an abandoned claim still replays."""
     with time_machine.travel(NOW, tick=False):
         first = refund(api, "20.00", "r")
+        assert api.post(REFUNDS, {"amount": "20.00"}, format="json").status_code == 201
     with time_machine.travel(NOW + timedelta(days=3), tick=False):
         again = refund(api, "20.00", "r")
+    # The first answer (20.00 refunded then), not one made again today (40.00).
     assert (again.status_code, again.json()) == (200, first.json())
-    assert refunded(order) == (2000, 250)
+    assert again.json()["refunded"] == "20.00"
+    assert refunded(order) == (4000, 500)
 
 
 def test_a_replay_finds_its_own_key_among_many(api, program, order, other_program):
