@@ -10,6 +10,7 @@ from advocacy.models import AuditLog
 from rewards import ledger, payouts
 from rewards.models import LedgerEntry, Payout, Reward
 from rewards.services import reward_issue
+from tests.factories import enroll
 from tests.rewards.test_payouts import connected, earn  # noqa: F401 (a fixture)
 
 
@@ -67,6 +68,8 @@ def test_a_payout_holds_its_currencys_available_cash_rewards_only(
     connected,  # noqa: F811
     advocate,
 ):
+    bob = enroll(advocate.program, "bob@example.com")
+    bobs = earn(bob, 2500)
     eur = earn(advocate, 3000)
     usd = earn(advocate, 2000, currency="USD")
     pending = reward_issue(program=advocate.program, advocate=advocate, key="pending",
@@ -76,10 +79,12 @@ def test_a_payout_holds_its_currencys_available_cash_rewards_only(
     held = Reward.objects.filter(payout=payout).values_list("pk", flat=True)
     assert list(held) == [eur.pk]
     assert Reward.objects.get(pk=usd.pk).payout_id is None
+    assert Reward.objects.get(pk=bobs.pk).payout_id is None
     assert Reward.objects.get(pk=pending.pk).payout_id is None
     assert cash(advocate) == {"pending": 700, "available": 0, "in_payout": 3000, "paid": 0}
     row = AuditLog.objects.get(action="payout.created")
-    assert (row.object_id, row.data) == (
+    assert (row.program_id, row.object_id, row.data) == (
+        advocate.program_id,
         str(payout.pk),
         {"amount": 3000, "currency": "EUR", "status": "pending"},
     )
@@ -173,3 +178,18 @@ def test_an_open_payout_can_be_marked_paid(fake_stripe, connected, advocate, sta
     assert payouts.payout_mark_paid(payout_id=payout.pk, transfer_id="tr_1") == "paid"
     assert payouts.payout_mark_paid(payout_id=payout.pk, transfer_id="tr_1") == "paid"
     assert cash(advocate)["paid"] == 4000
+
+
+def test_only_the_advocates_own_finished_account_is_paid(fake_stripe, connected, advocate):  # noqa: F811
+    """Alice is connected; Bob started onboarding but did not finish; Carol has no
+    account. Neither Bob nor Carol is paid, least of all to Alice's account."""
+    bob = enroll(advocate.program, "bob@example.com")
+    payouts.payout_account_onboarding_url(
+        advocate=bob, refresh_url="http://testserver/", return_url="http://testserver/"
+    )
+    carol = enroll(advocate.program, "carol@example.com")
+    for someone in (bob, carol):
+        earn(someone, 5000)
+        assert payouts.payout_create(advocate_id=someone.pk, currency="EUR") is None
+        assert cash(someone)["available"] == 5000
+    assert not Payout.objects.exists()
