@@ -193,3 +193,12 @@ def test_only_the_advocates_own_finished_account_is_paid(fake_stripe, connected,
         assert payouts.payout_create(advocate_id=someone.pk, currency="EUR") is None
         assert cash(someone)["available"] == 5000
     assert not Payout.objects.exists()
+
+
+def test_without_a_minimum_one_cent_is_paid(fake_stripe, connected, advocate, program):  # noqa: F811
+    program.min_payout_minor = 0
+    program.save()
+    earn(advocate, 1)
+    payout = payouts.payout_create(advocate_id=advocate.pk, currency="EUR")
+    assert payout.amount_minor == 1
+    assert cash(advocate)["in_payout"] == 1
