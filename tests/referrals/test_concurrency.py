@@ -177,3 +177,33 @@ def test_two_first_orders_of_one_friend_at_once_earn_one_first_purchase_reward(
             conversion__customer_email=email, recipient="advocate", rule__trigger="first_purchase"
         )
         assert first.count() == 1, [r.json() for r in results]
+
+
+def test_concurrent_rewards_of_different_advocates_never_exceed_the_monthly_budget(
+    require_postgres, secret_key, program
+):
+    """Ten advocates' friends buy at once; the budget has room for one reward. The
+    advocates' own locks do not serialise them: the program's row lock does."""
+    from tests.factories import enroll
+
+    program.monthly_budget_minor = 1000
+    program.save()
+    codes = [enroll(program, f"adv{i}@example.com").links.get().code for i in range(10)]
+
+    def post(i):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+        body = {
+            "order_id": f"BUDGET-{i}",
+            "amount": "50.00",
+            "currency": "EUR",
+            "customer": {"email": f"friend{i}@example.com"},
+            "referral_code": codes[i],
+        }
+        return client.post("/api/v1/conversions", body, format="json")
+
+    counter = iter(range(10))
+    responses = _hammer(10, lambda: post(next(counter)))
+    assert sorted(r.status_code for r in responses) == [201] * 10
+    cash = Reward.objects.filter(recipient="advocate", kind="cash")
+    assert list(cash.values_list("amount_minor", flat=True)) == [1000]
