@@ -19,6 +19,7 @@ from .models import (
     Challenge,
     ChallengeSubmission,
     Moderation,
+    OutgoingEmail,
     Standing,
     Suggestion,
     SuggestionVote,
@@ -375,3 +376,35 @@ def news_broadcast(*, program: Program, subject: str, body: str, actor=None) -> 
             data={"subject": subject[:150], "recipients": count},
         )
     return count
+
+
+# ----------------------------------------------------------------- erasure
+
+
+def advocate_nurture_erase(*, advocate: Advocate) -> dict:
+    """Remove what an advocate wrote, sent or showed in nurture, for an account erasure.
+
+    Testimonials (text, name and photo, possibly published) and every uploaded image
+    go. Challenge entries stay, because approved ones paid points through the ledger,
+    but without their proof or answer. Suggestions keep their title for the program's
+    "you said, we did", without their text. The leaderboard forgets the display
+    name, and the emails kept for the admin lose their address and contents.
+    """
+    testimonials = Testimonial.objects.filter(advocate=advocate).delete()[1]
+    testimonials = testimonials.get("nurture.Testimonial", 0)
+    entries = ChallengeSubmission.objects.filter(advocate=advocate).update(
+        proof_url="", answer="", screenshot=None
+    )
+    uploads = Upload.objects.filter(advocate=advocate).delete()[1].get("nurture.Upload", 0)
+    ideas = Suggestion.objects.filter(advocate=advocate).update(body="")
+    Standing.objects.filter(advocate=advocate).update(display_name="", leaderboard_opt_in=False)
+    emails = OutgoingEmail.objects.filter(advocate=advocate).update(
+        to="", subject="", text="", html="", params={}
+    )
+    return {
+        "testimonials": testimonials,
+        "challenge_entries": entries,
+        "uploads": uploads,
+        "suggestions": ideas,
+        "emails": emails,
+    }

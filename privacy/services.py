@@ -2,13 +2,15 @@
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from advocacy.audit import AuditAction, audit_log
 from advocacy.emails import ERASED_DOMAIN, erased_email
 from advocacy.models import Advocate, EmailPreference
+from core.models import EmailLog
 from core.normalize import mask_email, normalize_email
+from nurture.services import advocate_nurture_erase
 from referrals.models import Conversion, Referral, ReferralLink
 from rewards.models import Reward
 
@@ -162,6 +164,8 @@ def account_delete(*, user, actor) -> list[int]:
         emails = {
             normalize_email(e) for e in [user.email, *addresses, *(a.email for a in advocates)]
         } - {""}
+        # As written on emails sent (the log keeps addresses as given).
+        raw_addresses = {e.strip() for e in [user.email, *addresses, *(a.email for a in advocates)]}
         user_id = user.pk
         for advocate in advocates:
             links = ReferralLink.objects.filter(advocate=advocate).update(is_active=False)
@@ -192,13 +196,14 @@ def account_delete(*, user, actor) -> list[int]:
             EmailPreference.objects.update_or_create(
                 advocate=advocate, defaults={"unsubscribed_all_at": timezone.now()}
             )
+            nurture = advocate_nurture_erase(advocate=advocate)
             # No personal data in the audit row: ids and counts only.
             audit_log(
                 action=AuditAction.ADVOCATE_ERASED,
                 obj=advocate,
                 program=advocate.program,
                 actor=actor,
-                data={"user_id": user_id, "links_deactivated": links},
+                data={"user_id": user_id, "links_deactivated": links, "nurture": nurture},
             )
         # The user may also have been someone's referred friend or a customer:
         # those rows stay (the other advocate's books) without the address.
@@ -213,6 +218,11 @@ def account_delete(*, user, actor) -> list[int]:
         Conversion.objects.filter(customer_email_normalized__in=emails).update(
             customer_email="", customer_email_normalized=""
         )
+        # The log of emails sent keeps that they were sent, not to whom.
+        sent_to = Q(pk__in=[])
+        for address in raw_addresses - {""}:
+            sent_to |= Q(to__iexact=address)
+        EmailLog.objects.filter(sent_to).update(to=f"erased@{ERASED_DOMAIN}")
         EmailAddress.objects.filter(user=user).delete()
         user.delete()
     return [a.pk for a in advocates]

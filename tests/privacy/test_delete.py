@@ -108,7 +108,12 @@ def test_it_erases_the_user_and_keeps_the_books(
     assert not any("alice" in str(row).lower() for row in AuditLog.objects.values("data"))
     [audit] = AuditLog.objects.filter(action="advocate.erased")
     assert audit.object_id == str(books.pk)
-    assert audit.data == {"user_id": alice.pk, "links_deactivated": 1}
+    assert audit.data == {
+        "user_id": alice.pk,
+        "links_deactivated": 1,
+        "nurture": {"testimonials": 0, "challenge_entries": 0, "uploads": 0, "suggestions": 0,
+                    "emails": 0},
+    }  # fmt: skip
     # Bob and his friends are untouched.
     assert Advocate.objects.values().get(pk=bob_advocate.pk) == bob_before
     assert User.objects.filter(pk=bob.pk).exists()
@@ -168,3 +173,60 @@ def test_erasure_removes_the_city_and_the_name_lookup(alice, books, program, pub
     assert (erased.city, erased.findable, erased.findable_show_city) == ("", False, False)
     again = api.post("/api/v1/advocate-lookup", {"q": "alice"}, format="json").json()
     assert again["results"] == []
+
+
+def test_erasure_removes_what_the_advocate_wrote_and_sent_in_nurture(alice, books, program):
+    from core.models import EmailLog
+    from nurture.models import (
+        Challenge,
+        ChallengeSubmission,
+        OutgoingEmail,
+        Standing,
+        Suggestion,
+        Testimonial,
+        Upload,
+    )
+
+    photo = Upload.objects.create(advocate=books, content_type="image/png", data=b"png")
+    proof = Upload.objects.create(advocate=books, content_type="image/png", data=b"png")
+    Testimonial.objects.create(program=program, advocate=books, text="Alice loves it", rating=5,
+                               consent_to_publish=True, display_name="Alice W.", photo=photo,
+                               status="approved", featured=True)  # fmt: skip
+    challenge = Challenge.objects.create(program=program, kind="review", title="Review us",
+                                         points=50)  # fmt: skip
+    entry = ChallengeSubmission.objects.create(challenge=challenge, advocate=books,
+                                               status="approved", screenshot=proof,
+                                               proof_url="https://reviews.example/alice",
+                                               answer="I am Alice from Oslo")  # fmt: skip
+    idea = Suggestion.objects.create(program=program, advocate=books, title="Gift cards",
+                                     body="Call me on +47 555 12 345")  # fmt: skip
+    Standing.objects.create(advocate=books, display_name="Alice W.", leaderboard_opt_in=True)
+    OutgoingEmail.objects.create(program=program, advocate=books, key="welcome:alice",
+                                 template="welcome", params={"name": "Alice"},
+                                 to="alice@example.com", subject="Welcome, Alice",
+                                 text="Hi Alice", html="<p>Hi Alice</p>")  # fmt: skip
+    EmailLog.objects.create(to="Alice@Example.com", kind="welcome", subject="Welcome, Alice",
+                            status="sent", program_id=program.pk)  # fmt: skip
+    other = EmailLog.objects.create(to="bob@example.com", kind="welcome", status="sent")
+
+    account_delete(user=alice, actor=alice)
+
+    assert not Testimonial.objects.filter(advocate=books).exists()
+    assert not Upload.objects.filter(advocate=books).exists()
+    entry.refresh_from_db()  # kept: its points are in the ledger
+    assert (entry.status, entry.proof_url, entry.answer, entry.screenshot) == (
+        "approved", "", "", None,
+    )  # fmt: skip
+    idea.refresh_from_db()
+    assert (idea.title, idea.body) == ("Gift cards", "")
+    standing = Standing.objects.get(advocate=books)
+    assert (standing.display_name, standing.leaderboard_opt_in) == ("", False)
+    email = OutgoingEmail.objects.get(advocate=books)
+    assert (email.to, email.subject, email.text, email.html, email.params) == ("", "", "", "", {})
+    assert list(EmailLog.objects.exclude(pk=other.pk).values_list("to", flat=True)) == [
+        "erased@invalid"
+    ]
+    assert EmailLog.objects.get(pk=other.pk).to == "bob@example.com"
+    audit = AuditLog.objects.get(action="advocate.erased", object_id=str(books.pk))
+    assert audit.data["nurture"]["testimonials"] == 1
+    assert "Alice" not in str(audit.data)
