@@ -338,6 +338,17 @@ class AuditAction(models.TextChoices):
     WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated", "Webhook endpoint updated"
     WEBHOOK_ENDPOINT_SECRET_ROTATED = "webhook_endpoint.secret_rotated", "Webhook secret rotated"
     WEBHOOK_DELIVERY_RESENT = "webhook_delivery.resent", "Webhook delivery resent"
+    SEGMENT_CREATED = "segment.created", "Segment created"
+    SEGMENT_UPDATED = "segment.updated", "Segment changed"
+    CAMPAIGN_CREATED = "campaign.created", "Invitation campaign created"
+    CAMPAIGN_STEP_STARTED = "campaign.step_started", "Campaign step sending"
+    RECRUITMENT_SETTINGS_UPDATED = "recruitment_settings.updated", "Recruitment settings changed"
+    IMPORT_CHECKED = "import.checked", "Import file checked"
+    IMPORT_STARTED = "import.started", "Import started"
+    IMPORT_FINISHED = "import.finished", "Import finished"
+    IMPORT_RETRIED = "import.retried", "Interrupted import retried"
+    ADVOCATE_MODEL_REQUESTED = "advocate_model.requested", "Advocate model training requested"
+    CUSTOMER_EMAIL_BOUNCED = "customer.email_bounced", "Customer's email address undeliverable"
 
 
 class AuditLog(models.Model):

@@ -19,8 +19,9 @@ from advocacy.models import Program
 from core.errors import ServiceError
 from core.money import to_decimal_string
 
-from . import campaigns, imports, nps, scoring, selectors, services
+from . import campaigns, imports, learned, nps, scoring, selectors, services
 from .models import (
+    AdvocateModel,
     Campaign,
     CampaignRecipient,
     Customer,
@@ -552,9 +553,12 @@ class DetractorFollowUpAdmin(ProgramScopedAdmin):
 
 @admin.register(RecruitmentSettings)
 class RecruitmentSettingsAdmin(ProgramScopedAdmin):
-    list_display = ["program", "send_rate_per_minute", "auto_invite_promoters"]
+    list_display = ["program", "ranking", "ranking_now", "send_rate_per_minute"]
+    readonly_fields = ["ranking_now"]
+    actions = ["train_model"]
     fieldsets = [
         (None, {"fields": ["program"]}),
+        ("Ranking", {"fields": ["ranking", "ranking_now"]}),
         (
             "Advocate score weights (relative; 0 leaves a signal out)",
             {
@@ -574,6 +578,21 @@ class RecruitmentSettingsAdmin(ProgramScopedAdmin):
         ("Emails", {"fields": ["send_rate_per_minute", "auto_invite_promoters"]}),
     ]
 
+    @admin.display(description="What ranks now")
+    def ranking_now(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return learned.ranking_status(obj.program)
+
+    @admin.action(description="Train the learned model (in the background)", permissions=["change"])
+    def train_model(self, request, queryset):
+        for obj in self.writable(request, queryset).select_related("program"):
+            model = learned.advocate_model_request(program=obj.program, actor=request.user)
+            url = reverse("admin:recruitment_advocatemodel_change", args=[model.pk])
+            self.message_user(
+                request, format_html('Training <a href="{}">{}</a> queued.', url, model)
+            )
+
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if {f for f in form.changed_data if f.startswith(("weight_", "frequency", "monetary"))}:
@@ -581,6 +600,67 @@ class RecruitmentSettingsAdmin(ProgramScopedAdmin):
                 request,
                 "New weights apply at the next rescoring (nightly, or 'Rescore now' on customers).",
             )
+
+
+@admin.register(AdvocateModel)
+class AdvocateModelAdmin(ReadOnlyAdmin):
+    """Learned models: holdout AUC against the default score's, calibration, features."""
+
+    list_display = [
+        "__str__", "status", "auc_column", "default_auc_column", "verdict", "customers",
+        "positives", "trained_at",
+    ]  # fmt: skip
+    list_filter = ["status", "program"]
+    fields = [
+        "program", "status", "error", "verdict", "auc_column", "default_auc_column", "customers",
+        "positives",
+        "holdout", "calibration_table", "features_table", "created_by", "created_at", "trained_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="Holdout AUC", ordering="auc")
+    def auc_column(self, obj):
+        return f"{obj.auc:.3f}" if obj.auc is not None else "-"
+
+    @admin.display(description="Default score's AUC (same holdout)")
+    def default_auc_column(self, obj):
+        return f"{obj.default_auc:.3f}" if obj.default_auc is not None else "-"
+
+    @admin.display(description="Verdict")
+    def verdict(self, obj):
+        if obj.status != AdvocateModel.Status.READY:
+            return obj.get_status_display()
+        if obj.beats_default:
+            return "Beats the default score: may rank (when chosen in the settings)"
+        return "Does not beat the default score: never ranks"
+
+    @admin.display(description="Calibration (holdout)")
+    def calibration_table(self, obj):
+        if not obj.calibration:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (f"{b['predicted']:.1%}", f"{b['observed']:.1%}", b.get("n", ""))
+                for b in obj.calibration
+            ),
+        )
+        return format_html(
+            "<table><tr><th>Predicted</th><th>Observed</th><th>Customers</th></tr>{}</table>",
+            rows,
+        )
+
+    @admin.display(description="Features by weight (standardised)")
+    def features_table(self, obj):
+        if not obj.top_features:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td></tr>",
+            ((f["feature"], f"{f['weight']:+.3f}") for f in obj.top_features),
+        )
+        return format_html("<table><tr><th>Feature</th><th>Weight</th></tr>{}</table>", rows)
 
 
 @admin.register(InvitationText)

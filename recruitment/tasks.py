@@ -9,7 +9,7 @@ from django.db import OperationalError
 
 from advocacy.models import Program
 
-from . import campaigns, imports, nps, scoring
+from . import campaigns, imports, learned, nps, scoring
 from .models import Customer
 
 logger = logging.getLogger(__name__)
@@ -112,3 +112,14 @@ def send_nps_survey(survey_id: int) -> str:
 def import_run(job_id: int) -> str:
     """A large CSV/XLSX import, in one transaction (see ``recruitment.imports``)."""
     return imports.import_run(job_id=job_id)
+
+
+@shared_task(
+    name="recruitment.tasks.train_advocate_model",
+    acks_late=True,
+    time_limit=1800,
+    soft_time_limit=1700,
+)
+def train_advocate_model(model_id: int) -> str:
+    """Train a program's learned advocate model (see ``recruitment.learned``)."""
+    return learned.advocate_model_train(model_id=model_id)
