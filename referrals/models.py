@@ -172,6 +172,16 @@ class Conversion(models.Model):
                 name="conversion_attributed_has_advocate",
             ),
         ]
+        # A customer's orders (advocate scores, segments, the customer API): without
+        # these, every rescored batch of 1,000 customers read all the program's orders.
+        indexes = [
+            models.Index(
+                fields=["program", "customer_external_id"], name="conversion_customer_ext"
+            ),
+            models.Index(
+                fields=["program", "customer_email_normalized"], name="conversion_customer_email"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.order_id
