@@ -41,6 +41,7 @@ from core import outbox
 from core.errors import ServiceError
 from referrals.invitations import advocate_invite
 
+from . import bounces
 from .emails import invitation_send, invitation_texts
 from .models import Campaign, CampaignRecipient, Customer, SendWindow
 from .scoring import settings_for
@@ -171,6 +172,8 @@ def _skip_reason(recipient: CampaignRecipient) -> str | None:
         return S.UNSUBSCRIBED
     if not customer.marketing_consent or not customer.email:
         return S.SKIPPED_NO_CONSENT
+    if customer.undeliverable_at:
+        return S.BOUNCED  # the address bounced for good before: never sent to again
     return None
 
 
@@ -220,7 +223,7 @@ def campaign_batch_send(*, campaign_id: int, step: int, after_pk: int) -> tuple[
 def recipient_send(
     *, recipient: CampaignRecipient, step: int, connection=None, texts: dict | None = None
 ) -> str:
-    """Claim, send, record (see the module's notes). Returns "sent", "taken" or "failed"."""
+    """Claim, send, record (see the module's notes): "sent", "taken", "bounced" or "failed"."""
     now = timezone.now()
     claimed = CampaignRecipient.objects.filter(
         pk=recipient.pk, claimed_step=step - 1, steps_sent=step - 1
@@ -230,6 +233,15 @@ def recipient_send(
     try:
         invitation_send(recipient=recipient, step=step, connection=connection, texts=texts)
     except smtplib.SMTPRecipientsRefused as exc:
+        hard = bounces.permanent_refusal(exc.recipients)
+        if hard is not None:
+            # 5xx: the mailbox does not exist (or will never take mail from us).
+            reason = f"refused at send: {hard[0]} {hard[1]}"
+            CampaignRecipient.objects.filter(pk=recipient.pk).update(
+                state=S.BOUNCED, last_error=reason[:300]
+            )
+            bounces.email_undeliverable(reason=reason, customer_ids=[recipient.customer_id])
+            return "bounced"
         CampaignRecipient.objects.filter(pk=recipient.pk).update(
             state=S.FAILED, last_error=f"refused: {exc}"[:300]
         )
@@ -271,7 +283,7 @@ def campaigns_sweep() -> dict:
     out["interrupted"] = (
         CampaignRecipient.objects.filter(claimed_step__gt=0, claimed_at__lt=now - CLAIM_LEASE)
         .exclude(steps_sent=F("claimed_step"))
-        .exclude(state=S.FAILED)
+        .exclude(state__in=[S.FAILED, S.BOUNCED])
         .update(
             state=S.FAILED,
             last_error="interrupted mid-send: not resent, it may have been delivered",

@@ -120,13 +120,21 @@ def invitation_text(
         return default_invitation(program, reminder=reminder)
 
 
-def _send(*, customer: Customer, subject: str, text: str, html: str, connection=None) -> None:
+def _send(
+    *,
+    customer: Customer,
+    subject: str,
+    text: str,
+    html: str,
+    connection=None,
+    headers: dict | None = None,
+) -> None:
     message = EmailMultiAlternatives(
         subject,
         text,
         settings.DEFAULT_FROM_EMAIL,
         [customer.email],
-        headers=_headers(customer),
+        headers={**_headers(customer), **(headers or {})},
         connection=connection,
     )
     message.attach_alternative(html, "text/html")
@@ -159,7 +167,16 @@ def invitation_send(
         f"{linebreaks(escape(body))}<p><small>{escape(footer)}</small></p>"
         f'<img src="{escape(pixel)}" width="1" height="1" alt="">'
     )
-    _send(customer=customer, subject=subject, text=text, html=html, connection=connection)
+    # Providers echo this header in bounce reports: POST /webhooks/email/bounces
+    # then names the exact recipient ("recipient").
+    _send(
+        customer=customer,
+        subject=subject,
+        text=text,
+        html=html,
+        connection=connection,
+        headers={"X-Recruitment-Recipient": token},
+    )
 
 
 def nps_survey_send(*, survey: NpsSurvey) -> None:

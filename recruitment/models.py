@@ -50,6 +50,10 @@ class Customer(models.Model):
     nps_category = models.CharField(max_length=10, blank=True)
     # One-click unsubscribe from recruitment emails (invitations, NPS surveys).
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # The address bounced for good (or its owner complained): no recruitment email
+    # goes to it again until the merchant sends another address.
+    undeliverable_at = models.DateTimeField(null=True, blank=True)
+    undeliverable_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -33,6 +33,7 @@ CUSTOMER_FIELDS = [
     "social_engagement",
     "attributes",
 ]
+KEPT_FIELDS = ["email_normalized", "undeliverable_at", "undeliverable_reason"]
 
 
 @dataclass
@@ -97,11 +98,14 @@ def customers_upsert(*, program: Program, rows: list[tuple[int, dict]]) -> BulkR
             continue
         else:
             result.updated += 1
-            # Fields absent from the row keep their stored values.
+            # Fields absent from the row keep their stored values; a new address
+            # clears an earlier bounce (recruitment.bounces).
             values = {
-                **{f: getattr(old, f) for f in [*CUSTOMER_FIELDS, "email_normalized"]},
+                **{f: getattr(old, f) for f in [*CUSTOMER_FIELDS, *KEPT_FIELDS]},
                 **values,
             }
+            if values["email_normalized"] != old.email_normalized:
+                values.update(undeliverable_at=None, undeliverable_reason="")
         objs.append(
             Customer(
                 program=program,
@@ -117,7 +121,7 @@ def customers_upsert(*, program: Program, rows: list[tuple[int, dict]]) -> BulkR
                 objs,
                 update_conflicts=True,
                 unique_fields=["program", "external_id"],
-                update_fields=[*CUSTOMER_FIELDS, "email_normalized", "updated_at"],
+                update_fields=[*CUSTOMER_FIELDS, *KEPT_FIELDS, "updated_at"],
                 batch_size=1000,
             )
     ids = list(
