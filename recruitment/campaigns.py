@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from advocacy.audit import AuditAction, audit_log
 from advocacy.emails import email_unsubscribe_all, may_email
 from advocacy.models import Advocate, Program
 from advocacy.services import advocate_enroll
@@ -102,6 +103,19 @@ def campaign_create(
                 CampaignRecipient.objects.bulk_create(chunk, ignore_conflicts=True)
                 chunk = []
         CampaignRecipient.objects.bulk_create(chunk, ignore_conflicts=True)
+        audit_log(
+            action=AuditAction.CAMPAIGN_CREATED,
+            obj=campaign,
+            program=program,
+            actor=actor,
+            data={
+                "name": name,
+                "segment": segment.slug if segment is not None else None,
+                "recipients": campaign.recipients.count(),
+                "send_at": campaign.send_at.isoformat(),
+                "reminders": reminders,
+            },
+        )
         if campaign.send_at <= timezone.now():
             _start_on_commit(campaign.pk, 1)
     return campaign
@@ -120,17 +134,24 @@ def campaign_step_start(*, campaign_id: int, step: int) -> bool:
     """Move the campaign to ``step`` (once) and start sending it; True when it started."""
     from . import tasks
 
-    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    campaign = Campaign.objects.select_related("program").filter(pk=campaign_id).first()
     if campaign is None or step > campaign.steps:
         return False
-    moved = Campaign.objects.filter(pk=campaign_id, step=step - 1).update(
-        step=step,
-        status=Campaign.Status.SENDING,
-        step_started_at=timezone.now(),
-        step_finished_at=None,
-    )
-    if not moved:
-        return False
+    with transaction.atomic():
+        moved = Campaign.objects.filter(pk=campaign_id, step=step - 1).update(
+            step=step,
+            status=Campaign.Status.SENDING,
+            step_started_at=timezone.now(),
+            step_finished_at=None,
+        )
+        if not moved:
+            return False
+        audit_log(
+            action=AuditAction.CAMPAIGN_STEP_STARTED,
+            obj=campaign,
+            program=campaign.program,
+            data={"step": step, "reminder": step > 1},
+        )
     # Outside any transaction: a sweep may publish directly (the chain re-kicks if lost).
     tasks.campaign_send_batch.delay(campaign_id, step, 0)
     return True

@@ -10,7 +10,7 @@ from django.db import OperationalError
 from advocacy.models import Program
 
 from . import campaigns, imports, learned, nps, scoring
-from .models import Customer
+from .models import Customer, ImportJob
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +110,16 @@ def send_nps_survey(survey_id: int) -> str:
     name="recruitment.tasks.import_run", acks_late=True, time_limit=3600, soft_time_limit=3500
 )
 def import_run(job_id: int) -> str:
-    """A large CSV/XLSX import, in one transaction (see ``recruitment.imports``)."""
-    return imports.import_run(job_id=job_id)
+    """A large CSV/XLSX import, in one transaction (see ``recruitment.imports``).
+
+    Redelivered after its worker died, it retries the interrupted import whole.
+    """
+    done = imports.import_run(job_id=job_id)
+    if done == "not-queued":
+        job = ImportJob.objects.filter(pk=job_id).first()
+        if job is not None and imports.import_interrupted(job):
+            return imports.import_retry(job=job).status
+    return done
 
 
 @shared_task(
