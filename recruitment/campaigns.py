@@ -390,6 +390,28 @@ def recipient_clicked(*, recipient_id: int) -> CampaignRecipient | None:
     return recipient
 
 
+def recipient_seen_in_app(*, recipient_id: int) -> bool:
+    """The storefront widget showed the invitation to the signed-in customer: True the
+    first time only. It counts as opened and clicked (the widget enrols them)."""
+    now = timezone.now()
+    with transaction.atomic():
+        first = CampaignRecipient.objects.filter(
+            pk=recipient_id, shown_in_app_at__isnull=True
+        ).update(shown_in_app_at=now)
+        if not first:
+            return False
+        CampaignRecipient.objects.filter(pk=recipient_id, opened_at__isnull=True).update(
+            opened_at=now
+        )
+        CampaignRecipient.objects.filter(pk=recipient_id, clicked_at__isnull=True).update(
+            clicked_at=now
+        )
+        CampaignRecipient.objects.filter(
+            pk=recipient_id, state__in=[S.QUEUED, S.SENT, S.OPENED]
+        ).update(state=S.CLICKED)
+    return True
+
+
 def customer_unsubscribe(*, customer_id: int, recipient_id: int | None = None) -> bool:
     """One-click unsubscribe from recruitment emails (and all emails as an advocate)."""
     now = timezone.now()

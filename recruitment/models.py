@@ -227,6 +227,8 @@ class CampaignRecipient(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # The storefront widget told the signed-in customer "you're invited" (once).
+    shown_in_app_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]

@@ -275,3 +275,25 @@ def nps_over_time(*, program: Program, segment: Segment | None = None, months: i
         )
         month = (month + timedelta(days=32)).replace(day=1)
     return out
+
+
+def in_app_invitation(*, advocate) -> CampaignRecipient | None:
+    """The campaign invitation to show a customer now signed in to the storefront widget
+    ("you're invited"), once: their latest recipient row in a started campaign, not
+    shown in the widget yet, and not unsubscribed, bounced, failed or skipped. Opening
+    the widget enrols them, so it may already be marked joined."""
+    S = CampaignRecipient.State
+    match = Q(email_normalized=advocate.email_normalized)
+    if advocate.external_id:
+        match |= Q(external_id=advocate.external_id)
+    return (
+        CampaignRecipient.objects.filter(
+            campaign__program_id=advocate.program_id,
+            campaign__step__gte=1,
+            customer__in=Customer.objects.filter(program_id=advocate.program_id).filter(match),
+            shown_in_app_at__isnull=True,
+        )
+        .exclude(state__in=[S.UNSUBSCRIBED, S.BOUNCED, S.FAILED, S.SKIPPED_NO_CONSENT])
+        .order_by("-campaign__created_at", "-pk")
+        .first()
+    )
