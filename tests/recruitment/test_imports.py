@@ -195,3 +195,29 @@ def test_imports_are_audited(program):
         (AuditAction.IMPORT_STARTED, None),
         (AuditAction.IMPORT_FINISHED, "done"),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_worker_s_import_holds_its_lock_and_commits_its_status_with_its_rows(
+    require_postgres, program, monkeypatch
+):
+    rows = "external_id,email\n" + "".join(f"c-{i},c{i}@example.com\n" for i in range(2500))
+    job = imports.import_check(
+        program=program, kind="customers", filename="c.csv", data=rows.encode()
+    )
+    ImportJob.objects.filter(pk=job.pk).update(status="queued")
+    seen = []
+    real = imports._progress
+
+    def progress(job_id, processed, *, side):
+        # Mid-import, from outside: "running", the progress moving, the lock held.
+        real(job_id, processed, side=side)
+        outside = ImportJob.objects.using("default").get(pk=job_id)
+        seen.append((side, outside.status, imports.import_interrupted(outside)))
+
+    monkeypatch.setattr(imports, "_progress", progress)
+    assert imports.import_run(job_id=job.pk) == "done"
+    assert seen and all(s == (True, "running", False) for s in seen)
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.created, job.attempts) == ("done", 2500, 2500, 1)
+    assert Customer.objects.count() == 2500
