@@ -388,6 +388,17 @@ class AuditAction(models.TextChoices):
     SUGGESTION_ANSWERED = "nurture.suggestion_answered", "Suggestion answered"
     NEWS_SENT = "nurture.news_sent", "Program news sent"
     PROFILE_UPDATED = "nurture.profile_updated", "Leaderboard profile changed"
+    SEGMENT_CREATED = "segment.created", "Segment created"
+    SEGMENT_UPDATED = "segment.updated", "Segment changed"
+    CAMPAIGN_CREATED = "campaign.created", "Invitation campaign created"
+    CAMPAIGN_STEP_STARTED = "campaign.step_started", "Campaign step sending"
+    RECRUITMENT_SETTINGS_UPDATED = "recruitment_settings.updated", "Recruitment settings changed"
+    IMPORT_CHECKED = "import.checked", "Import file checked"
+    IMPORT_STARTED = "import.started", "Import started"
+    IMPORT_FINISHED = "import.finished", "Import finished"
+    IMPORT_RETRIED = "import.retried", "Interrupted import retried"
+    ADVOCATE_MODEL_REQUESTED = "advocate_model.requested", "Advocate model training requested"
+    CUSTOMER_EMAIL_BOUNCED = "customer.email_bounced", "Customer's email address undeliverable"
 
 
 class AuditLog(models.Model):

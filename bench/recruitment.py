@@ -92,9 +92,10 @@ def bench_import(program, n_customers: int, n_orders: int) -> None:
         "recruitment_customer",
         ["program_id", "external_id", "email", "email_normalized", "name", "marketing_consent",
          "reviews", "locale", "social_engagement", "attributes", "score_reasons", "score_model",
-         "order_count", "revenue_minor", "nps_category", "created_at", "updated_at"],
+         "order_count", "revenue_minor", "nps_category", "undeliverable_reason", "created_at",
+         "updated_at"],
         [(program.pk, r["external_id"], r["email"], r["email"], r["name"], True, r["reviews"], "",
-          0, "{}", "[]", "", 0, 0, "", now, now) for _, r in rows],
+          0, "{}", "[]", "", 0, 0, "", "", now, now) for _, r in rows],
     )  # fmt: skip
     print(f"customers  upsert: {rate(n_customers, ours)}")
     print(f"customers  COPY  : {rate(n_customers, copy)}   ratio {ours / copy:.1f}x")

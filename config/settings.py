@@ -29,6 +29,7 @@ SECRETS_FROM_FILES = (
     "EMAIL_URL",
     "STRIPE_API_KEY",
     "STRIPE_WEBHOOK_SECRET",
+    "EMAIL_WEBHOOK_SECRET",
 )
 
 
@@ -440,6 +441,9 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip"}
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=20)
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# The shared secret of POST /webhooks/email/bounces (the mail provider's bounces and
+# complaints); unset: the webhook answers 404.
+EMAIL_WEBHOOK_SECRET = env.str("EMAIL_WEBHOOK_SECRET", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["advocacy.api_auth.ApiKeyAuthentication"],

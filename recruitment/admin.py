@@ -19,8 +19,9 @@ from advocacy.models import Program
 from core.errors import ServiceError
 from core.money import to_decimal_string
 
-from . import campaigns, imports, nps, scoring, selectors, services
+from . import campaigns, imports, learned, nps, scoring, selectors, services
 from .models import (
+    AdvocateModel,
     Campaign,
     CampaignRecipient,
     Customer,
@@ -42,6 +43,60 @@ def _score_bar(score) -> str:
         '<span title="{0}/100"><progress value="{0}" max="100" style="width:5em"></progress> '
         "{0}</span>",
         score,
+    )
+
+
+def nps_chart(rows: list[dict]) -> str:
+    """NPS per month as a small inline SVG bar chart (no script, no CDN) and a table."""
+    width, height, bar = 24 * len(rows), 120, 18
+    mid = height / 2
+    bars = []
+    for i, r in enumerate(rows):
+        if r["nps"] is None:
+            continue
+        h = abs(r["nps"]) * (mid - 4) / 100
+        y = mid - h if r["nps"] >= 0 else mid
+        color = "#2e7d32" if r["nps"] >= 0 else "#c62828"
+        bars.append(
+            format_html(
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}">'
+                "<title>{}: NPS {} ({} answers)</title></rect>",
+                i * 24 + 3,
+                f"{y:.1f}",
+                bar,
+                f"{max(h, 1):.1f}",
+                color,
+                r["month"].strftime("%Y-%m"),
+                r["nps"],
+                r["responses"],
+            )
+        )
+    svg = format_html(
+        '<svg class="nps-chart" width="{}" height="{}" viewBox="0 0 {} {}" role="img" '
+        'aria-label="NPS per month"><line x1="0" y1="{}" x2="{}" y2="{}" stroke="#888"/>{}</svg>',
+        width, height, width, height, mid, width, mid,
+        format_html_join("", "{}", ((b,) for b in bars)),
+    )  # fmt: skip
+    table = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                r["month"].strftime("%Y-%m"),
+                "-" if r["nps"] is None else r["nps"],
+                r["responses"],
+                r["promoters"],
+                r["passives"],
+                r["detractors"],
+            )
+            for r in rows
+        ),
+    )
+    return format_html(
+        "<div>{}</div><table><tr><th>Month</th><th>NPS</th><th>Answers</th><th>Promoters</th>"
+        "<th>Passives</th><th>Detractors</th></tr>{}</table>",
+        svg,
+        table,
     )
 
 
@@ -280,15 +335,24 @@ class SegmentAdmin(ProgramScopedAdmin):
     list_display = ["name", "slug", "program", "customers_now", "created_at"]
     list_filter = ["program"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["customers_now", "filters"]
+    readonly_fields = ["customers_now", "filters", "nps_trend"]
     change_form_template = "admin/recruitment/segment/change_form.html"
 
     def get_fieldsets(self, request, obj=None):
-        return [
+        sets = [
             (None, {"fields": ["program", "name", "slug"]}),
             ("Who is in it (all conditions hold)", {"fields": SegmentForm.FILTER_FIELDS}),
             ("Now", {"fields": ["customers_now", "filters"]}),
         ]
+        if obj is not None:
+            sets.append(("NPS over time", {"fields": ["nps_trend"]}))
+        return sets
+
+    @admin.display(description="NPS per month (last 12, customers in the segment now)")
+    def nps_trend(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return nps_chart(selectors.nps_over_time(program=obj.program, segment=obj))
 
     @admin.display(description="Customers now (as saved)")
     def customers_now(self, obj):
@@ -299,7 +363,7 @@ class SegmentAdmin(ProgramScopedAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        services.segment_save(segment=obj)
+        services.segment_save(segment=obj, actor=request.user)
 
     def get_urls(self):
         return [
@@ -552,9 +616,12 @@ class DetractorFollowUpAdmin(ProgramScopedAdmin):
 
 @admin.register(RecruitmentSettings)
 class RecruitmentSettingsAdmin(ProgramScopedAdmin):
-    list_display = ["program", "send_rate_per_minute", "auto_invite_promoters"]
+    list_display = ["program", "ranking", "ranking_now", "send_rate_per_minute"]
+    readonly_fields = ["ranking_now", "nps_trend"]
+    actions = ["train_model"]
     fieldsets = [
         (None, {"fields": ["program"]}),
+        ("Ranking", {"fields": ["ranking", "ranking_now"]}),
         (
             "Advocate score weights (relative; 0 leaves a signal out)",
             {
@@ -572,15 +639,98 @@ class RecruitmentSettingsAdmin(ProgramScopedAdmin):
             },
         ),
         ("Emails", {"fields": ["send_rate_per_minute", "auto_invite_promoters"]}),
+        ("NPS over time", {"fields": ["nps_trend"]}),
     ]
 
+    @admin.display(description="NPS per month (last 12, the whole program)")
+    def nps_trend(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return nps_chart(selectors.nps_over_time(program=obj.program))
+
+    @admin.display(description="What ranks now")
+    def ranking_now(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return learned.ranking_status(obj.program)
+
+    @admin.action(description="Train the learned model (in the background)", permissions=["change"])
+    def train_model(self, request, queryset):
+        for obj in self.writable(request, queryset).select_related("program"):
+            model = learned.advocate_model_request(program=obj.program, actor=request.user)
+            url = reverse("admin:recruitment_advocatemodel_change", args=[model.pk])
+            self.message_user(
+                request, format_html('Training <a href="{}">{}</a> queued.', url, model)
+            )
+
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        services.recruitment_settings_save(obj=obj, changed=form.changed_data, actor=request.user)
         if {f for f in form.changed_data if f.startswith(("weight_", "frequency", "monetary"))}:
             messages.info(
                 request,
                 "New weights apply at the next rescoring (nightly, or 'Rescore now' on customers).",
             )
+
+
+@admin.register(AdvocateModel)
+class AdvocateModelAdmin(ReadOnlyAdmin):
+    """Learned models: holdout AUC against the default score's, calibration, features."""
+
+    list_display = [
+        "__str__", "status", "auc_column", "default_auc_column", "verdict", "customers",
+        "positives", "trained_at",
+    ]  # fmt: skip
+    list_filter = ["status", "program"]
+    fields = [
+        "program", "status", "error", "verdict", "auc_column", "default_auc_column", "customers",
+        "positives",
+        "holdout", "calibration_table", "features_table", "created_by", "created_at", "trained_at",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    @admin.display(description="Holdout AUC", ordering="auc")
+    def auc_column(self, obj):
+        return f"{obj.auc:.3f}" if obj.auc is not None else "-"
+
+    @admin.display(description="Default score's AUC (same holdout)")
+    def default_auc_column(self, obj):
+        return f"{obj.default_auc:.3f}" if obj.default_auc is not None else "-"
+
+    @admin.display(description="Verdict")
+    def verdict(self, obj):
+        if obj.status != AdvocateModel.Status.READY:
+            return obj.get_status_display()
+        if obj.beats_default:
+            return "Beats the default score: may rank (when chosen in the settings)"
+        return "Does not beat the default score: never ranks"
+
+    @admin.display(description="Calibration (holdout)")
+    def calibration_table(self, obj):
+        if not obj.calibration:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (f"{b['predicted']:.1%}", f"{b['observed']:.1%}", b.get("n", ""))
+                for b in obj.calibration
+            ),
+        )
+        return format_html(
+            "<table><tr><th>Predicted</th><th>Observed</th><th>Customers</th></tr>{}</table>",
+            rows,
+        )
+
+    @admin.display(description="Features by weight (standardised)")
+    def features_table(self, obj):
+        if not obj.top_features:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td></tr>",
+            ((f["feature"], f"{f['weight']:+.3f}") for f in obj.top_features),
+        )
+        return format_html("<table><tr><th>Feature</th><th>Weight</th></tr>{}</table>", rows)
 
 
 @admin.register(InvitationText)
@@ -637,8 +787,10 @@ class ImportJobAdmin(ProgramScopedAdmin):
             "updated",
             "row_errors",
             "preview_table",
+            "attempts",
             "created_by",
             "created_at",
+            "started_at",
             "finished_at",
         ]
 
@@ -719,15 +871,41 @@ class ImportJobAdmin(ProgramScopedAdmin):
                 self.admin_site.admin_view(self.start_view),
                 name="recruitment_importjob_start",
             ),
+            path(
+                "<int:pk>/retry/",
+                self.admin_site.admin_view(self.retry_view),
+                name="recruitment_importjob_retry",
+            ),
             *super().get_urls(),
         ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_queryset(request).filter(pk=object_id).first()
+        extra_context = {
+            **(extra_context or {}),
+            "interrupted": job is not None and imports.import_interrupted(job),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def retry_view(self, request, pk):
+        job = self.get_queryset(request).filter(pk=pk).first()
+        if request.method != "POST" or job is None or not self.may_write(request, job):
+            return redirect("admin:recruitment_importjob_changelist")
+        try:
+            job = imports.import_retry(job=job, actor=request.user)
+            messages.info(
+                request, f"{job.get_status_display()}: {job.processed} of {job.total} rows."
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        return redirect("admin:recruitment_importjob_change", job.pk)
 
     def start_view(self, request, pk):
         job = self.get_queryset(request).filter(pk=pk).first()
         if request.method != "POST" or job is None or not self.may_write(request, job):
             return redirect("admin:recruitment_importjob_changelist")
         try:
-            job = imports.import_start(job=job)
+            job = imports.import_start(job=job, actor=request.user)
             messages.info(
                 request, f"{job.get_status_display()}: {job.processed} of {job.total} rows."
             )

@@ -6,8 +6,13 @@ call a service, serialize. Bulk routes check each row on its own and answer
 counts; an invalid row changes nothing.
 """
 
+import hmac
+
+from django.conf import settings
+from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -15,9 +20,12 @@ from advocacy.models import ApiKey
 from core.errors import ServiceError
 from core.hashing import fingerprint
 
-from . import campaigns, selectors, services
-from .models import Customer
+from . import bounces, campaigns, selectors, services
+from .emails import INVITE_SALT, pk_from_token
+from .models import CampaignRecipient, Customer
 from .serializers import (
+    BounceEventInput,
+    BounceWebhookInput,
     CampaignInput,
     ConversionBulkInput,
     ConversionRowInput,
@@ -185,3 +193,64 @@ class CampaignDetailApi(APIView):
     def get(self, request, campaign_id):
         campaign = selectors.campaign_get(program=request.program, campaign_id=campaign_id)
         return Response(selectors.campaign_numbers(campaign=campaign))
+
+
+class BounceWebhookApi(APIView):
+    """``POST /webhooks/email/bounces``: the mail provider's bounces and complaints.
+
+    ``Authorization: Bearer <EMAIL_WEBHOOK_SECRET>``; 404 while the secret is unset.
+    """
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes: list = []
+
+    @extend_schema(
+        request=BounceWebhookInput,
+        responses={200: OpenApiResponse(description='{"marked", "ignored", "errors"}')},
+        auth=[],
+    )
+    def post(self, request):
+        secret = settings.EMAIL_WEBHOOK_SECRET
+        if not secret:
+            raise Http404
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {secret}".encode()):
+            raise ServiceError("bad_secret", "Wrong or missing webhook secret.", status=403)
+        envelope = RowsInput(data=request.data, key="events")
+        envelope.is_valid(raise_exception=True)
+        marked = ignored = 0
+        errors = []
+        for index, raw in enumerate(envelope.validated_data["events"]):
+            event = BounceEventInput(data=raw if isinstance(raw, dict) else {})
+            if not event.is_valid():
+                errors.append(
+                    {
+                        "index": index,
+                        "error": {
+                            "code": "validation_error",
+                            "message": "The event has invalid fields.",
+                            "fields": _flatten(event.errors),
+                        },
+                    }
+                )
+                continue
+            v = event.validated_data
+            if v["type"] == "bounce" and v["bounce_type"] == "soft":
+                ignored += 1  # a full mailbox: the provider retries it
+                continue
+            customer_ids = None
+            recipient_id = pk_from_token(v.get("recipient", ""), INVITE_SALT)
+            if recipient_id is not None:
+                customer_ids = list(
+                    CampaignRecipient.objects.filter(pk=recipient_id).values_list(
+                        "customer_id", flat=True
+                    )
+                )
+            marked += bounces.email_undeliverable(
+                email=v.get("email", ""),
+                customer_ids=customer_ids or None,
+                reason=v.get("reason") or v["type"],
+                complaint=v["type"] == "complaint",
+            )
+        return Response({"marked": marked, "ignored": ignored, "errors": errors})

@@ -34,6 +34,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from advocacy.audit import AuditAction, audit_log
 from advocacy.emails import email_unsubscribe_all, may_email
 from advocacy.models import Advocate, Program
 from advocacy.services import advocate_enroll
@@ -41,6 +42,7 @@ from core import outbox
 from core.errors import ServiceError
 from referrals.invitations import advocate_invite
 
+from . import bounces
 from .emails import invitation_send, invitation_texts
 from .models import Campaign, CampaignRecipient, Customer, SendWindow
 from .scoring import settings_for
@@ -101,6 +103,19 @@ def campaign_create(
                 CampaignRecipient.objects.bulk_create(chunk, ignore_conflicts=True)
                 chunk = []
         CampaignRecipient.objects.bulk_create(chunk, ignore_conflicts=True)
+        audit_log(
+            action=AuditAction.CAMPAIGN_CREATED,
+            obj=campaign,
+            program=program,
+            actor=actor,
+            data={
+                "name": name,
+                "segment": segment.slug if segment is not None else None,
+                "recipients": campaign.recipients.count(),
+                "send_at": campaign.send_at.isoformat(),
+                "reminders": reminders,
+            },
+        )
         if campaign.send_at <= timezone.now():
             _start_on_commit(campaign.pk, 1)
     return campaign
@@ -119,17 +134,24 @@ def campaign_step_start(*, campaign_id: int, step: int) -> bool:
     """Move the campaign to ``step`` (once) and start sending it; True when it started."""
     from . import tasks
 
-    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    campaign = Campaign.objects.select_related("program").filter(pk=campaign_id).first()
     if campaign is None or step > campaign.steps:
         return False
-    moved = Campaign.objects.filter(pk=campaign_id, step=step - 1).update(
-        step=step,
-        status=Campaign.Status.SENDING,
-        step_started_at=timezone.now(),
-        step_finished_at=None,
-    )
-    if not moved:
-        return False
+    with transaction.atomic():
+        moved = Campaign.objects.filter(pk=campaign_id, step=step - 1).update(
+            step=step,
+            status=Campaign.Status.SENDING,
+            step_started_at=timezone.now(),
+            step_finished_at=None,
+        )
+        if not moved:
+            return False
+        audit_log(
+            action=AuditAction.CAMPAIGN_STEP_STARTED,
+            obj=campaign,
+            program=campaign.program,
+            data={"step": step, "reminder": step > 1},
+        )
     # Outside any transaction: a sweep may publish directly (the chain re-kicks if lost).
     tasks.campaign_send_batch.delay(campaign_id, step, 0)
     return True
@@ -171,6 +193,8 @@ def _skip_reason(recipient: CampaignRecipient) -> str | None:
         return S.UNSUBSCRIBED
     if not customer.marketing_consent or not customer.email:
         return S.SKIPPED_NO_CONSENT
+    if customer.undeliverable_at:
+        return S.BOUNCED  # the address bounced for good before: never sent to again
     return None
 
 
@@ -220,7 +244,7 @@ def campaign_batch_send(*, campaign_id: int, step: int, after_pk: int) -> tuple[
 def recipient_send(
     *, recipient: CampaignRecipient, step: int, connection=None, texts: dict | None = None
 ) -> str:
-    """Claim, send, record (see the module's notes). Returns "sent", "taken" or "failed"."""
+    """Claim, send, record (see the module's notes): "sent", "taken", "bounced" or "failed"."""
     now = timezone.now()
     claimed = CampaignRecipient.objects.filter(
         pk=recipient.pk, claimed_step=step - 1, steps_sent=step - 1
@@ -230,6 +254,15 @@ def recipient_send(
     try:
         invitation_send(recipient=recipient, step=step, connection=connection, texts=texts)
     except smtplib.SMTPRecipientsRefused as exc:
+        hard = bounces.permanent_refusal(exc.recipients)
+        if hard is not None:
+            # 5xx: the mailbox does not exist (or will never take mail from us).
+            reason = f"refused at send: {hard[0]} {hard[1]}"
+            CampaignRecipient.objects.filter(pk=recipient.pk).update(
+                state=S.BOUNCED, last_error=reason[:300]
+            )
+            bounces.email_undeliverable(reason=reason, customer_ids=[recipient.customer_id])
+            return "bounced"
         CampaignRecipient.objects.filter(pk=recipient.pk).update(
             state=S.FAILED, last_error=f"refused: {exc}"[:300]
         )
@@ -272,7 +305,7 @@ def campaigns_sweep() -> dict:
     out["interrupted"] = (
         CampaignRecipient.objects.filter(claimed_step__gt=0, claimed_at__lt=now - CLAIM_LEASE)
         .exclude(steps_sent=F("claimed_step"))
-        .exclude(state=S.FAILED)
+        .exclude(state__in=[S.FAILED, S.BOUNCED])
         .update(
             state=S.FAILED,
             last_error="interrupted mid-send: not resent, it may have been delivered",
@@ -356,6 +389,28 @@ def recipient_clicked(*, recipient_id: int) -> CampaignRecipient | None:
             )
             Customer.objects.filter(pk=customer.pk, advocate__isnull=True).update(advocate=advocate)
     return recipient
+
+
+def recipient_seen_in_app(*, recipient_id: int) -> bool:
+    """The storefront widget showed the invitation to the signed-in customer: True the
+    first time only. It counts as opened and clicked (the widget enrols them)."""
+    now = timezone.now()
+    with transaction.atomic():
+        first = CampaignRecipient.objects.filter(
+            pk=recipient_id, shown_in_app_at__isnull=True
+        ).update(shown_in_app_at=now)
+        if not first:
+            return False
+        CampaignRecipient.objects.filter(pk=recipient_id, opened_at__isnull=True).update(
+            opened_at=now
+        )
+        CampaignRecipient.objects.filter(pk=recipient_id, clicked_at__isnull=True).update(
+            clicked_at=now
+        )
+        CampaignRecipient.objects.filter(
+            pk=recipient_id, state__in=[S.QUEUED, S.SENT, S.OPENED]
+        ).update(state=S.CLICKED)
+    return True
 
 
 def customer_unsubscribe(*, customer_id: int, recipient_id: int | None = None) -> bool:

@@ -13,11 +13,22 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from advocacy.models import Program
+from advocacy.models import Advocate, Program
+from advocacy.services import advocate_enroll
 from core.normalize import normalize_email
-from referrals.models import Conversion
+from referrals.models import Conversion, ReferralLink
+from referrals.services import referral_create
 
-from .models import Campaign, CampaignRecipient, Customer, NpsResponse, RecruitmentSettings, Segment
+from . import learned
+from .models import (
+    AdvocateModel,
+    Campaign,
+    CampaignRecipient,
+    Customer,
+    NpsResponse,
+    RecruitmentSettings,
+    Segment,
+)
 from .scoring import customers_rescore
 from .selectors import segment_customers
 from .services import customers_link_advocates
@@ -104,9 +115,10 @@ def seed(*, program: Program, customers: int = CUSTOMERS) -> int:
                 )
             )
         made = Customer.objects.bulk_create(rows, batch_size=2000)
-        orders, answers = [], []
+        orders, answers, loyalties = [], [], {}
         for c in made:
             loyalty = rng.random()
+            loyalties[c.pk] = loyalty
             for k in range(int(loyalty * loyalty * 10)):
                 at = now - timedelta(days=rng.randint(1, 720), minutes=rng.randint(0, 1440))
                 amount = rng.randint(1500, 25000)
@@ -148,6 +160,7 @@ def seed(*, program: Program, customers: int = CUSTOMERS) -> int:
         NpsResponse.objects.bulk_create(answers, batch_size=2000)
         ids = [c.pk for c in made]
         customers_link_advocates(program=program, customer_ids=ids)
+        _past_advocates(program, made, answers, loyalties, rng)
         for start in range(0, len(ids), 1000):
             customers_rescore(program=program, customer_ids=ids[start : start + 1000])
         segment = Segment.objects.create(
@@ -163,7 +176,39 @@ def seed(*, program: Program, customers: int = CUSTOMERS) -> int:
             filters={"nps": ["promoter"], "last_order_before_days": 180},
         )
         _finished_campaign(program, segment, rng, now)
+        # The learned model on this history (fails with a clear message without the
+        # ml extra; the default score ranks either way).
+        model = AdvocateModel.objects.create(program=program)
+    learned.advocate_model_train(model_id=model.pk)
     return len(made)
+
+
+def _past_advocates(program, made, answers, loyalties, rng) -> None:
+    """Customers who joined earlier, some of whom referred friends: the outcomes the
+    learned model trains on. Likelier for loyal, happy, social customers."""
+    nps = {a.customer_id: a.score for a in answers}
+    for c in made:
+        if c.advocate_id or c.external_id.startswith("demo-advocate"):
+            continue
+        answer = nps.get(c.pk)
+        odds = 0.01 + 0.2 * loyalties[c.pk] ** 2 + (0.12 if answer and answer >= 9 else 0)
+        odds += 0.05 if c.social_engagement > 30 else 0
+        if rng.random() >= odds:
+            continue
+        advocate, _ = advocate_enroll(
+            program=program, email=c.email, name=c.name, external_id=c.external_id,
+            locale=c.locale, status=Advocate.Status.ACTIVE,
+        )  # fmt: skip
+        Customer.objects.filter(pk=c.pk).update(advocate=advocate)
+        if rng.random() < 0.35:
+            continue  # joined, never shared
+        link = ReferralLink.objects.filter(advocate=advocate).first()
+        for k in range(rng.randint(1, 3)):
+            referral_create(
+                program=program,
+                friend_email=f"friend-{c.external_id}-{k}@example.com",
+                referral_code=link.code,
+            )
 
 
 def _finished_campaign(program, segment, rng, now) -> None:

@@ -122,14 +122,21 @@ def invitation_text(
 
 
 def _send(
-    *, customer: Customer, subject: str, text: str, html: str, kind: str, connection=None
+    *,
+    customer: Customer,
+    subject: str,
+    text: str,
+    html: str,
+    kind: str,
+    connection=None,
+    headers: dict | None = None,
 ) -> None:
     message = EmailMultiAlternatives(
         subject,
         text,
         settings.DEFAULT_FROM_EMAIL,
         [customer.email],
-        headers=_headers(customer),
+        headers={**_headers(customer), **(headers or {})},
         connection=connection,
     )
     message.attach_alternative(html, "text/html")
@@ -164,8 +171,16 @@ def invitation_send(
         f'<img src="{escape(pixel)}" width="1" height="1" alt="">'
     )
     kind = "campaign_invitation" if step == 1 else "campaign_reminder"
+    # Providers echo this header in bounce reports: POST /webhooks/email/bounces
+    # then names the exact recipient ("recipient").
     _send(
-        customer=customer, subject=subject, text=text, html=html, kind=kind, connection=connection
+        customer=customer,
+        subject=subject,
+        text=text,
+        html=html,
+        kind=kind,
+        connection=connection,
+        headers={"X-Recruitment-Recipient": token},
     )
 
 

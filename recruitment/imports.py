@@ -19,11 +19,13 @@ the API does, and import in Celery with a progress bar, none of which its
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import connections, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Program
 from core import outbox
 from core.errors import ServiceError
@@ -38,6 +40,11 @@ MAX_ROWS = 500_000
 SYNC_ROWS = 2000
 CHUNK = 1000
 KEEP_ERRORS = 500
+# The advisory lock namespace of import jobs (pg_advisory_xact_lock(namespace, job id)).
+LOCK_NAMESPACE = 7311
+# Longer than the import task's time limit: on SQLite a job running this long is lost.
+RUN_LIMIT = timedelta(hours=1, minutes=5)
+TABLE = ImportJob._meta.db_table
 BOOL = {"1": True, "true": True, "yes": True, "y": True, "0": False, "false": False, "no": False,
         "n": False, "": None}  # fmt: skip
 
@@ -153,28 +160,51 @@ def import_check(
             errors.append({"line": index + 2, "fields": {key: [f"Repeats line {seen[value]}."]}})
         seen.setdefault(value, index + 2)
     errors.sort(key=lambda e: e["line"])
-    return ImportJob.objects.create(
-        program=program,
-        kind=kind,
-        filename=filename[:200],
-        data=data,
-        status=ImportJob.Status.INVALID if errors else ImportJob.Status.CHECKED,
-        total=len(rows),
-        errors=errors[:KEEP_ERRORS],
-        preview=rows[:10],
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
-    )
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            program=program,
+            kind=kind,
+            filename=filename[:200],
+            data=data,
+            status=ImportJob.Status.INVALID if errors else ImportJob.Status.CHECKED,
+            total=len(rows),
+            errors=errors[:KEEP_ERRORS],
+            preview=rows[:10],
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_log(
+            action=AuditAction.IMPORT_CHECKED,
+            obj=job,
+            program=program,
+            actor=actor,
+            data={"kind": kind, "filename": job.filename, "rows": len(rows), "errors": len(errors)},
+        )
+    return job
 
 
-def import_start(*, job: ImportJob) -> ImportJob:
+def import_start(*, job: ImportJob, actor=None) -> ImportJob:
     """Import a checked job: at once when small, else in Celery."""
+    with transaction.atomic():
+        claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.CHECKED).update(
+            status=ImportJob.Status.QUEUED
+        )
+        if not claimed:
+            raise ServiceError(
+                "not_importable", "Only a checked file without errors can be imported."
+            )
+        audit_log(
+            action=AuditAction.IMPORT_STARTED,
+            obj=job,
+            program=job.program,
+            actor=actor,
+            data={"kind": job.kind, "filename": job.filename, "rows": job.total},
+        )
+    return _run_or_enqueue(job)
+
+
+def _run_or_enqueue(job: ImportJob) -> ImportJob:
     from . import tasks
 
-    claimed = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.CHECKED).update(
-        status=ImportJob.Status.QUEUED
-    )
-    if not claimed:
-        raise ServiceError("not_importable", "Only a checked file without errors can be imported.")
     if job.total <= SYNC_ROWS:
         import_run(job_id=job.pk)
     else:
@@ -184,70 +214,175 @@ def import_start(*, job: ImportJob) -> ImportJob:
     return job
 
 
-def _progress(job_id: int, processed: int) -> None:
-    """Written on a connection of its own: visible while the import's transaction is open.
+def _lock_key(job_id: int) -> list[int]:
+    return [LOCK_NAMESPACE, job_id]
 
-    SQLite has one writer at a time, and the import's transaction is it: there the
-    bar shows the count once the import is done.
-    """
-    if connections["default"].vendor == "sqlite":
-        return
-    side = connections.create_connection("default")
+
+def _side_connection():
+    return connections.create_connection("default")
+
+
+def _side_execute(sql: str, params: list) -> int:
+    """A statement on a connection of its own (autocommit): visible at once, while the
+    import's transaction is still open. Never touch the job row in that transaction
+    before its end: the side connection would wait for it."""
+    side = _side_connection()
     try:
         with side.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {ImportJob._meta.db_table} SET processed = %s WHERE id = %s",  # noqa: S608
-                [processed, job_id],
-            )
+            cursor.execute(sql, params)
+            return cursor.rowcount
     finally:
         side.close()
 
 
-def import_run(*, job_id: int) -> str:
-    """Import every row of the job in one transaction (all or nothing)."""
-    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.RUNNING, processed=0
+def _progress(job_id: int, processed: int, *, side: bool) -> None:
+    """The progress bar, written beside the import's open transaction.
+
+    SQLite has one writer at a time, and the import's transaction is it: there (and
+    for an import run inside a caller's transaction) the bar shows the count once
+    the import is done.
+    """
+    if not side:
+        return
+    _side_execute(
+        f"UPDATE {TABLE} SET processed = %s WHERE id = %s",  # noqa: S608 - fixed name
+        [processed, job_id],
     )
-    if not claimed:
-        return "not-queued"
-    job = ImportJob.objects.select_related("program").get(pk=job_id)
-    rows = read_rows(job.filename, bytes(job.data))
-    good, errors = _validate(job.kind, rows)
-    created = updated = 0
+
+
+def import_run(*, job_id: int) -> str:
+    """Import every row of the job in one transaction (all or nothing).
+
+    On PostgreSQL the transaction holds an advisory lock named after the job from
+    before the job shows "running" until its end: a running job whose lock is free
+    lost its worker (``import_interrupted``), and its rows went with the rolled-back
+    transaction. The job's final status commits with its rows.
+    """
+    # Inside a caller's transaction the job row may not be visible to another
+    # connection: then no lock, no side writes (and no detection of a lost worker).
+    side = connections["default"].vendor == "postgresql" and not (
+        transaction.get_connection().in_atomic_block
+    )
+    if not side:
+        # Committed before the import's transaction (unless a caller's is open): a
+        # worker that dies leaves the job "running", for import_interrupted to find.
+        claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
+            status=ImportJob.Status.RUNNING,
+            processed=0,
+            started_at=timezone.now(),
+            attempts=F("attempts") + 1,
+        )
+        if not claimed:
+            return "not-queued"
     try:
         with transaction.atomic():
-            if errors:
-                raise _Abort(errors)
-            for start in range(0, len(good), CHUNK):
-                chunk = good[start : start + CHUNK]
-                if job.kind == ImportJob.Kind.CUSTOMERS:
-                    result = services.customers_upsert(program=job.program, rows=chunk)
-                    updated += result.updated
-                else:
-                    result = services.conversions_bulk_record(
-                        program=job.program, rows=chunk, backfill=True
-                    )
-                    updated += result.existing
-                created += result.created
-                if result.errors:
-                    raise _Abort([{"line": e["index"], "error": e["error"]} for e in result.errors])
-                _progress(job.pk, start + len(chunk))
+            if side:
+                with connections["default"].cursor() as cursor:
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", _lock_key(job_id))
+                    if not cursor.fetchone()[0]:
+                        return "busy"  # another worker has it
+                claimed = _side_execute(
+                    f"UPDATE {TABLE} SET status = %s, processed = 0, started_at = %s, "  # noqa: S608
+                    "attempts = attempts + 1 WHERE id = %s AND status = %s",
+                    [ImportJob.Status.RUNNING, timezone.now(), job_id, ImportJob.Status.QUEUED],
+                )
+                if not claimed:
+                    return "not-queued"
+            job = ImportJob.objects.select_related("program").get(pk=job_id)
+            created, updated = _import_rows(job, side=side)
+            ImportJob.objects.filter(pk=job.pk).update(
+                status=ImportJob.Status.DONE,
+                processed=job.total,
+                created=created,
+                updated=updated,
+                finished_at=timezone.now(),
+            )
+            _finished_audit(job, "done", created=created, updated=updated)
     except _Abort as abort:
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.FAILED,
-            errors=abort.errors[:KEEP_ERRORS],
-            processed=0,
-            finished_at=timezone.now(),
-        )
+        with transaction.atomic():
+            ImportJob.objects.filter(pk=job_id).update(
+                status=ImportJob.Status.FAILED,
+                errors=abort.errors[:KEEP_ERRORS],
+                processed=0,
+                finished_at=timezone.now(),
+            )
+            _finished_audit(ImportJob.objects.get(pk=job_id), "failed")
         return "failed"
-    ImportJob.objects.filter(pk=job.pk).update(
-        status=ImportJob.Status.DONE,
-        processed=len(good),
-        created=created,
-        updated=updated,
-        finished_at=timezone.now(),
-    )
     return "done"
+
+
+def _finished_audit(job: ImportJob, status: str, **counts) -> None:
+    audit_log(
+        action=AuditAction.IMPORT_FINISHED,
+        obj=job,
+        program=job.program,
+        data={"status": status, "kind": job.kind, "rows": job.total, **counts},
+    )
+
+
+def _import_rows(job: ImportJob, *, side: bool) -> tuple[int, int]:
+    rows = read_rows(job.filename, bytes(job.data))
+    good, errors = _validate(job.kind, rows)
+    if errors:
+        raise _Abort(errors)
+    created = updated = 0
+    for start in range(0, len(good), CHUNK):
+        chunk = good[start : start + CHUNK]
+        if job.kind == ImportJob.Kind.CUSTOMERS:
+            result = services.customers_upsert(program=job.program, rows=chunk)
+            updated += result.updated
+        else:
+            result = services.conversions_bulk_record(
+                program=job.program, rows=chunk, backfill=True
+            )
+            updated += result.existing
+        created += result.created
+        if result.errors:
+            raise _Abort([{"line": e["index"], "error": e["error"]} for e in result.errors])
+        _progress(job.pk, start + len(chunk), side=side)
+    return created, updated
+
+
+def import_interrupted(job: ImportJob) -> bool:
+    """A job that shows "running" but whose worker is gone (its rows were rolled back).
+
+    PostgreSQL: the job's advisory lock is free. SQLite (no such locks): it has been
+    running for longer than the import task's time limit.
+    """
+    if job.status != ImportJob.Status.RUNNING:
+        return False
+    if connections["default"].vendor != "postgresql":
+        return job.started_at is None or job.started_at < timezone.now() - RUN_LIMIT
+    side = _side_connection()
+    try:
+        with side.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", _lock_key(job.pk))
+            free = cursor.fetchone()[0]
+            if free:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", _lock_key(job.pk))
+        return bool(free)
+    finally:
+        side.close()
+
+
+def import_retry(*, job: ImportJob, actor=None) -> ImportJob:
+    """Run an interrupted import again, from its first row (nothing of it was kept)."""
+    if not import_interrupted(job):
+        raise ServiceError("not_interrupted", "Only an interrupted import can be retried.")
+    with transaction.atomic():
+        requeued = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+            status=ImportJob.Status.QUEUED, processed=0
+        )
+        if not requeued:
+            raise ServiceError("not_interrupted", "Only an interrupted import can be retried.")
+        audit_log(
+            action=AuditAction.IMPORT_RETRIED,
+            obj=job,
+            program=job.program,
+            actor=actor,
+            data={"attempts": job.attempts},
+        )
+    return _run_or_enqueue(job)
 
 
 class _Abort(Exception):

@@ -50,6 +50,10 @@ class Customer(models.Model):
     nps_category = models.CharField(max_length=10, blank=True)
     # One-click unsubscribe from recruitment emails (invitations, NPS surveys).
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # The address bounced for good (or its owner complained): no recruitment email
+    # goes to it again until the merchant sends another address.
+    undeliverable_at = models.DateTimeField(null=True, blank=True)
+    undeliverable_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -223,6 +227,8 @@ class CampaignRecipient(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    # The storefront widget told the signed-in customer "you're invited" (once).
+    shown_in_app_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]
@@ -265,6 +271,17 @@ class RecruitmentSettings(models.Model):
     )
     auto_invite_promoters = models.BooleanField(
         default=False, help_text="Invite customers who answer NPS 9-10 to the program."
+    )
+
+    class Ranking(models.TextChoices):
+        DEFAULT = "default", "The transparent default score"
+        LEARNED = "learned", "The learned model, when it beats the default on its holdout"
+
+    ranking = models.CharField(
+        max_length=10,
+        choices=Ranking.choices,
+        default=Ranking.DEFAULT,
+        help_text="Which score ranks customers (segments, the customer list, the API).",
     )
 
     class Meta:
@@ -370,10 +387,64 @@ class ImportJob(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
     )
     created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} from {self.filename}"
+
+
+class AdvocateModel(models.Model):
+    """A learned advocate model of one program: trained in Celery, judged on a holdout.
+
+    A logistic regression over the default score's inputs (referral history aside:
+    it is the outcome), stored as plain numbers (``params``), so scoring needs no
+    machine-learning library; only training does (the ``ml`` extra).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        TRAINING = "training", "Training"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="advocate_models")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.CharField(max_length=300, blank=True)
+    customers = models.PositiveIntegerField(default=0)
+    positives = models.PositiveIntegerField(default=0)
+    holdout = models.PositiveIntegerField(default=0)
+    auc = models.FloatField(null=True, blank=True, help_text="The learned model's holdout AUC.")
+    default_auc = models.FloatField(
+        null=True, blank=True, help_text="The default score's AUC on the same holdout."
+    )
+    # [{"predicted": mean probability, "observed": rate, "n": customers}] per bin (holdout).
+    calibration = models.JSONField(default=list, blank=True)
+    # [{"feature", "weight"}], by influence (|coefficient|, standardised features).
+    top_features = models.JSONField(default=list, blank=True)
+    # means, scales, coefficients, intercept, the training scores' percentiles.
+    params = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    trained_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"learned-{self.pk} of {self.program}"
+
+    @property
+    def beats_default(self) -> bool:
+        return (
+            self.status == self.Status.READY
+            and self.auc is not None
+            and self.default_auc is not None
+            and self.auc > self.default_auc
+        )

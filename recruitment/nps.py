@@ -24,7 +24,12 @@ def nps_surveys_create(*, program: Program, customers) -> int:
     from . import tasks
 
     ids = list(
-        customers.filter(program=program, marketing_consent=True, unsubscribed_at__isnull=True)
+        customers.filter(
+            program=program,
+            marketing_consent=True,
+            unsubscribed_at__isnull=True,
+            undeliverable_at__isnull=True,
+        )
         .exclude(email="")
         .values_list("pk", flat=True)
     )
@@ -46,11 +51,12 @@ def nps_survey_deliver(*, survey_id: int) -> str:
     customer: Customer = survey.customer
     if (
         customer.unsubscribed_at
+        or customer.undeliverable_at
         or not customer.marketing_consent
         or (customer.advocate is not None and not may_email(customer.advocate, "invitation"))
     ):
         NpsSurvey.objects.filter(pk=survey_id, claimed_at__isnull=True).update(
-            skipped_reason="unsubscribed or no consent"
+            skipped_reason="unsubscribed, bounced or no consent"
         )
         return "skipped"
     claimed = NpsSurvey.objects.filter(pk=survey_id, claimed_at__isnull=True).update(

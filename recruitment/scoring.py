@@ -58,6 +58,7 @@ class Signals:
     rating: int | None
     social: int
     referrals: int
+    nps_category: str = ""
 
 
 def settings_for(program: Program) -> RecruitmentSettings:
@@ -209,38 +210,61 @@ def score_compute(
     return max(0, min(100, score)), reasons
 
 
+def signals_for(*, program: Program, customers: list[Customer]) -> dict[int, Signals]:
+    """Each customer's signals (orders, latest NPS, reviews, social, referrals): 4 queries."""
+    stats = order_stats(program=program, customers=customers)
+    nps = latest_nps(customers=customers)
+    referrals = referral_counts(customers=customers)
+    out = {}
+    for c in customers:
+        latest = nps.get(c.pk)
+        out[c.pk] = Signals(
+            orders=stats[c.pk],
+            nps=latest[0] if latest else None,
+            reviews=c.reviews,
+            rating=c.review_rating,
+            social=c.social_engagement,
+            referrals=referrals.get(c.pk, 0),
+            nps_category=latest[1] if latest else "",
+        )
+    return out
+
+
 def customers_rescore(*, program: Program, customer_ids: list[int]) -> int:
-    """Recompute the order history, latest NPS and score of these customers; one batch."""
+    """Recompute the order history, latest NPS and score of these customers; one batch.
+
+    The score is the default one, or the program's learned model when the managers
+    chose it and it beats the default on its holdout (``recruitment.learned``).
+    """
+    from .learned import ranker_for  # the learned model builds on this module
+
     customers = list(Customer.objects.filter(program=program, pk__in=customer_ids))
     if not customers:
         return 0
     weights = settings_for(program)
-    stats = order_stats(program=program, customers=customers)
-    nps = latest_nps(customers=customers)
-    referrals = referral_counts(customers=customers)
+    signals = signals_for(program=program, customers=customers)
+    ranker = ranker_for(program=program, weights=weights)
     now = timezone.now()
     for c in customers:
-        o = stats[c.pk]
-        latest = nps.get(c.pk)
+        s = signals[c.pk]
+        o = s.orders
         c.order_count = o.count
         c.revenue_minor = o.revenue.get(program.currency, 0)
         c.first_order_at, c.last_order_at = o.first_at, o.last_at
-        c.nps_score, c.nps_category = latest if latest else (None, "")
-        c.score, c.score_reasons = score_compute(
-            signals=Signals(
-                orders=o,
-                nps=latest[0] if latest else None,
-                reviews=c.reviews,
-                rating=c.review_rating,
-                social=c.social_engagement,
-                referrals=referrals.get(c.pk, 0),
-            ),
-            weights=weights,
-            currency=program.currency,
-            churn_after_days=program.churn_after_days,
-            now=now,
-        )
-        c.score_model, c.scored_at = MODEL_NAME, now
+        c.nps_score, c.nps_category = s.nps, s.nps_category
+        if ranker is not None:
+            c.score, c.score_reasons = ranker.score(signals=s, now=now)
+            c.score_model = ranker.name
+        else:
+            c.score, c.score_reasons = score_compute(
+                signals=s,
+                weights=weights,
+                currency=program.currency,
+                churn_after_days=program.churn_after_days,
+                now=now,
+            )
+            c.score_model = MODEL_NAME
+        c.scored_at = now
     _scores_write(customers)
     return len(customers)
 

@@ -19,16 +19,17 @@ keys must hold (AND):
 =========================  ===================================================
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from advocacy.models import Program
 from core.errors import NotFound, ServiceError
 from core.money import MoneyError, to_decimal_string, to_minor
 
-from .models import Campaign, CampaignRecipient, Customer, Segment
+from .models import Campaign, CampaignRecipient, Customer, NpsResponse, Segment
 from .scoring import MODEL_NAME, latest_nps, order_stats
 
 NPS_CHOICES = {"promoter", "passive", "detractor", "none"}
@@ -226,3 +227,73 @@ def campaign_numbers(*, campaign: Campaign) -> dict:
     }
     numbers = rows.aggregate(**{k: Count("pk", filter=q) for k, q in counts.items()})
     return {"id": campaign.pk, "status": campaign.status, "step": campaign.step, **numbers}
+
+
+def nps_over_time(*, program: Program, segment: Segment | None = None, months: int = 12) -> list:
+    """NPS per calendar month (UTC) over the last ``months`` months, oldest first.
+
+    Each month: ``{"month": date, "responses", "promoters", "passives",
+    "detractors", "nps"}`` where nps = % promoters - % detractors (-100..100), or
+    None for a month without answers. Every answer counts in its month. With a
+    segment, the answers of the customers in it now.
+    """
+    now = timezone.now()
+    first = now.date().replace(day=1)
+    for _ in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    since = datetime.combine(first, time.min, tzinfo=UTC)
+    rows = NpsResponse.objects.filter(program=program, occurred_at__gte=since)
+    if segment is not None:
+        rows = rows.filter(customer__in=segment_customers(segment).values("pk"))
+    C = NpsResponse.Category
+    counted = {
+        r["month"].date(): r
+        for r in rows.annotate(month=TruncMonth("occurred_at", tzinfo=UTC))
+        .values("month")
+        .annotate(
+            responses=Count("pk"),
+            promoters=Count("pk", filter=Q(category=C.PROMOTER)),
+            passives=Count("pk", filter=Q(category=C.PASSIVE)),
+            detractors=Count("pk", filter=Q(category=C.DETRACTOR)),
+        )
+        .order_by("month")
+    }
+    out = []
+    month = first
+    for _ in range(months):
+        r = counted.get(month)
+        n = r["responses"] if r else 0
+        out.append(
+            {
+                "month": month,
+                "responses": n,
+                "promoters": r["promoters"] if r else 0,
+                "passives": r["passives"] if r else 0,
+                "detractors": r["detractors"] if r else 0,
+                "nps": round(100 * (r["promoters"] - r["detractors"]) / n) if n else None,
+            }
+        )
+        month = (month + timedelta(days=32)).replace(day=1)
+    return out
+
+
+def in_app_invitation(*, advocate) -> CampaignRecipient | None:
+    """The campaign invitation to show a customer now signed in to the storefront widget
+    ("you're invited"), once: their latest recipient row in a started campaign, not
+    shown in the widget yet, and not unsubscribed, bounced, failed or skipped. Opening
+    the widget enrols them, so it may already be marked joined."""
+    S = CampaignRecipient.State
+    match = Q(email_normalized=advocate.email_normalized)
+    if advocate.external_id:
+        match |= Q(external_id=advocate.external_id)
+    return (
+        CampaignRecipient.objects.filter(
+            campaign__program_id=advocate.program_id,
+            campaign__step__gte=1,
+            customer__in=Customer.objects.filter(program_id=advocate.program_id).filter(match),
+            shown_in_app_at__isnull=True,
+        )
+        .exclude(state__in=[S.UNSUBSCRIBED, S.BOUNCED, S.FAILED, S.SKIPPED_NO_CONSENT])
+        .order_by("-campaign__created_at", "-pk")
+        .first()
+    )

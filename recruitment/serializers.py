@@ -140,3 +140,23 @@ class CustomerBulkInput(serializers.Serializer):
 class ConversionBulkInput(serializers.Serializer):
     conversions = ConversionRowInput(many=True)
     backfill = serializers.BooleanField(required=False, default=False)
+
+
+class BounceEventInput(serializers.Serializer):
+    """One bounce or complaint: the address, or the ``recipient`` token of the message
+    (the ``X-Recruitment-Recipient`` header of every invitation)."""
+
+    type = serializers.ChoiceField(choices=["bounce", "complaint"])
+    bounce_type = serializers.ChoiceField(choices=["hard", "soft"], default="hard")
+    email = serializers.EmailField(required=False)
+    recipient = serializers.CharField(required=False, max_length=500)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=250)
+
+    def validate(self, attrs):
+        if not attrs.get("email") and not attrs.get("recipient"):
+            raise serializers.ValidationError({"email": ["Give the email or the recipient."]})
+        return attrs
+
+
+class BounceWebhookInput(serializers.Serializer):
+    events = BounceEventInput(many=True)

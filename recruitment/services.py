@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from advocacy.audit import audit_log
 from advocacy.models import Advocate, AuditAction, AuditLog, Program
 from core.errors import ServiceError
 from core.normalize import normalize_email
@@ -33,6 +34,7 @@ CUSTOMER_FIELDS = [
     "social_engagement",
     "attributes",
 ]
+KEPT_FIELDS = ["email_normalized", "undeliverable_at", "undeliverable_reason"]
 
 
 @dataclass
@@ -97,11 +99,14 @@ def customers_upsert(*, program: Program, rows: list[tuple[int, dict]]) -> BulkR
             continue
         else:
             result.updated += 1
-            # Fields absent from the row keep their stored values.
+            # Fields absent from the row keep their stored values; a new address
+            # clears an earlier bounce (recruitment.bounces).
             values = {
-                **{f: getattr(old, f) for f in [*CUSTOMER_FIELDS, "email_normalized"]},
+                **{f: getattr(old, f) for f in [*CUSTOMER_FIELDS, *KEPT_FIELDS]},
                 **values,
             }
+            if values["email_normalized"] != old.email_normalized:
+                values.update(undeliverable_at=None, undeliverable_reason="")
         objs.append(
             Customer(
                 program=program,
@@ -117,7 +122,7 @@ def customers_upsert(*, program: Program, rows: list[tuple[int, dict]]) -> BulkR
                 objs,
                 update_conflicts=True,
                 unique_fields=["program", "external_id"],
-                update_fields=[*CUSTOMER_FIELDS, "email_normalized", "updated_at"],
+                update_fields=[*CUSTOMER_FIELDS, *KEPT_FIELDS, "updated_at"],
                 batch_size=1000,
             )
     ids = list(
@@ -392,12 +397,42 @@ def nps_followup_update(
 # --- segments ------------------------------------------------------------------------
 
 
-def segment_save(*, segment: Segment) -> Segment:
-    """Save a segment after checking its filters."""
+def segment_save(*, segment: Segment, actor=None) -> Segment:
+    """Save a segment after checking its filters (audited: created or changed)."""
     segment.filters = segment_filters_clean(segment.filters)
+    created = segment.pk is None
     try:
         with transaction.atomic():
             segment.save()
+            audit_log(
+                action=AuditAction.SEGMENT_CREATED if created else AuditAction.SEGMENT_UPDATED,
+                obj=segment,
+                program=segment.program,
+                actor=actor,
+                data={"name": segment.name, "slug": segment.slug, "filters": segment.filters},
+            )
     except IntegrityError as exc:
         raise ServiceError("slug_taken", f"A segment named {segment.slug!r} exists.") from exc
     return segment
+
+
+# --- settings ------------------------------------------------------------------------
+
+
+def recruitment_settings_save(*, obj, changed: list[str], actor=None):
+    """Save a program's recruitment settings (weights, limits, ranking), audited."""
+    with transaction.atomic():
+        before = type(obj).objects.filter(pk=obj.pk).first() if obj.pk else None
+        obj.save()
+        audit_log(
+            action=AuditAction.RECRUITMENT_SETTINGS_UPDATED,
+            obj=obj,
+            program=obj.program,
+            actor=actor,
+            data={
+                f: [getattr(before, f) if before else None, getattr(obj, f)]
+                for f in changed
+                if f != "program"
+            },
+        )
+    return obj

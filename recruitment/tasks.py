@@ -9,8 +9,8 @@ from django.db import OperationalError
 
 from advocacy.models import Program
 
-from . import campaigns, imports, nps, scoring
-from .models import Customer
+from . import campaigns, imports, learned, nps, scoring
+from .models import Customer, ImportJob
 
 logger = logging.getLogger(__name__)
 
@@ -110,5 +110,24 @@ def send_nps_survey(survey_id: int) -> str:
     name="recruitment.tasks.import_run", acks_late=True, time_limit=3600, soft_time_limit=3500
 )
 def import_run(job_id: int) -> str:
-    """A large CSV/XLSX import, in one transaction (see ``recruitment.imports``)."""
-    return imports.import_run(job_id=job_id)
+    """A large CSV/XLSX import, in one transaction (see ``recruitment.imports``).
+
+    Redelivered after its worker died, it retries the interrupted import whole.
+    """
+    done = imports.import_run(job_id=job_id)
+    if done == "not-queued":
+        job = ImportJob.objects.filter(pk=job_id).first()
+        if job is not None and imports.import_interrupted(job):
+            return imports.import_retry(job=job).status
+    return done
+
+
+@shared_task(
+    name="recruitment.tasks.train_advocate_model",
+    acks_late=True,
+    time_limit=1800,
+    soft_time_limit=1700,
+)
+def train_advocate_model(model_id: int) -> str:
+    """Train a program's learned advocate model (see ``recruitment.learned``)."""
+    return learned.advocate_model_train(model_id=model_id)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import api, views
 
 app_name = "recruitment"
 
@@ -11,4 +11,5 @@ urlpatterns: list = [
     path("recruit/o/<str:token>.gif", views.open_pixel, name="open"),
     path("recruit/u/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("recruit/nps/<str:token>/<int:score>/", views.nps_answer, name="nps_answer"),
+    path("webhooks/email/bounces", api.BounceWebhookApi.as_view(), name="email_bounces"),
 ]

@@ -173,10 +173,6 @@ class Conversion(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        # Measurement counts one program's orders of a period (by when they happened).
-        indexes = [
-            models.Index(fields=["program", "occurred_at"], name="conversion_program_occurred")
-        ]
         constraints = [
             models.UniqueConstraint(fields=["program", "order_id"], name="conversion_unique_order"),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="conversion_amount_pos"),
@@ -187,6 +183,18 @@ class Conversion(models.Model):
             models.CheckConstraint(
                 condition=Q(attributed=False) | Q(advocate__isnull=False),
                 name="conversion_attributed_has_advocate",
+            ),
+        ]
+        indexes = [
+            # Measurement counts one program's orders of a period (by when they happened).
+            models.Index(fields=["program", "occurred_at"], name="conversion_program_occurred"),
+            # A customer's orders (advocate scores, segments, the customer API): without
+            # these, every rescored batch of 1,000 customers read all the program's orders.
+            models.Index(
+                fields=["program", "customer_external_id"], name="conversion_customer_ext"
+            ),
+            models.Index(
+                fields=["program", "customer_email_normalized"], name="conversion_customer_email"
             ),
         ]
 

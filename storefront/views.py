@@ -12,6 +12,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from advocacy.models import Program
 from core.csp import allow_framing_by
 from core.errors import ServiceError
+from recruitment import campaigns as recruitment_campaigns
+from recruitment import selectors as recruitment_selectors
 from referrals.placements import WIDGET
 from storefront import demo
 
@@ -81,6 +83,12 @@ def widget(request, slug: str):
     )
     token = event_token(program=program, placement=WIDGET, viewer=viewer, advocate_id=advocate.pk)
     context = selectors.widget_context(advocate=advocate, event_token=token)
+    # In-app invitation: a customer a recruitment campaign chose sees "you're invited".
+    invitation = recruitment_selectors.in_app_invitation(advocate=advocate)
+    if invitation is not None and recruitment_campaigns.recipient_seen_in_app(
+        recipient_id=invitation.pk
+    ):
+        context["invitation"] = {"chosen": program.invitation_only or program.vip}
     return _widget_headers(render(request, "storefront/widget.html", context), program)
 
 

@@ -1,11 +1,16 @@
 """CSV/XLSX import in the admin: a dry run with errors per row, then all rows or none."""
 
 import io
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.db import connection, connections
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import Workbook
 
+from advocacy.models import AuditAction, AuditLog
 from recruitment import imports
 from recruitment.models import Customer, ImportJob
 from referrals.models import Conversion
@@ -105,3 +110,114 @@ def test_the_admin_upload_previews_then_imports(
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("admin:recruitment_importjob_start", args=[job.pk]))
     assert Customer.objects.count() == 2
+
+
+class WorkerKilled(BaseException):
+    """Like SIGKILL: no ``except Exception`` sees it, the transaction just ends."""
+
+
+def test_an_import_whose_worker_died_is_found_and_retried_whole_from_the_admin(
+    client, program, monkeypatch, django_capture_on_commit_callbacks
+):
+    rows = "external_id,email\n" + "".join(f"c-{i},c{i}@example.com\n" for i in range(2500))
+    job = imports.import_check(
+        program=program, kind="customers", filename="c.csv", data=rows.encode()
+    )
+    real = imports.services.customers_upsert
+    calls = []
+
+    def killed_in_second_chunk(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise WorkerKilled
+        return real(**kwargs)
+
+    monkeypatch.setattr(imports.services, "customers_upsert", killed_in_second_chunk)
+    ImportJob.objects.filter(pk=job.pk).update(status="queued")
+    with pytest.raises(WorkerKilled):
+        imports.import_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "running" and job.attempts == 1
+    assert not Customer.objects.exists()  # the first chunk went with the transaction
+    monkeypatch.setattr(imports.services, "customers_upsert", real)
+
+    client.force_login(staff("alice", program))
+    later = timezone.now() + imports.RUN_LIMIT + timedelta(minutes=1)
+    with time_machine.travel(later):
+        assert imports.import_interrupted(job)
+        page = client.get(reverse("admin:recruitment_importjob_change", args=[job.pk]))
+        assert "Retry the import" in page.content.decode()
+        with django_capture_on_commit_callbacks(execute=True):
+            client.post(reverse("admin:recruitment_importjob_retry", args=[job.pk]))
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.created) == ("done", 2, 2500)
+    assert Customer.objects.count() == 2500
+    assert AuditLog.objects.filter(
+        action=AuditAction.IMPORT_RETRIED, object_id=str(job.pk)
+    ).exists()
+    with pytest.raises(imports.ServiceError):
+        imports.import_retry(job=job)  # done: nothing to retry
+
+
+def test_a_running_import_is_not_taken_for_an_interrupted_one(program):
+    job = imports.import_check(
+        program=program, kind="customers", filename="c.csv", data=CUSTOMERS_CSV.encode()
+    )
+    ImportJob.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now())
+    job.refresh_from_db()
+    if connection.vendor == "postgresql":
+        # A live worker's transaction holds the job's advisory lock.
+        holder = connections.create_connection("default")
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", imports._lock_key(job.pk))
+        try:
+            assert not imports.import_interrupted(job)
+        finally:
+            holder.close()
+    else:
+        assert not imports.import_interrupted(job)
+        with pytest.raises(imports.ServiceError):
+            imports.import_retry(job=job)
+
+
+def test_imports_are_audited(program):
+    job = imports.import_check(
+        program=program, kind="customers", filename="c.csv", data=CUSTOMERS_CSV.encode()
+    )
+    imports.import_start(job=job)
+    actions = list(
+        AuditLog.objects.filter(object_id=str(job.pk), object_type="recruitment.importjob")
+        .order_by("pk")
+        .values_list("action", "data__status")
+    )
+    assert actions == [
+        (AuditAction.IMPORT_CHECKED, None),
+        (AuditAction.IMPORT_STARTED, None),
+        (AuditAction.IMPORT_FINISHED, "done"),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_worker_s_import_holds_its_lock_and_commits_its_status_with_its_rows(
+    require_postgres, program, monkeypatch
+):
+    rows = "external_id,email\n" + "".join(f"c-{i},c{i}@example.com\n" for i in range(2500))
+    job = imports.import_check(
+        program=program, kind="customers", filename="c.csv", data=rows.encode()
+    )
+    ImportJob.objects.filter(pk=job.pk).update(status="queued")
+    seen = []
+    real = imports._progress
+
+    def progress(job_id, processed, *, side):
+        # Mid-import, from outside: "running", the progress moving, the lock held.
+        real(job_id, processed, side=side)
+        outside = ImportJob.objects.using("default").get(pk=job_id)
+        seen.append((side, outside.status, imports.import_interrupted(outside)))
+
+    monkeypatch.setattr(imports, "_progress", progress)
+    assert imports.import_run(job_id=job.pk) == "done"
+    assert seen and all(s == (True, "running", False) for s in seen)
+    job.refresh_from_db()
+    assert (job.status, job.processed, job.created, job.attempts) == ("done", 2500, 2500, 1)
+    assert Customer.objects.count() == 2500
