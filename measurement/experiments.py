@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from advocacy.audit import audit_log
 from advocacy.models import Advocate, AuditAction
+from core.config_cache import ConfigCache
 from core.money import to_minor
 from referrals.models import Conversion
 
@@ -105,19 +106,15 @@ def variant_offer(config: dict, currency: str) -> dict:
     return out
 
 
-def advocate_offer(*, advocate: Advocate) -> dict:
-    """The ``rewards.variants`` provider: the offer of the advocate's arm.
+_offer_experiments = ConfigCache(
+    "offer experiments", invalidated_by=("measurement.Experiment", "measurement.Variant")
+)
 
-    In the program's running offer experiment on advocates, the advocate's arm
-    (assigned at first sight, then fixed: the portal's first view or their first
-    reward, whichever comes first); the holdout keeps the program's own offer.
-    Once an experiment is stopped with a winner ("promote the winner"), the
-    winner's offer is everyone's until another experiment runs.
-    """
-    # One query: the running experiment first, else the last one promoted.
-    experiment = (
+
+def _offer_experiment(program_id: int) -> Experiment | None:
+    return (
         Experiment.objects.filter(
-            program_id=advocate.program_id,
+            program_id=program_id,
             kind=Experiment.Kind.OFFER,
             subject=Experiment.Subject.ADVOCATE,
         )
@@ -131,6 +128,22 @@ def advocate_offer(*, advocate: Advocate) -> dict:
             "-pk",
         )
         .first()
+    )
+
+
+def advocate_offer(*, advocate: Advocate) -> dict:
+    """The ``rewards.variants`` provider: the offer of the advocate's arm.
+
+    In the program's running offer experiment on advocates, the advocate's arm
+    (assigned at first sight, then fixed: the portal's first view or their first
+    reward, whichever comes first); the holdout keeps the program's own offer.
+    Once an experiment is stopped with a winner ("promote the winner"), the
+    winner's offer is everyone's until another experiment runs.
+    """
+    # The running experiment first, else the last one promoted: one query, kept for
+    # CONFIG_CACHE_SECONDS (the conversion API reads it on every order).
+    [experiment] = _offer_experiments.get(
+        advocate.program_id, lambda: (_offer_experiment(advocate.program_id),)
     )
     if experiment is None:
         return {}
