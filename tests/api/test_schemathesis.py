@@ -15,7 +15,9 @@ import os
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -43,6 +45,20 @@ schema = schemathesis.openapi.from_wsgi(
     get_wsgi_application(),
     config=SchemathesisConfig.from_dict({"phases": {"coverage": {"enabled": False}}}),
 )
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Served through a WSGI handler, not the test client: each request's end would close
+    the database connection (``close_old_connections``), and with it the test's
+    transaction on PostgreSQL. Django's test client disconnects it the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
