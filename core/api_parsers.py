@@ -2,11 +2,12 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 
-def _unstorable(value) -> bool:
-    """A string no database column can keep: a NUL character (PostgreSQL refuses it in
-    text and JSON) or a lone surrogate (not encodable as UTF-8), in a key or a value."""
+def unstorable(value, *, nul: bool = True) -> bool:
+    """Text no database column can keep, in a key or a value at any depth: a lone
+    surrogate (not encodable as UTF-8) or, with ``nul``, a NUL character (PostgreSQL
+    refuses it in text and in JSON)."""
     if isinstance(value, str):
-        if "\x00" in value:
+        if nul and "\x00" in value:
             return True
         try:
             value.encode("utf-8")
@@ -14,15 +15,17 @@ def _unstorable(value) -> bool:
             return True
         return False
     if isinstance(value, dict):
-        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+        return any(unstorable(k, nul=nul) or unstorable(v, nul=nul) for k, v in value.items())
     if isinstance(value, list):
-        return any(_unstorable(v) for v in value)
+        return any(unstorable(v, nul=nul) for v in value)
     return False
 
 
 class SafeJSONParser(JSONParser):
     """JSON parser that turns pathological input into a 400, not a 500: nesting too deep
-    for Python, and strings no database can store (see ``_unstorable``)."""
+    for Python, and lone surrogates, which no text column can store. NUL characters are
+    left to the fields, so the error names the field (DRF's text fields refuse them;
+    free-form JSON fields check with ``unstorable``)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
@@ -30,9 +33,9 @@ class SafeJSONParser(JSONParser):
         except RecursionError as exc:
             raise ParseError("JSON nested too deeply.") from exc
         try:
-            unstorable = _unstorable(data)
+            bad = unstorable(data, nul=False)
         except RecursionError as exc:
             raise ParseError("JSON nested too deeply.") from exc
-        if unstorable:
-            raise ParseError("Text may not contain NUL characters or unpaired surrogates.")
+        if bad:
+            raise ParseError("Text may not contain unpaired surrogates.")
         return data

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from django.utils import timezone
 from rest_framework import serializers
 
+from core.api_parsers import unstorable
 from core.money import CURRENCY_EXPONENTS, MoneyError, to_minor
 
 MAX_ROWS = 1000
@@ -30,6 +31,11 @@ class CustomerRowInput(serializers.Serializer):
 
     def validate_external_id(self, value):
         if "\x00" in value:
+            raise serializers.ValidationError("No NUL characters.")
+        return value
+
+    def validate_attributes(self, value):
+        if unstorable(value):
             raise serializers.ValidationError("No NUL characters.")
         return value
 
