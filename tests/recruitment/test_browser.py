@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+from playwright.sync_api import expect
 
 from recruitment import campaigns, demo, nps
 from recruitment.models import Campaign, Customer, Segment
@@ -67,7 +68,9 @@ def test_a_customer_answers_nps_and_unsubscribes_and_a_manager_reviews(
         shoot(page, "admin_customer", desktop)
         segment = Segment.objects.get(slug="likely-advocates")
         page.goto(f"{live_server.url}/admin/recruitment/segment/{segment.pk}/change/")
-        page.wait_for_function("document.getElementById('segment-live-count').textContent !== '…'")
+        # A locator, not wait_for_function: a string predicate is eval'd in the page,
+        # which its Content-Security-Policy forbids.
+        expect(page.locator("#segment-live-count")).not_to_have_text("…")
         page.fill("input[name=score_min]", "0")
         page.wait_for_timeout(800)
         shoot(page, "admin_segment", desktop)

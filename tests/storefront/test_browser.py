@@ -5,6 +5,7 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import expect
 
 from advocacy.services import advocate_enroll
 from referrals.models import Click, Conversion, Referral
@@ -105,7 +106,7 @@ def test_inputs_added_to_the_page_later_are_filled(page, live_server):
           document.body.append(form);
         }"""
     )
-    page.wait_for_function("document.querySelector('#late [name=referral_code]').value")
+    expect(page.locator("#late [name=referral_code]")).not_to_have_value("")
     assert page.input_value("#late [name=referral_code]") == "DEMO2345"
     assert page.input_value("#late [name=referral_click]") == ""  # the URL had no click
 
@@ -130,12 +131,12 @@ def test_the_documented_snippet_works_however_the_script_loads(
     page.goto(
         f"{merchant_site.url}/shop.html?ref=DEMO2345&click=1b4e28ba-2fa1-11d2-883f-0016d3cca427"
     )
-    page.wait_for_function("document.querySelector('[name=referral_click]').value")
+    expect(page.locator("[name=referral_click]")).not_to_have_value("")
     assert page.input_value("[name=referral_code]") == "DEMO2345"
     assert page.input_value("[name=referral_click]") == "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
     # The browser refused domain=example.com here, so the script fell back to a host cookie.
     page.goto(f"{merchant_site.url}/shop.html")
-    page.wait_for_function("document.querySelector('[name=referral_code]').value")
+    expect(page.locator("[name=referral_code]")).not_to_have_value("")
     assert "advocacy_ref=DEMO2345." in page.evaluate("document.cookie")
 
 
