@@ -8,10 +8,12 @@ each one's default action, weight in the risk score and threshold; a program's
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Func, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from advocacy.models import Advocate
 from referrals.models import Click, Conversion, Referral
@@ -24,6 +26,43 @@ class Facts:
     advocate: Advocate
     click: Click | None
     conversion: Conversion | None = None
+
+    @cached_property
+    def advocate_activity(self) -> dict:
+        """The advocate's sign-ups in the day up to this referral and referred orders
+        (all, refunded): read together, one statement for the two signals that ask."""
+        since = self.referral.created_at - timedelta(days=1)
+        signups = Referral.objects.filter(
+            advocate_id=self.advocate.pk,
+            created_at__gte=since,
+            created_at__lte=self.referral.created_at,
+        )
+        orders = Conversion.objects.filter(advocate_id=self.advocate.pk, attributed=True)
+        return (
+            Advocate.objects.filter(pk=self.advocate.pk)
+            .order_by()
+            .annotate(
+                signups_day=_count(signups),
+                orders=_count(orders),
+                refunded=_count(orders.filter(refunded_minor__gt=0)),
+            )
+            .values("signups_day", "orders", "refunded")
+            .get()
+        )
+
+
+def _count(queryset):
+    """COUNT(*) of ``queryset`` as a scalar subquery (0 when empty)."""
+    return Coalesce(
+        Subquery(
+            queryset.order_by()
+            .annotate(one=Value(1))
+            .values("one")
+            .annotate(n=Func("pk", function="COUNT"))
+            .values("n")[:1]
+        ),
+        0,
+    )
 
 
 @dataclass(frozen=True)
@@ -144,10 +183,7 @@ def velocity_ip(facts: Facts, threshold) -> str | None:
 
 def velocity_advocate(facts: Facts, threshold) -> str | None:
     """Many sign-ups for one advocate within a day."""
-    since = facts.referral.created_at - timedelta(days=1)
-    count = Referral.objects.filter(
-        advocate=facts.advocate, created_at__gte=since, created_at__lte=facts.referral.created_at
-    ).count()
+    count = facts.advocate_activity["signups_day"]
     if count >= threshold:
         return f"{count} sign-ups for this advocate within a day"
     return None
@@ -165,11 +201,9 @@ def disposable_email(facts: Facts, threshold) -> str | None:
 
 def refund_rate(facts: Facts, threshold) -> str | None:
     """Most of the advocate's referred orders were refunded (threshold: percent)."""
-    counts = Conversion.objects.filter(advocate=facts.advocate, attributed=True).aggregate(
-        total=Count("pk"), refunded=Count("pk", filter=Q(refunded_minor__gt=0))
-    )
-    if counts["total"] >= 3 and counts["refunded"] * 100 >= threshold * counts["total"]:
-        return f"{counts['refunded']} of the advocate's {counts['total']} referred orders refunded"
+    total, refunded = facts.advocate_activity["orders"], facts.advocate_activity["refunded"]
+    if total >= 3 and refunded * 100 >= threshold * total:
+        return f"{refunded} of the advocate's {total} referred orders refunded"
     return None
 
 

@@ -23,6 +23,7 @@ from advocacy.models import Advocate
 from core import outbox
 from core.config_cache import ConfigCache
 from core.mail import email_tag
+from core.normalize import mask_email
 from referrals import placements
 from referrals.services import advocate_primary_link, referral_url
 
@@ -106,6 +107,16 @@ def engagement_emails_on(program_id: int) -> bool:
 def friend_names_shown(program_id: int) -> bool:
     """Whether advocates' emails name the friend (else nobody)."""
     return _program_flags(program_id)[1]
+
+
+def friend_label(referral) -> str:
+    """How an advocate's email names a friend: the first name where the program shows
+    names, else nothing (an email address only as a mask)."""
+    if not friend_names_shown(referral.program_id):
+        return ""
+    if referral.friend_name:
+        return referral.friend_name.split()[0]
+    return mask_email(referral.friend_email) if referral.friend_email else ""
 
 
 def portal_url(advocate: Advocate, name: str = "portal:dashboard") -> str:

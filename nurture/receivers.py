@@ -7,12 +7,12 @@ with the fact that earned them, and emails are queued through the outbox.
 from advocacy.models import Advocate
 from core import outbox
 from core.config_cache import ConfigCache
-from core.normalize import mask_email
 from referrals.models import Referral
 from rewards.models import Reward
 
 from . import badges
-from .emails import email_queue, engagement_emails_on, friend_names_shown
+from .emails import email_queue, engagement_emails_on, friend_label
+from .followups import conversion_followups
 from .models import Tier, WelcomeStep
 from .tiers import recompute_standing, standing_recompute
 
@@ -60,14 +60,6 @@ def _cause(reward: Reward):
     return cached.get("conversion") or cached.get("referral")
 
 
-def _friend_label(referral: Referral) -> str:
-    if not friend_names_shown(referral.program_id):
-        return ""
-    if referral.friend_name:
-        return referral.friend_name.split()[0]
-    return mask_email(referral.friend_email) if referral.friend_email else ""
-
-
 def on_referral_created(sender, referral: Referral, **kwargs):
     if referral.status == Referral.Status.REJECTED:
         return
@@ -81,23 +73,21 @@ def on_referral_created(sender, referral: Referral, **kwargs):
         advocate=advocate,
         template="friend_activity",
         key=f"friend:{referral.pk}:{event}",
-        params={"event": event, "friend": _friend_label(referral)},
+        params={"event": event, "friend": friend_label(referral)},
     )
 
 
 def on_conversion_attributed(sender, conversion, **kwargs):
+    """Badges, the tier and the friend-activity email follow the purchase in a worker
+    (``followups``): one outbox row in the order's transaction, nothing else."""
     advocate = conversion.advocate
     if advocate is None:
         return
-    badges.referral_badges_check(advocate=advocate)
-    _recompute_after_commit(advocate, conversion)
-    if conversion.referral_id and engagement_emails_on(advocate.program_id):
-        email_queue(
-            advocate=advocate,
-            template="friend_activity",
-            key=f"friend:{conversion.referral_id}:purchase",  # the first purchase only
-            params={"event": "purchase", "friend": _friend_label(conversion.referral)},
-        )
+    tiers = _has_tiers(advocate)
+    # The rewards this purchase issues next ask for a tier move too (see
+    # _recompute_after_commit): the follow-up does it.
+    conversion._tier_move_queued = True
+    outbox.enqueue(conversion_followups, conversion.pk, tiers)
 
 
 def on_advocate_enrolled(sender, advocate: Advocate, **kwargs):

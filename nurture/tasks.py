@@ -11,6 +11,7 @@ from referrals.models import Conversion, Referral
 
 from . import badges
 from .emails import email_queue, send_email  # noqa: F401 - registers the send task
+from .followups import conversion_followups  # noqa: F401 - registers the task
 from .models import ProgramSettings, Tier, WelcomeStep
 from .receivers import step_params
 from .tiers import recompute_standing, standing_recompute  # noqa: F401 - registers the task

@@ -2,6 +2,7 @@
 
 import hashlib
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -405,14 +406,21 @@ def conversion_record(
     stripe_payment_intent: str = "",
     payment_fingerprint: str = "",
     backfill: bool = False,
+    savepoints: bool = True,
 ) -> tuple[Conversion, bool]:
     """Record a purchase once per order id, attribute it and issue its rewards.
 
     The same order again returns the original conversion (``created`` False);
     the same order with a different body raises ``Conflict``. A ``backfill``
     order is history: recorded, never attributed (so never rewarded).
+
+    A concurrent request that inserts the same order (or the same friend's
+    referral) first is caught at a savepoint. ``savepoints=False`` skips them:
+    the ``IntegrityError`` then reaches the caller, whose whole transaction is
+    lost, and who runs it again (``rewards.flows.conversion_record``): the
+    second run finds the other request's rows.
     """
-    existing = Conversion.objects.filter(program=program, order_id=order_id).order_by().first()
+    existing = _recorded_order(program, order_id)
     if existing:
         return _same_order(existing, fingerprint), False
 
@@ -455,7 +463,7 @@ def conversion_record(
     )
     identified = bool(email_normalized or customer_external_id)
     try:
-        with transaction.atomic():
+        with transaction.atomic() if savepoints else nullcontext():
             # The friend's referral first, so the order is inserted with it in one go;
             # a duplicate order rolls both back.
             if decision.referral is not None or (
@@ -463,7 +471,9 @@ def conversion_record(
                 and decision.advocate is not None
                 and (not decision.rejected or decision.self_referral)
             ):
-                conversion.referral = _referral_for_conversion(program, decision, conversion)
+                conversion.referral = _referral_for_conversion(
+                    program, decision, conversion, savepoints=savepoints
+                )
             conversion.save(force_insert=True)
             conversion.recorded_now = True  # inserted by this transaction (see fraud)
             audit_log(
@@ -475,12 +485,18 @@ def conversion_record(
             if conversion.attributed:
                 events.conversion_attributed.send(sender=Conversion, conversion=conversion)
     except IntegrityError:
+        if not savepoints:
+            raise
         # Another request recorded this order first (the unique index decides).
         existing = Conversion.objects.filter(program=program, order_id=order_id).first()
         if existing is None:
             raise
         return _same_order(existing, fingerprint), False
     return conversion, True
+
+
+def _recorded_order(program: Program, order_id: str) -> Conversion | None:
+    return Conversion.objects.filter(program=program, order_id=order_id).order_by().first()
 
 
 def _same_order(conversion: Conversion, fingerprint: str) -> Conversion:
@@ -493,7 +509,7 @@ def _same_order(conversion: Conversion, fingerprint: str) -> Conversion:
 
 
 def _referral_for_conversion(
-    program: Program, decision: Attribution, conversion: Conversion
+    program: Program, decision: Attribution, conversion: Conversion, *, savepoints: bool = True
 ) -> Referral:
     """The friend's referral record, created at first purchase when they never signed up.
 
@@ -514,7 +530,7 @@ def _referral_for_conversion(
         )
     if referral is None:
         try:
-            with transaction.atomic():
+            with transaction.atomic() if savepoints else nullcontext():
                 referral = Referral.objects.create(
                     program=program,
                     advocate=decision.advocate,
@@ -534,6 +550,8 @@ def _referral_for_conversion(
             if not decision.rejected:
                 conversion.purchase_number = 1
         except IntegrityError:
+            if not savepoints:
+                raise
             # The same friend's first order arrived twice at once under two order ids.
             referral = _find_referral(
                 program,

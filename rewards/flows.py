@@ -7,9 +7,11 @@ the demo data call these; ``referrals.services`` alone records facts without
 rewards. Each flow takes the same keyword arguments as the service it wraps.
 """
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from advocacy.audit import audit_batch
 from advocacy.models import AuditAction, AuditLog
+from core.transactions import in_transaction
 from referrals import services as referral_services
 from referrals.models import Conversion, Referral, Refund
 
@@ -27,9 +29,24 @@ def referral_create(**facts) -> tuple[Referral, bool]:
 
 
 def conversion_record(**facts) -> tuple[Conversion, bool]:
-    """Record a purchase once per order id, attribute it and issue its rewards."""
-    with transaction.atomic():
-        conversion, created = referral_services.conversion_record(**facts)
+    """Record a purchase once per order id, attribute it and issue its rewards.
+
+    Called outside a transaction (the API, a webhook), it runs without savepoints:
+    when a concurrent request wins the race for the order id or the friend's
+    referral, the whole transaction rolls back and runs once more, and finds the
+    winner's rows (two statements fewer per savepoint on every order).
+    """
+    if in_transaction():
+        return _conversion_record(facts, savepoints=True)
+    try:
+        return _conversion_record(facts, savepoints=False)
+    except IntegrityError:
+        return _conversion_record(facts, savepoints=True)
+
+
+def _conversion_record(facts: dict, *, savepoints: bool) -> tuple[Conversion, bool]:
+    with transaction.atomic(), audit_batch():
+        conversion, created = referral_services.conversion_record(**facts, savepoints=savepoints)
         if created:
             # A new order's rewards are exactly those issued now: kept for its answer.
             conversion.issued_rewards = rewards_for_purchase(conversion=conversion)

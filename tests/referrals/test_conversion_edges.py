@@ -213,39 +213,61 @@ def test_recording_an_order_is_audited(api, link):
     assert row.data == {"attributed": True, "reason": f"referral code {link.code}"}
 
 
+def _missing_once(monkeypatch, name):
+    """``referral_services.<name>`` finds nothing on its first call: what a request sees
+    when another one commits the row just after it looked."""
+    real = getattr(referral_services, name)
+    calls = []
+
+    def missing_once(*args, **kwargs):
+        calls.append(1)
+        return None if len(calls) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(referral_services, name, missing_once)
+    return calls
+
+
+ORDER = {"amount_minor": 5000, "currency": "EUR", "customer_email": "bob@example.com"}
+
+
 @pytest.mark.parametrize("same_body", [True, False], ids=["same-body", "other-body"])
 def test_an_order_recorded_meanwhile_by_another_request(program, link, monkeypatch, same_body):
-    """The unique index decides: the loser answers with the winner's order (or 409)."""
-    real = referral_services._attribute
-    facts = {
-        "program": program,
-        "order_id": "o-1",
-        "amount_minor": 5000,
-        "currency": "EUR",
-        "customer_email": "bob@example.com",
-        "referral_code": link.code,
-    }
-
-    def the_other_request_first(**kwargs):
-        monkeypatch.setattr(referral_services, "_attribute", real)
-        flows.conversion_record(**facts, fingerprint="first")
-        return real(**kwargs)
-
-    monkeypatch.setattr(referral_services, "_attribute", the_other_request_first)
+    """The unique index decides: the loser's transaction is run again and answers with
+    the winner's order (or 409)."""
+    facts = {"program": program, "order_id": "o-1", "referral_code": link.code, **ORDER}
+    first, created = flows.conversion_record(**facts, fingerprint="first")  # the winner
+    assert created
+    calls = _missing_once(monkeypatch, "_recorded_order")
     if same_body:
         conversion, created = flows.conversion_record(**facts, fingerprint="first")
-        assert (created, conversion.order_id, conversion.request_fingerprint) == (
+        assert (created, conversion.pk, conversion.request_fingerprint) == (
             False,
-            "o-1",
+            first.pk,
             "first",
         )
+        assert len(calls) == 2  # looked again after the unique index refused the insert
         assert Referral.objects.count() == 1
         assert advocate_cash() == [("alice@example.com", 1000)]
     else:
-        # (Both "requests" share this test's transaction, which the 409 rolls back.)
         with pytest.raises(Conflict) as refused:
             flows.conversion_record(**facts, fingerprint="second")
         assert refused.value.code == "order_conflict"
+    assert Conversion.objects.count() == 1
+
+
+def test_a_friends_two_first_orders_at_once_reward_once(program, link, monkeypatch):
+    """Two orders of one new friend under two order ids: the second's referral insert
+    loses to the first's, and run again it is the friend's second purchase."""
+    flows.conversion_record(program=program, order_id="o-1", referral_code=link.code,
+                            fingerprint="a", **ORDER)  # fmt: skip
+    _missing_once(monkeypatch, "_find_referral")
+    second, created = flows.conversion_record(program=program, order_id="o-2",
+                                              referral_code=link.code, fingerprint="b",
+                                              **ORDER)  # fmt: skip
+    assert created and second.attributed
+    assert Referral.objects.count() == 1
+    assert second.referral_id == Referral.objects.get().pk
+    assert advocate_cash() == [("alice@example.com", 1000)]  # the first purchase only
 
 
 # ------------------------------------------------------------ refunds
