@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         send(n)
     profiler = cProfile.Profile() if args.profile else None
     counts = []
+    backend = _backend_pid(connection)
+    pg0 = _cpu_seconds(backend)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -84,11 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     if profiler:
         profiler.disable()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    pg = _cpu_seconds(backend) - pg0 if backend == _backend_pid(connection) else None
     print(
         f"{args.requests} conversions ({'one advocate' if args.hot else '200 advocates'},"
         f" {'broker ' + args.broker_url if args.broker_url else 'no broker: tasks in-process'}):"
         f" {wall * 1000 / args.requests:.2f} ms wall, {cpu * 1000 / args.requests:.2f} ms CPU"
-        f" of this process per request{' (under cProfile)' if profiler else ''};"
+        f" of this process per request{' (under cProfile)' if profiler else ''},"
+        f" {'n/a' if pg is None else f'{pg * 1000 / args.requests:.2f} ms'} CPU of its"
+        " PostgreSQL backend;"
         f" SQL statements per request: min {min(counts)}, max {max(counts)},"
         f" all {sorted(set(counts))}"
     )
@@ -101,6 +106,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.broker_url:
         BrokerQueue(args.broker_url, args.broker_queue).clear()
     return 0
+
+
+def _backend_pid(connection) -> int | None:
+    """The PostgreSQL backend serving this process's connection (None on SQLite)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU of a local process, from /proc (0 when unknown)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":
