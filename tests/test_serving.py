@@ -147,15 +147,21 @@ def served(request, tmp_path_factory):
     if request.param == "postgres":
         env = _postgres_env(env)
         env["CELERY_QUEUE_ROUTING"] = "0"  # one queue of its own: parallel runs stay apart
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "seed_demo")
-    app = Served(env, tmp)
-    yield app
-    app.stop()
-    if request.param == "postgres":
-        name = env["DATABASE_URL"].rsplit("/", 1)[1]
-        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    app = None
+    try:  # a setup that fails or times out still stops what it started
+        _manage(env, "migrate", "--noinput")
+        _manage(env, "seed_demo")
+        app = Served(env, tmp)
+        yield app
+    finally:
+        if app is not None:
+            app.stop()
+        if request.param == "postgres":
+            name = env["DATABASE_URL"].rsplit("/", 1)[1]
+            with psycopg.connect(
+                "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
+            ) as c:
+                c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _burst(n: int, call) -> list:
@@ -293,20 +299,26 @@ def served_with_own_redis(tmp_path):
         pytest.skip("needs redis-server")
     redis = OwnRedis(tmp_path)
     redis.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))}
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        CELERY_BROKER_URL=redis.url,
-        OUTBOX_RELAY_EVERY_SECONDS="1",
-        CLICK_SPOOL_DIR=str(tmp_path / "clicks"),
-        SITE_URL="http://127.0.0.1",
-    )
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "seed_demo")
-    app = Served(env, tmp_path)
-    yield app, redis
-    app.stop()
-    redis.stop()
+    app = None
+    try:  # a setup that fails or times out still stops what it started
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))
+        }
+        env.update(
+            DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            CELERY_BROKER_URL=redis.url,
+            OUTBOX_RELAY_EVERY_SECONDS="1",
+            CLICK_SPOOL_DIR=str(tmp_path / "clicks"),
+            SITE_URL="http://127.0.0.1",
+        )
+        _manage(env, "migrate", "--noinput")
+        _manage(env, "seed_demo")
+        app = Served(env, tmp_path)
+        yield app, redis
+    finally:
+        if app is not None:
+            app.stop()
+        redis.stop()
 
 
 def test_with_the_broker_down_conversions_are_recorded_and_their_work_follows(
