@@ -228,3 +228,27 @@ def orders_backfill(
         )
         conflicts = {idx for (idx,) in cursor.fetchall()}
     return created, conflicts
+
+
+SCORE_STAGE = "recruitment_score_stage"
+
+
+def scores_write(customers: list[Customer], columns: list[tuple[str, str]]) -> None:
+    """Write the customers' ``columns`` (name, SQL type) from one staged COPY."""
+    names = [name for name, _ in columns]
+    staged = (
+        (
+            c.pk,
+            *(
+                json.dumps(getattr(c, name)) if kind == "jsonb" else getattr(c, name)
+                for name, kind in columns
+            ),
+        )
+        for c in customers
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        _stage(cursor, SCORE_STAGE, [("id", "bigint"), *columns], staged)
+        cursor.execute(
+            f"UPDATE {CUSTOMERS} c SET {', '.join(f'{n} = v.{n}' for n in names)} "  # noqa: S608
+            f"FROM {SCORE_STAGE} v WHERE c.id = v.id"
+        )
