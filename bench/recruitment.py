@@ -158,11 +158,12 @@ def new_program():
     return program
 
 
-def bench_invitations(program, n: int) -> None:
+def bench_invitations(program, n: int, port: int = 0) -> None:
     sink = Sink()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    if not port:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     smtp = Controller(sink, hostname="127.0.0.1", port=port)
     smtp.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -218,6 +219,7 @@ def main():
     parser.add_argument("--orders", type=int, default=300_000)
     parser.add_argument("--invitations", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3, help="import rounds (median)")
+    parser.add_argument("--smtp-port", type=int, default=0, help="the sink's port (0: any free)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run it on PostgreSQL (DATABASE_URL=postgres://...).")
@@ -227,7 +229,7 @@ def main():
     if args.invitations:
         program = new_program()
         print(f"program {program.slug}; load average {os.getloadavg()[0]:.1f}")
-        bench_invitations(program, args.invitations)
+        bench_invitations(program, args.invitations, args.smtp_port)
 
 
 if __name__ == "__main__":
