@@ -6,25 +6,28 @@ A benchmark, not a test. Run on PostgreSQL::
         --customers 100000 --orders 300000 --invitations 100000
 
 1. **Import**: customers through ``services.customers_upsert`` (the path of
-   ``POST /api/v1/customers/bulk``: one upsert statement per 1,000 rows, then
-   linking and scoring) and backfilled orders through
+   ``POST /api/v1/customers/bulk``: on PostgreSQL the 1,000 rows are COPYed
+   into a staging table and upserted by one ``INSERT ... SELECT ... ON
+   CONFLICT``, then linked and rescored) and backfilled orders through
    ``services.conversions_bulk_record`` (``POST /api/v1/conversions/bulk`` with
-   backfill: one transaction and an audit row per order, then rescoring), each
-   against ``COPY`` of the same rows into a scratch copy of the same table, in
-   the same run. Rows/s for each.
+   backfill: staged the same way, one ``INSERT ... SELECT`` of the new orders
+   and their audit rows, then rescoring), each against ``COPY`` of the same
+   rows into a scratch copy of the same table, in the same run. Rows/s for
+   each, per round (``--rounds``, each into a new program) and the median.
 2. **Invitations**: a campaign to N customers sent by the real fan-out
    (``campaign_batch_send``: claim, send, record per recipient, batches of 200
    over one SMTP session) to a local SMTP sink (aiosmtpd), against a plain
    loop sending the same messages over one SMTP session with no database.
    Counts the messages at the sink and checks that no address got two.
 
-It creates a program of its own (``bench-recruitment-<time>``) and leaves its rows.
+It creates programs of its own (``bench-recruitment-<time>``) and leaves their rows.
 """
 
 import argparse
 import logging
 import os
 import socket
+import statistics
 import time
 from collections import Counter
 from datetime import timedelta
@@ -77,7 +80,8 @@ def copy_rows(table: str, columns: list[str], rows: list[tuple]) -> float:
     return seconds
 
 
-def bench_import(program, n_customers: int, n_orders: int) -> None:
+def bench_import(program, n_customers: int, n_orders: int) -> dict[str, float]:
+    """One round: seconds of ours and of COPY for customers, then for orders."""
     now = timezone.now()
     rows = [
         (i, {"external_id": f"b-{i}", "email": f"b{i}@example.com", "name": f"B {i}",
@@ -87,8 +91,8 @@ def bench_import(program, n_customers: int, n_orders: int) -> None:
     started = time.monotonic()
     for start in range(0, n_customers, 1000):
         services.customers_upsert(program=program, rows=rows[start : start + 1000])
-    ours = time.monotonic() - started
-    copy = copy_rows(
+    out = {"customers": time.monotonic() - started}
+    out["customers COPY"] = copy_rows(
         "recruitment_customer",
         ["program_id", "external_id", "email", "email_normalized", "name", "marketing_consent",
          "reviews", "locale", "social_engagement", "attributes", "score_reasons", "score_model",
@@ -97,8 +101,9 @@ def bench_import(program, n_customers: int, n_orders: int) -> None:
         [(program.pk, r["external_id"], r["email"], r["email"], r["name"], True, r["reviews"], "",
           0, "{}", "[]", "", 0, 0, "", "", now, now) for _, r in rows],
     )  # fmt: skip
-    print(f"customers  upsert: {rate(n_customers, ours)}")
-    print(f"customers  COPY  : {rate(n_customers, copy)}   ratio {ours / copy:.1f}x")
+    print(f"customers  upsert: {rate(n_customers, out['customers'])}")
+    ratio = out["customers"] / out["customers COPY"]
+    print(f"customers  COPY  : {rate(n_customers, out['customers COPY'])}   ratio {ratio:.1f}x")
 
     orders = [
         (i, {"order_id": f"bo-{i}", "amount_minor": 1000 + i % 5000, "currency": "EUR",
@@ -111,8 +116,8 @@ def bench_import(program, n_customers: int, n_orders: int) -> None:
         services.conversions_bulk_record(
             program=program, rows=orders[start : start + 1000], backfill=True
         )
-    ours = time.monotonic() - started
-    copy = copy_rows(
+    out["orders"] = time.monotonic() - started
+    out["orders COPY"] = copy_rows(
         "referrals_conversion",
         ["program_id", "order_id", "amount_minor", "currency", "refunded_minor",
          "customer_email", "customer_email_normalized", "customer_external_id", "attributed",
@@ -123,15 +128,42 @@ def bench_import(program, n_customers: int, n_orders: int) -> None:
           o["customer_external_id"], False, "none", "history (backfill)", "completed", "api",
           True, "", "", o["fingerprint"], o["occurred_at"], now) for _, o in orders],
     )  # fmt: skip
-    print(f"orders     backfill: {rate(n_orders, ours)}")
-    print(f"orders     COPY    : {rate(n_orders, copy)}   ratio {ours / copy:.1f}x")
+    print(f"orders     backfill: {rate(n_orders, out['orders'])}")
+    ratio = out["orders"] / out["orders COPY"]
+    print(f"orders     COPY    : {rate(n_orders, out['orders COPY'])}   ratio {ratio:.1f}x")
+    return out
 
 
-def bench_invitations(program, n: int) -> None:
+def bench_import_rounds(rounds: int, n_customers: int, n_orders: int) -> None:
+    """``rounds`` rounds, each into a program of its own; the median rows/s and ratio."""
+    results = []
+    for r in range(rounds):
+        print(f"round {r + 1}/{rounds}; load average {os.getloadavg()[0]:.1f}")
+        results.append(bench_import(new_program(), n_customers, n_orders))
+    for what, n in (("customers", n_customers), ("orders", n_orders)):
+        ours = statistics.median(n / x[what] for x in results)
+        copy = statistics.median(n / x[f"{what} COPY"] for x in results)
+        ratio = statistics.median(x[what] / x[f"{what} COPY"] for x in results)
+        print(
+            f"median of {rounds}: {what:<9} ours {ours:9.0f}/s   COPY {copy:9.0f}/s   "
+            f"ratio {ratio:.1f}x"
+        )
+
+
+def new_program():
+    program, _, _ = program_create_with_offer(
+        name=f"bench-recruitment-{time.time():.3f}", landing_url="https://shop.example.com/"
+    )
+    RecruitmentSettings.objects.create(program=program, send_rate_per_minute=10_000_000)
+    return program
+
+
+def bench_invitations(program, n: int, port: int = 0) -> None:
     sink = Sink()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    if not port:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
     smtp = Controller(sink, hostname="127.0.0.1", port=port)
     smtp.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -186,20 +218,18 @@ def main():
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--orders", type=int, default=300_000)
     parser.add_argument("--invitations", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="import rounds (median)")
+    parser.add_argument("--smtp-port", type=int, default=0, help="the sink's port (0: any free)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run it on PostgreSQL (DATABASE_URL=postgres://...).")
-    program, _, _ = program_create_with_offer(
-        name=f"bench-recruitment-{int(time.time())}", landing_url="https://shop.example.com/"
-    )
-    RecruitmentSettings.objects.create(program=program, send_rate_per_minute=10_000_000)
-    print(
-        f"program {program.slug}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
-    )
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.customers and args.orders:
-        bench_import(program, args.customers, args.orders)
+        bench_import_rounds(args.rounds, args.customers, args.orders)
     if args.invitations:
-        bench_invitations(program, args.invitations)
+        program = new_program()
+        print(f"program {program.slug}; load average {os.getloadavg()[0]:.1f}")
+        bench_invitations(program, args.invitations, args.smtp_port)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@
    file) and a preview. Nothing is written but the job.
 2. **Import**, only when no row has an error: all rows through the same
    services as ``POST /api/v1/customers/bulk`` and ``POST
-   /api/v1/conversions/bulk`` with backfill, in **one transaction**: a failure
+   /api/v1/conversions/bulk`` with backfill (on PostgreSQL COPY-staged:
+   ``recruitment.staging``), in **one transaction**: a failure
    (or a killed worker) leaves nothing half-imported. Files above
    ``SYNC_ROWS`` rows import in Celery; the progress is written on a second
    database connection, so the admin's progress bar moves while the import's

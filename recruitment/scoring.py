@@ -29,6 +29,7 @@ from advocacy.models import Program
 from core.money import to_decimal_string
 from referrals.models import Conversion, Referral
 
+from . import staging
 from .models import Customer, NpsResponse, RecruitmentSettings
 
 MODEL_NAME = "default-v1"
@@ -285,11 +286,13 @@ SCORE_COLUMNS = [
 
 def _scores_write(customers: list[Customer]) -> None:
     """Write the batch's scores in one statement (``bulk_update`` builds a CASE per
-    field and row: 40x slower for 1,000 customers). PostgreSQL and SQLite (3.33+)."""
+    field and row: 40x slower for 1,000 customers): on PostgreSQL an ``UPDATE ...
+    FROM`` a staging table filled by COPY, on SQLite (3.33+) ``FROM (VALUES ...)``."""
+    if connection.vendor == "postgresql":
+        staging.scores_write(customers, SCORE_COLUMNS)
+        return
     names = [name for name, _ in SCORE_COLUMNS]
-    postgres = connection.vendor == "postgresql"
-    casts = [f"%s::{kind}" if postgres else "%s" for _, kind in SCORE_COLUMNS]
-    row = "(" + ", ".join(["%s::bigint" if postgres else "%s", *casts]) + ")"
+    row = "(" + ", ".join(["%s"] * (len(SCORE_COLUMNS) + 1)) + ")"
     params: list = []
     adapt = {
         "jsonb": json.dumps,

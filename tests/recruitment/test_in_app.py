@@ -1,6 +1,7 @@
 """The in-app invitation: the storefront widget tells a customer a campaign chose that
 they are invited (once), and counts it in the campaign's funnel."""
 
+from html import unescape
 from urllib.parse import urlencode
 
 import pytest
@@ -47,3 +48,36 @@ def test_the_banner_waits_for_the_campaign_to_start(client, program):
     campaign.step = 1
     campaign.save(update_fields=["step"])
     assert 'id="invitation"' in widget(client, program, "c0@example.com")
+
+
+BANNERS = {
+    "en": ("You're invited to {}, and you're in. Welcome!",
+           "You were chosen: {} is open by invitation, and your invitation is accepted. Welcome!"),
+    "nb": ("Du er invitert til {}, og du er med. Velkommen!",
+           "Du er utvalgt: {} er kun for inviterte, og invitasjonen din er godtatt. Velkommen!"),
+    "sv": ("Du är inbjuden till {}, och du är med. Välkommen!",
+           "Du är utvald: {} är bara för inbjudna, och din inbjudan är godkänd. Välkommen!"),
+    "ro": ("Ești invitat în {} și faci deja parte din program. Bun venit!",
+           "Ai fost ales: {} este doar pe bază de invitație, iar invitația ta a fost acceptată. "
+           "Bun venit!"),
+    "zh-hans": ("诚邀您加入 {}，您已成为会员。欢迎！",  # noqa: RUF001 - Chinese punctuation
+                "您已被选中：{} 仅限受邀加入，您的邀请已被接受。欢迎！"),  # noqa: RUF001
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", list(BANNERS))
+@pytest.mark.parametrize("chosen", [False, True], ids=["invited", "chosen"])
+def test_the_banner_speaks_the_customers_language(client, program, language, chosen):
+    program.vip = chosen
+    program.save(update_fields=["vip"])
+    campaign = campaigns.campaign_create(
+        program=program, name="Spring", customers=customers(program, 1)
+    )
+    campaign.step = 1
+    campaign.save(update_fields=["step"])
+    query = urlencode(widget_params(program=program, email="c0@example.com"))
+    html = client.get(
+        f"/widget/{program.slug}/?{query}", HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+    banner = html.split('id="invitation">', 1)[1].split("</p>", 1)[0]
+    assert unescape(banner) == BANNERS[language][chosen].format(program.name)

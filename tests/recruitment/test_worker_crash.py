@@ -2,7 +2,8 @@
 step, and exactly one unless the kill fell between its claim and its record.
 
 Needs PostgreSQL and Redis (skipped on SQLite). 1,500 recipients by default; the
-issue's 10,000: ``RECRUITMENT_CRASH_RECIPIENTS=10000`` (figures in bench/README.md).
+issue's 10,000: ``RECRUITMENT_CRASH_RECIPIENTS=10000`` (figures in bench/README.md). The
+SMTP sink listens on a free port, or on ``RECRUITMENT_CRASH_SMTP_PORT``.
 """
 
 import os
@@ -58,7 +59,8 @@ def test_a_worker_killed_mid_campaign_sends_no_recipient_twice(
     )  # fmt: skip
     started = time.monotonic()
     sink = CountingSink()
-    smtp = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    port = int(os.environ.get("RECRUITMENT_CRASH_SMTP_PORT", "0")) or _free_port()
+    smtp = Controller(sink, hostname="127.0.0.1", port=port)
     smtp.start()
     env = {
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}",
