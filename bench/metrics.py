@@ -100,6 +100,11 @@ def generate(scale: float, seed: int = 7):
         with connection.cursor() as c:
             for sql in (
                 "DELETE FROM measurement_dailyrollup WHERE program_id = %s",
+                "DELETE FROM measurement_programdayrollup WHERE program_id = %s",
+                "DELETE FROM measurement_referralrollup WHERE program_id = %s",
+                "DELETE FROM measurement_placementdayrollup WHERE program_id = %s",
+                "DELETE FROM measurement_customerdayrollup WHERE program_id = %s",
+                "DELETE FROM measurement_npsdayrollup WHERE program_id = %s",
                 "DELETE FROM measurement_cohortrollup WHERE program_id = %s",
                 "DELETE FROM measurement_rollupmark WHERE program_id = %s",
                 "DELETE FROM recruitment_npsresponse WHERE program_id = %s",
