@@ -8,11 +8,14 @@ pending marks) raw, so what it returns is always current. Definitions are in
 
 import contextlib
 import functools
-from collections import defaultdict
+import uuid
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
@@ -78,6 +81,65 @@ def memo(fn):
         return cache[key]
 
     return wrapper
+
+
+# ----------------------------------------------------------------- finished days, cached
+
+# What was read about finished days, in this process: (program, version, what) -> value.
+# A rollup rebuild gives the program a new version (in the shared cache), so a worker
+# never serves what it read before a rebuild; live days are never cached.
+_finished: OrderedDict = OrderedDict()
+FINISHED_ENTRIES = 256
+
+
+def _version_key(program: Program) -> str:
+    return f"measurement:rollups:{program.pk}:{program.slug}"
+
+
+def rollups_changed(program: Program) -> None:
+    """A rebuild of the program's rollups: drop what every process read of its finished
+    days (now, and again when the rebuild commits, so no reader between keeps old rows)."""
+
+    def bump():
+        with contextlib.suppress(Exception):
+            cache.set(_version_key(program), uuid.uuid4().hex, None)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def _version(program: Program) -> str | None:
+    cached = _memo.get()
+    if cached is not None and ("version", program.pk) in cached:
+        return cached[("version", program.pk)]
+    try:
+        version = cache.get(_version_key(program))
+        if version is None:
+            cache.add(_version_key(program), uuid.uuid4().hex, None)
+            version = cache.get(_version_key(program))
+    except Exception:
+        version = None  # no shared cache: read every time
+    if cached is not None:
+        cached[("version", program.pk)] = version
+    return version
+
+
+def finished(program: Program, what: tuple, read):
+    """``read()``'s value, which depends on finished (rebuilt, unmarked) days only,
+    cached in this process until the program's rollups are rebuilt. Callers must not
+    change it."""
+    version = _version(program)
+    if version is None:
+        return read()
+    key = (program.pk, version, what)
+    if key in _finished:
+        _finished.move_to_end(key)
+        return _finished[key]
+    value = read()
+    _finished[key] = value
+    while len(_finished) > FINISHED_ENTRIES:
+        _finished.popitem(last=False)
+    return value
 
 
 @memo
@@ -365,10 +427,14 @@ def day_totals(program: Program, start: date, end: date, *, source: str = "rollu
         add_raw(start, end)
         return out
     final_end, marked, runs = _live_runs(program, start, end)
-    sums = (
-        ProgramDayRollup.objects.filter(program=program, day__gte=start, day__lt=final_end)
-        .exclude(day__in=marked)
-        .aggregate(**{f: Sum(f) for f in out})
+    sums = finished(
+        program,
+        ("day_totals", start, final_end, tuple(marked)),
+        lambda: (
+            ProgramDayRollup.objects.filter(program=program, day__gte=start, day__lt=final_end)
+            .exclude(day__in=marked)
+            .aggregate(**{f: Sum(f) for f in out})
+        ),
     )
     for f in out:
         out[f] += sums[f] or 0
@@ -386,9 +452,15 @@ def summary(program: Program, start: date, end: date, *, source: str = "rollup")
     sums = day_totals(program, start, end)
     out = {f: sums[f] for f in FIELDS}
     sharing = set(
-        final.filter(clicks__gt=0, advocate__isnull=False)
-        .values_list("advocate_id", flat=True)
-        .distinct()
+        finished(
+            program,
+            ("sharing", str(final.query)),
+            lambda: frozenset(
+                final.filter(clicks__gt=0, advocate__isnull=False)
+                .values_list("advocate_id", flat=True)
+                .distinct()
+            ),
+        )
     )
     for lo, hi in runs:
         for key, values in raw_day_rows(program, lo, hi).items():
@@ -405,7 +477,14 @@ def grouped(program: Program, start: date, end: date, by: str, *, source: str = 
     final, runs = _final_and_live(program, start, end)
     out: dict = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
     column = COLUMN[by]
-    for row in final.values(column).annotate(**{f"s_{f}": Sum(f) for f in FIELDS}).order_by():
+    rows = finished(
+        program,
+        ("grouped", column, str(final.query)),
+        lambda: list(
+            final.values(column).annotate(**{f"s_{f}": Sum(f) for f in FIELDS}).order_by()
+        ),
+    )
+    for row in rows:
         for f in FIELDS:
             out[row[column]][f] += row[f"s_{f}"] or 0
     for lo, hi in runs:

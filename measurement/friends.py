@@ -17,7 +17,7 @@ from advocacy.models import Program
 from referrals.models import Conversion, Referral
 
 from .customers import raw_customer_days
-from .daily import counted_orders, day_start, live_from, marked_days
+from .daily import counted_orders, day_start, finished, live_from, marked_days
 from .models import CustomerDayRollup, ReferralRollup
 
 # The friend as the journey matches them against customers.
@@ -115,10 +115,16 @@ def referral_conversion(
     final_end = max(min(end_day, live), start)
     total = converted = 0
     if start < final_end:
+        rows = ReferralRollup.objects.filter(program=program, day__gte=start, day__lt=final_end)
         bought = Q(converted_on__lt=final_end)
+        total, converted = finished(
+            program,
+            ("conversion", start, final_end),
+            lambda: tuple(rows.aggregate(n=Count("pk"), c=Count("pk", filter=bought)).values()),
+        )
         if end_day > live:
             # First orders in the live days are read from the orders themselves.
-            late = set(
+            late = list(
                 counted_orders(program)
                 .filter(
                     attributed=True,
@@ -127,13 +133,10 @@ def referral_conversion(
                     occurred_at__lt=day_start(end_day),
                 )
                 .values_list("referral_id", flat=True)
+                .distinct()
             )
             if late:
-                bought |= Q(referral_id__in=late)
-        counts = ReferralRollup.objects.filter(
-            program=program, day__gte=start, day__lt=final_end
-        ).aggregate(n=Count("pk"), c=Count("pk", filter=bought))
-        total, converted = counts["n"], counts["c"]
+                converted += rows.filter(referral_id__in=late).exclude(bought).count()
     if end_day > final_end:
         n, c = raw_referral_conversion(program, day_start(final_end), day_start(end_day))
         total, converted = total + n, converted + c
@@ -165,17 +168,19 @@ def considering(
     final_end = max(min(end_day, live), start)
     out = 0
     if start < final_end:
+        rows = ReferralRollup.objects.filter(program=program, day__gte=start, day__lt=final_end)
+        rows_in = rows if segment_keys is None else rows.filter(key__in=segment_keys)
         bought = Q(bought_on__lt=final_end)
+        n = finished(program, ("referrals", start, final_end), rows.count)
+        if segment_keys is None:
+            b = finished(program, ("bought", start, final_end), rows.filter(bought).count)
+        else:
+            b = rows_in.filter(bought).count()
         if end_day > live:
-            recent = {key for _, key in raw_customer_days(program, live, end_day)}
+            recent = sorted({key for _, key in raw_customer_days(program, live, end_day)})
             if recent:
-                bought |= Q(key__in=recent)
-        if segment_keys is not None:
-            bought &= Q(key__in=segment_keys)
-        counts = ReferralRollup.objects.filter(
-            program=program, day__gte=start, day__lt=final_end
-        ).aggregate(n=Count("pk"), b=Count("pk", filter=bought))
-        out = counts["n"] - counts["b"]
+                b += rows_in.filter(key__in=recent).exclude(bought).count()
+        out = n - b
     if end_day > final_end:
         out += raw_considering(program, day_start(final_end), day_start(end_day), customers)
     return out

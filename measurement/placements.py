@@ -16,7 +16,7 @@ from advocacy.models import Program
 from referrals.models import Click, Conversion, Referral
 from storefront.models import PlacementEvent
 
-from .daily import _live_runs, day_start, memo
+from .daily import _live_runs, day_start, finished, memo
 from .models import PlacementDayRollup
 
 STEPS = ("impression", "share", "click", "referral", "purchase")
@@ -84,8 +84,14 @@ def funnel(program: Program, date_from: date, date_to: date, *, source: str = "r
         final = PlacementDayRollup.objects.filter(
             program=program, day__gte=date_from, day__lt=final_end
         ).exclude(day__in=marked)
-        for r in final.values("placement", "step").annotate(
-            n=Sum("count"), p=Count("viewer", distinct=True)
+        for r in finished(
+            program,
+            ("placements", date_from, final_end, tuple(marked)),
+            lambda: list(
+                final.values("placement", "step")
+                .annotate(n=Sum("count"), p=Count("viewer", distinct=True))
+                .order_by()
+            ),
         ):
             counts[r["placement"]][r["step"]] += r["n"]
             if r["step"] in PEOPLE:

@@ -168,6 +168,7 @@ def excluded_orders(program: Program, period: Period) -> int:
     )
 
 
+@daily.memo
 def advocate_keys(program: Program) -> set[str]:
     """Customer keys that are advocates: their external id, email, or a linked profile."""
     keys: set[str] = set()

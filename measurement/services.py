@@ -61,6 +61,7 @@ def rollup_day_rebuild(*, program: Program, day: date) -> int:
     """Count one day of one program again from the raw rows; the number of rows written."""
     with transaction.atomic():
         _lock(program.pk)
+        daily.rollups_changed(program)
         rows = daily.raw_day_rows(program, day, day + timedelta(days=1))
         DailyRollup.objects.filter(program=program, day=day).delete()
         DailyRollup.objects.bulk_create(
@@ -126,6 +127,7 @@ def cohorts_rebuild(*, program: Program) -> int:
             active[(cohort, month)] += 1
     with transaction.atomic():
         _lock(program.pk)
+        daily.rollups_changed(program)
         CohortRollup.objects.filter(program=program).delete()
         CohortRollup.objects.bulk_create(
             [
