@@ -272,9 +272,13 @@ def dashboard(*, advocate: Advocate, page=None) -> dict:
         "qr_svg": qr_svg(url),
         "friend_percent": percent,
         "offer": offer_sentences(program=program, advocate=advocate),
-        "share_text": share_message(program=program, percent=percent, channel="native"),
+        "share_text": share_message(
+            program=program, percent=percent, channel="native", advocate=advocate
+        ),
         "native_url": f"{url}?ch=native",
-        "share_links": share_links(program=program, url=url, percent=percent, placement="portal"),
+        "share_links": share_links(
+            program=program, url=url, percent=percent, placement="portal", advocate=advocate
+        ),
         "stats": stats,
         "cash": cash_summary(balances(advocate=advocate), default_currency=program.currency),
         "chart": daily_activity(advocate=advocate),

@@ -145,11 +145,9 @@ def play(program, links, stream):
                         created_at=made,
                     )
                 else:
-                    challenge = nurture.Challenge.objects.filter(program=program).first()
-                    if challenge is None:
-                        challenge = nurture.Challenge.objects.create(
-                            program=program, kind=["review", "share"][extra % 2], title="Tell"
-                        )
+                    challenge = nurture.Challenge.objects.create(
+                        program=program, kind=["review", "share"][extra % 2], title=f"Tell {n}"
+                    )
                     item = nurture.ChallengeSubmission.objects.create(
                         challenge=challenge, advocate=links[0].advocate, created_at=made
                     )
