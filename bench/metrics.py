@@ -397,7 +397,8 @@ def main() -> int:
         timings["rollups_build_s"] = build_rollups(program)
         analyze()
     result = {
-        "scale": args.scale,
+        # Reusing a program: its scale from its clicks (10,000,000 at scale 1).
+        "scale": counts["clicks"] / 10_000_000 if args.reuse else args.scale,
         "rows": counts,
         "setup": timings,
         "timings": measure(program, secret, args.runs, args.raw_runs or max(3, args.runs // 4)),

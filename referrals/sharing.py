@@ -82,15 +82,23 @@ def share_message(
 
 
 def share_links(
-    *, program: Program, url: str, percent: int, placement: str = "", advocate=None
+    *,
+    program: Program,
+    url: str,
+    percent: int,
+    placement: str = "",
+    advocate=None,
+    copy: dict | None = None,
 ) -> list[dict]:
     """One link per channel; each carries ``?ch=<channel>`` so its clicks are counted apart,
     and ``p=<placement>`` when given (where the buttons are shown: widget, portal, ...).
 
     ``percent`` is the friend's discount, which the default messages mention; with
-    ``advocate``, the texts are their share-copy variant's if they are in one.
+    ``advocate``, the texts are their share-copy variant's if they are in one (``copy``:
+    those texts, already read).
     """
-    copy = share_copy_for(advocate=advocate)
+    if copy is None:
+        copy = share_copy_for(advocate=advocate)
     prefix = f"{url}?p={placement}&ch=" if placement else f"{url}?ch="
 
     def tagged(channel):
