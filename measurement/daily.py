@@ -89,7 +89,7 @@ def memo(fn):
 # A rollup rebuild gives the program a new version (in the shared cache), so a worker
 # never serves what it read before a rebuild; live days are never cached.
 _finished: OrderedDict = OrderedDict()
-FINISHED_ENTRIES = 256
+FINISHED_ENTRIES = 64  # a per-customer read of a large program is tens of MB
 
 
 def _version_key(program: Program) -> str:
