@@ -10,8 +10,10 @@ the orders and answers (the benchmark's baseline and the property test's
 reference).
 """
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 
 from django.db.models import Case, F, IntegerField, Max, Min, Sum, Value, When
 from django.db.models.functions import Coalesce, NullIf
@@ -19,7 +21,7 @@ from django.db.models.functions import Coalesce, NullIf
 from advocacy.models import Program
 from recruitment.models import NpsResponse
 
-from .daily import counted_orders, day_start, live_from, marked_days, memo
+from .daily import counted_orders, day_start, finished, live_from, marked_days, memo
 from .models import CustomerDayRollup, NpsDayRollup
 
 CUSTOMER_KEY = Coalesce(
@@ -114,15 +116,17 @@ class CustomerAgg:
     active_end: bool  # an order in [end - window, end)
     last_day: date  # the day of the last order
 
-    @property
+    # Parsed once per object (finished days' objects are shared by the requests of a
+    # process, so each is parsed once until the next rebuild).
+    @cached_property
     def first_at(self) -> datetime:
         return datetime.fromisoformat(self.first.split("|", 1)[0]).replace(tzinfo=UTC)
 
-    @property
+    @cached_property
     def first_attributed(self) -> bool:
         return self.first.split("|")[2] == "1"
 
-    @property
+    @cached_property
     def first_advocate_id(self) -> int | None:
         return int(self.first.split("|")[3]) or None
 
@@ -149,6 +153,7 @@ def customer_aggs(
     window = timedelta(days=program.churn_after_days)
     s_lo, e_lo = start - window, end - window
     out: dict[str, CustomerAgg] = {}
+    shared: dict[str, CustomerAgg] = {}
 
     def add(key: str, orders: int, net: int, first: str, day: date) -> None:
         agg = out.get(key)
@@ -156,6 +161,8 @@ def customer_aggs(
         if agg is None:
             out[key] = CustomerAgg(first, orders, net, in_s, in_e, day)
         else:
+            if agg is shared.get(key):  # a finished days' object: change a copy
+                agg = out[key] = dataclasses.replace(agg)
             agg.first = min(agg.first, first)
             agg.last_day = max(agg.last_day, day)
             agg.orders += orders
@@ -184,9 +191,19 @@ def customer_aggs(
         )
         .order_by()
     )
-    for row in final.iterator(chunk_size=10000):
-        s, e = bool(row["s"]), bool(row["e"])
-        out[row["key"]] = CustomerAgg(row["f"], row["n"], row["net"], s, e, row["last"])
+
+    def read() -> dict[str, CustomerAgg]:
+        return {
+            row["key"]: CustomerAgg(
+                row["f"], row["n"], row["net"], bool(row["s"]), bool(row["e"]), row["last"]
+            )
+            for row in final.iterator(chunk_size=10000)
+        }
+
+    shared = finished(
+        program, ("customers", min(end, live), tuple(marked), s_lo, start, e_lo, end), read
+    )
+    out.update(shared)
     raw_days = marked + [live + timedelta(days=i) for i in range(max((end - live).days, 0))]
     for lo, hi in _runs(raw_days):
         for (day, key), (orders, net, first) in raw_customer_days(program, lo, hi).items():
@@ -218,9 +235,15 @@ def nps_rows(
         return [(d, k, *v) for (d, k), v in days.items()]
     live, marked = _split(program, end)
     rows = list(
-        NpsDayRollup.objects.filter(program=program, day__gte=start, day__lt=min(end, live))
-        .exclude(day__in=marked)
-        .values_list("day", "key", "alt_key", "category", "last")
+        finished(
+            program,
+            ("nps", start, min(end, live), tuple(marked)),
+            lambda: list(
+                NpsDayRollup.objects.filter(program=program, day__gte=start, day__lt=min(end, live))
+                .exclude(day__in=marked)
+                .values_list("day", "key", "alt_key", "category", "last")
+            ),
+        )
     )
     first_live = max(live, start)
     raw_days = [d for d in marked if d >= start] + [

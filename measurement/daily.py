@@ -8,21 +8,25 @@ pending marks) raw, so what it returns is always current. Definitions are in
 
 import contextlib
 import functools
-from collections import defaultdict
+import uuid
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from contextvars import ContextVar
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
 from advocacy.models import Advocate, Program
+from nurture.models import ChallengeSubmission, Moderation, Testimonial
 from recruitment.models import CampaignRecipient
 from referrals.models import Click, Conversion, Referral
 from rewards.models import Reward
 
-from .models import DailyRollup, RollupMark
+from .models import DailyRollup, ProgramDayRollup, RollupMark
 
 FIELDS = (
     "invited",
@@ -34,6 +38,10 @@ FIELDS = (
     "reward_cost_minor",
     "excluded_orders",
 )
+
+# Day counts without an advocate/channel grain (``ProgramDayRollup`` only).
+EXTRAS = ("activated", "reviews", "testimonials", "other_submissions")
+EPOCH = date(1970, 1, 1)
 
 # (day, advocate_id, channel, link_id) -> {field: value}
 Rows = dict[tuple[date, int | None, str, int | None], dict[str, int]]
@@ -73,6 +81,65 @@ def memo(fn):
         return cache[key]
 
     return wrapper
+
+
+# ----------------------------------------------------------------- finished days, cached
+
+# What was read about finished days, in this process: (program, version, what) -> value.
+# A rollup rebuild gives the program a new version (in the shared cache), so a worker
+# never serves what it read before a rebuild; live days are never cached.
+_finished: OrderedDict = OrderedDict()
+FINISHED_ENTRIES = 64  # a per-customer read of a large program is tens of MB
+
+
+def _version_key(program: Program) -> str:
+    return f"measurement:rollups:{program.pk}:{program.slug}"
+
+
+def rollups_changed(program: Program) -> None:
+    """A rebuild of the program's rollups: drop what every process read of its finished
+    days (now, and again when the rebuild commits, so no reader between keeps old rows)."""
+
+    def bump():
+        with contextlib.suppress(Exception):
+            cache.set(_version_key(program), uuid.uuid4().hex, None)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def _version(program: Program) -> str | None:
+    cached = _memo.get()
+    if cached is not None and ("version", program.pk) in cached:
+        return cached[("version", program.pk)]
+    try:
+        version = cache.get(_version_key(program))
+        if version is None:
+            cache.add(_version_key(program), uuid.uuid4().hex, None)
+            version = cache.get(_version_key(program))
+    except Exception:
+        version = None  # no shared cache: read every time
+    if cached is not None:
+        cached[("version", program.pk)] = version
+    return version
+
+
+def finished(program: Program, what: tuple, read):
+    """``read()``'s value, which depends on finished (rebuilt, unmarked) days only,
+    cached in this process until the program's rollups are rebuilt. Callers must not
+    change it."""
+    version = _version(program)
+    if version is None:
+        return read()
+    key = (program.pk, version, what)
+    if key in _finished:
+        _finished.move_to_end(key)
+        return _finished[key]
+    value = read()
+    _finished[key] = value
+    while len(_finished) > FINISHED_ENTRIES:
+        _finished.popitem(last=False)
+    return value
 
 
 @memo
@@ -209,6 +276,51 @@ def raw_day_rows(program: Program, start: date, end: date) -> Rows:
     return dict(rows)
 
 
+@memo
+def raw_day_extras(program: Program, start: date, end: date) -> dict[date, dict[str, int]]:
+    """``EXTRAS`` per day over [start, end) from the raw rows: advocates active now by the
+    day they were created, approved reviews, testimonials and other submissions."""
+    lo, hi = day_start(start), day_start(end)
+    out: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(EXTRAS, 0))
+    active = (
+        Advocate.objects.filter(
+            program=program, status=Advocate.Status.ACTIVE, created_at__gte=lo, created_at__lt=hi
+        )
+        .annotate(d=_day("created_at"))
+        .values_list("d")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for d, n in active:
+        out[d]["activated"] += n
+    submissions = (
+        ChallengeSubmission.objects.filter(
+            challenge__program=program,
+            status=Moderation.APPROVED,
+            created_at__gte=lo,
+            created_at__lt=hi,
+        )
+        .annotate(d=_day("created_at"))
+        .values_list("d", "challenge__kind")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for d, kind, n in submissions:
+        out[d]["reviews" if kind == "review" else "other_submissions"] += n
+    testimonials = (
+        Testimonial.objects.filter(
+            program=program, status=Moderation.APPROVED, created_at__gte=lo, created_at__lt=hi
+        )
+        .annotate(d=_day("created_at"))
+        .values_list("d")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for d, n in testimonials:
+        out[d]["testimonials"] += n
+    return dict(out)
+
+
 def rollup_day_rows(program: Program, days: Iterable[date]) -> Rows:
     rows: Rows = {}
     for r in DailyRollup.objects.filter(program=program, day__in=list(days)).values():
@@ -288,23 +400,70 @@ def _final_and_live(program: Program, start: date, end: date) -> tuple[QuerySet,
     return final, _runs(live)
 
 
+def _live_runs(program: Program, start: date, end: date) -> tuple[date, list[date], list]:
+    """(end of the finished days, marked days among them, [lo, hi) runs to count raw)."""
+    today = live_from()
+    final_end = max(min(end, today), start)
+    marked = sorted(d for d in marked_days(program) if start <= d < final_end)
+    live = [max(start, today) + timedelta(days=i) for i in range((end - max(start, today)).days)]
+    return final_end, marked, _runs(sorted(set(marked) | set(live)))
+
+
+@memo
+def day_totals(program: Program, start: date, end: date, *, source: str = "rollup") -> dict:
+    """``FIELDS`` and ``EXTRAS`` summed over the days [start, end) (``start`` may be
+    ``EPOCH``: everything before ``end``), from one ``ProgramDayRollup`` row per
+    finished day plus the live and marked days counted raw."""
+    out = dict.fromkeys((*FIELDS, *EXTRAS), 0)
+
+    def add_raw(lo: date, hi: date) -> None:
+        for f, v in totals(raw_day_rows(program, lo, hi)).items():
+            out[f] += v
+        for values in raw_day_extras(program, lo, hi).values():
+            for f, v in values.items():
+                out[f] += v
+
+    if source == "raw":
+        add_raw(start, end)
+        return out
+    final_end, marked, runs = _live_runs(program, start, end)
+    sums = finished(
+        program,
+        ("day_totals", start, final_end, tuple(marked)),
+        lambda: (
+            ProgramDayRollup.objects.filter(program=program, day__gte=start, day__lt=final_end)
+            .exclude(day__in=marked)
+            .aggregate(**{f: Sum(f) for f in out})
+        ),
+    )
+    for f in out:
+        out[f] += sums[f] or 0
+    for lo, hi in runs:
+        add_raw(lo, hi)
+    return out
+
+
 def summary(program: Program, start: date, end: date, *, source: str = "rollup"):
     """(totals of every field, advocates with a click) over the days [start, end)."""
     if source == "raw":
         rows = raw_day_rows(program, start, end)
         return totals(rows), sharing_advocates(rows)
     final, runs = _final_and_live(program, start, end)
-    sums = final.aggregate(**{f: Sum(f) for f in FIELDS})
-    out = {f: sums[f] or 0 for f in FIELDS}
+    sums = day_totals(program, start, end)
+    out = {f: sums[f] for f in FIELDS}
     sharing = set(
-        final.filter(clicks__gt=0, advocate__isnull=False)
-        .values_list("advocate_id", flat=True)
-        .distinct()
+        finished(
+            program,
+            ("sharing", str(final.query)),
+            lambda: frozenset(
+                final.filter(clicks__gt=0, advocate__isnull=False)
+                .values_list("advocate_id", flat=True)
+                .distinct()
+            ),
+        )
     )
     for lo, hi in runs:
         for key, values in raw_day_rows(program, lo, hi).items():
-            for f in FIELDS:
-                out[f] += values[f]
             if values["clicks"] and key[1] is not None:
                 sharing.add(key[1])
     return out, len(sharing)
@@ -318,7 +477,14 @@ def grouped(program: Program, start: date, end: date, by: str, *, source: str = 
     final, runs = _final_and_live(program, start, end)
     out: dict = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
     column = COLUMN[by]
-    for row in final.values(column).annotate(**{f"s_{f}": Sum(f) for f in FIELDS}).order_by():
+    rows = finished(
+        program,
+        ("grouped", column, str(final.query)),
+        lambda: list(
+            final.values(column).annotate(**{f"s_{f}": Sum(f) for f in FIELDS}).order_by()
+        ),
+    )
+    for row in rows:
         for f in FIELDS:
             out[row[column]][f] += row[f"s_{f}"] or 0
     for lo, hi in runs:

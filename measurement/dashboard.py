@@ -10,9 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from advocacy.admin_scope import managed_programs
 from advocacy.models import Program
 from recruitment.models import Segment
-from storefront.selectors import placement_funnel
 
-from . import risk, selectors
+from . import placements, risk, selectors
 from .models import Goal
 from .segments import segment_keys
 
@@ -152,8 +151,7 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         "journey": [{"stage": k, "count": v} for k, v in metrics["journey"].items()],
         "goals": goals,
         "placements": [
-            _as_percent(row)
-            for row in placement_funnel(program=program, since=period.start, until=period.end)
+            _as_percent(row) for row in placements.funnel(program, period.date_from, period.date_to)
         ],
         "at_risk": [
             {

@@ -131,6 +131,67 @@ def _offer_experiment(program_id: int) -> Experiment | None:
     )
 
 
+_copy_experiments = ConfigCache(
+    "share copy experiments", invalidated_by=("measurement.Experiment", "measurement.Variant")
+)
+
+
+def _share_copy_experiment(program_id: int) -> Experiment | None:
+    return (
+        Experiment.objects.filter(
+            program_id=program_id,
+            kind=Experiment.Kind.SHARE_COPY,
+            subject=Experiment.Subject.ADVOCATE,
+        )
+        .filter(
+            Q(status=Experiment.Status.RUNNING)
+            | Q(status=Experiment.Status.STOPPED, winner__isnull=False)
+        )
+        .select_related("winner")
+        .order_by(
+            Case(When(status=Experiment.Status.RUNNING, then=Value(0)), default=Value(1)),
+            "-pk",
+        )
+        .first()
+    )
+
+
+def variant_share_copy(config: dict) -> dict[str, str]:
+    """What a share-copy variant's ``config`` changes, for ``referrals.sharing``:
+    ``"share_text"`` (every channel) and/or ``"share_texts": {"whatsapp": ...}`` (per
+    channel). Values that are not non-empty text are ignored."""
+    out: dict[str, str] = {}
+    text = config.get("share_text")
+    if isinstance(text, str) and text.strip():
+        out[""] = text.strip()
+    per_channel = config.get("share_texts")
+    if isinstance(per_channel, dict):
+        for channel, value in per_channel.items():
+            if isinstance(value, str) and value.strip():
+                out[str(channel)] = value.strip()
+    return out
+
+
+def advocate_share_copy(*, advocate: Advocate) -> dict[str, str]:
+    """The ``referrals.sharing`` provider: the share texts of the advocate's arm in the
+    program's running share-copy experiment (assigned at first sight, then fixed), or
+    of the promoted winner; the holdout and advocates outside one keep the program's."""
+    [experiment] = _copy_experiments.get(
+        advocate.program_id, lambda: (_share_copy_experiment(advocate.program_id),)
+    )
+    if experiment is None:
+        return {}
+    if experiment.status == Experiment.Status.RUNNING:
+        variant = assignment_get_or_create(
+            experiment=experiment, subject_key=str(advocate.pk), advocate=advocate
+        ).variant
+    else:
+        variant = experiment.winner
+    if variant is None:
+        return {}
+    return variant_share_copy(variant.config)
+
+
 def advocate_offer(*, advocate: Advocate) -> dict:
     """The ``rewards.variants`` provider: the offer of the advocate's arm.
 

@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from advocacy.models import Advocate, Program
-from referrals.models import ReferralLink
+from referrals.models import Referral, ReferralLink
 
 
 class RollupMark(models.Model):
@@ -84,7 +84,10 @@ class CustomerDayRollup(models.Model):
     first = models.CharField(max_length=80)
 
     class Meta:
-        indexes = [models.Index(fields=["program", "day"], name="customerday_program_day")]
+        indexes = [
+            models.Index(fields=["program", "day"], name="customerday_program_day"),
+            models.Index(fields=["program", "key", "day"], name="customerday_program_key"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} on {self.day}"
@@ -109,6 +112,91 @@ class NpsDayRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} on {self.day}"
+
+
+class ProgramDayRollup(models.Model):
+    """One program x day: the day's totals (its ``DailyRollup`` rows summed) and the day
+    counts without an advocate/channel grain.
+
+    ``activated``: advocates created that day whose status is ``active`` now (the
+    journey's last stage); ``reviews``, ``testimonials``, ``other_submissions``:
+    approved nurture items created that day. Periods and "everything before the end"
+    (K-factor's advocates) are sums of these rows, one per day.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    invited = models.PositiveIntegerField(default=0)
+    joined = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    referrals = models.PositiveIntegerField(default=0)
+    purchases = models.PositiveIntegerField(default=0)
+    revenue_minor = models.BigIntegerField(default=0)
+    reward_cost_minor = models.BigIntegerField(default=0)
+    excluded_orders = models.PositiveIntegerField(default=0)
+    activated = models.PositiveIntegerField(default=0)
+    reviews = models.PositiveIntegerField(default=0)
+    testimonials = models.PositiveIntegerField(default=0)
+    other_submissions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "day"], name="programday_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.program_id} {self.day}"
+
+
+class ReferralRollup(models.Model):
+    """One referral (``day``: the day it was created) with its friend's outcome so far.
+
+    ``converted_on``: the day of the referral's first attributed counted order;
+    ``bought_on``: the first day with a counted order of the friend's customer key
+    (``key``, as the journey matches it; empty without one), from ``CustomerDayRollup``.
+    Rebuilding a day rebuilds the referrals created that day and updates, wherever
+    they were created, the referrals with an order that day and the friends whose
+    customer days changed, so both stay exact for late orders, refunds and duplicates.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    referral = models.OneToOneField(Referral, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=254, blank=True)
+    converted_on = models.DateField(null=True, blank=True)
+    bought_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["program", "day"], name="referralrollup_program_day"),
+            models.Index(fields=["program", "key"], name="referralrollup_program_key"),
+            models.Index(fields=["program", "converted_on"], name="referralrollup_converted"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.referral_id} on {self.day}"
+
+
+class PlacementDayRollup(models.Model):
+    """One program x day x placement x step: the day's count.
+
+    Steps ``click``, ``referral`` and ``purchase`` have one row per placement (empty
+    ``viewer``); ``impression`` and ``share`` one per viewer, so a period's unique
+    impressions and sharers are distinct viewers over its days.
+    """
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    placement = models.CharField(max_length=40, blank=True)
+    step = models.CharField(max_length=12)
+    viewer = models.CharField(max_length=64, blank=True)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["program", "day"], name="placementday_program_day")]
+
+    def __str__(self) -> str:
+        return f"{self.placement} {self.step} on {self.day}"
 
 
 class CohortRollup(models.Model):

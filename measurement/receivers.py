@@ -12,9 +12,11 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from advocacy.models import Advocate
+from nurture.models import ChallengeSubmission, Testimonial
 from recruitment.models import CampaignRecipient, NpsResponse
 from referrals.models import Click, Conversion, Referral
 from rewards.models import Reward
+from storefront.models import PlacementEvent
 
 from .services import rollup_mark
 
@@ -58,3 +60,21 @@ def invitation_changed(sender, instance, **kwargs):
 @receiver(post_save, sender=NpsResponse, dispatch_uid="measurement.nps")
 def nps_changed(sender, instance, **kwargs):
     rollup_mark(program_id=instance.program_id, instants=[instance.occurred_at])
+
+
+@receiver(post_save, sender=PlacementEvent, dispatch_uid="measurement.placement_event")
+def placement_event_changed(sender, instance, **kwargs):
+    rollup_mark(program_id=instance.program_id, instants=[instance.created_at])
+
+
+@receiver(post_save, sender=Testimonial, dispatch_uid="measurement.testimonial")
+def testimonial_changed(sender, instance, **kwargs):
+    rollup_mark(program_id=instance.program_id, instants=[instance.created_at])
+
+
+@receiver(post_save, sender=ChallengeSubmission, dispatch_uid="measurement.submission")
+def submission_changed(sender, instance, **kwargs):
+    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
+    if instance.created_at and instance.created_at.astimezone(UTC).date() < yesterday:
+        # Moderated late: the challenge's program costs a query only then.
+        rollup_mark(program_id=instance.challenge.program_id, instants=[instance.created_at])

@@ -14,16 +14,13 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import F
-from django.db.models.functions import Coalesce
 
 from advocacy.models import Advocate, Program
 from core.errors import ServiceError
 from core.money import to_decimal_string
-from nurture.models import ChallengeSubmission, Moderation, Testimonial
 from recruitment.models import Customer, NpsResponse
-from referrals.models import Referral
 
-from . import customers, daily
+from . import customers, daily, friends
 from .customers import CUSTOMER_KEY, CustomerAgg, stamp
 from .daily import counted_orders, day_start
 from .models import CohortRollup
@@ -171,6 +168,7 @@ def excluded_orders(program: Program, period: Period) -> int:
     )
 
 
+@daily.memo
 def advocate_keys(program: Program) -> set[str]:
     """Customer keys that are advocates: their external id, email, or a linked profile."""
     keys: set[str] = set()
@@ -289,48 +287,48 @@ def nps_trend(
 # --------------------------------------------------------------------- the other numbers
 
 
-def referral_conversion(program: Program, period: Period) -> tuple[int, int]:
+def referral_conversion(
+    program: Program, period: Period, *, source: str = "rollup"
+) -> tuple[int, int]:
     """(referrals created in the period, of which the friend bought, attributed, by ``to``)."""
-    referrals = Referral.objects.filter(
-        program=program, created_at__gte=period.start, created_at__lt=period.end
-    )
-    bought = (
-        counted_orders(program)
-        .filter(attributed=True, occurred_at__lt=period.end)
-        .values("referral_id")
-    )
-    return referrals.count(), referrals.filter(pk__in=bought).count()
+    return friends.referral_conversion(program, period.date_from, period.date_to, source=source)
 
 
-def reviews_ugc(program: Program, period: Period) -> dict:
-    submissions = ChallengeSubmission.objects.filter(
-        challenge__program=program,
-        status=Moderation.APPROVED,
-        created_at__gte=period.start,
-        created_at__lt=period.end,
+def reviews_ugc(program: Program, period: Period, *, source: str = "rollup") -> dict:
+    """Approved nurture items created in the period (one ``ProgramDayRollup`` row a day)."""
+    t = daily.day_totals(
+        program, period.date_from, period.date_to + timedelta(days=1), source=source
     )
-    reviews = submissions.filter(challenge__kind="review").count()
-    other = submissions.exclude(challenge__kind="review").count()
-    testimonials = Testimonial.objects.filter(
-        program=program,
-        status=Moderation.APPROVED,
-        created_at__gte=period.start,
-        created_at__lt=period.end,
-    ).count()
     return {
-        "reviews": reviews,
-        "testimonials": testimonials,
-        "other_submissions": other,
-        "total": reviews + testimonials + other,
+        "reviews": t["reviews"],
+        "testimonials": t["testimonials"],
+        "other_submissions": t["other_submissions"],
+        "total": t["reviews"] + t["testimonials"] + t["other_submissions"],
     }
 
 
-def k_factor(program: Program, period: Period, aggs: dict[str, CustomerAgg], clicks: int) -> dict:
-    advocates = (
-        Advocate.objects.filter(program=program, created_at__lt=period.end)
-        .exclude(status=Advocate.Status.INVITED)
-        .count()
-    )
+def advocates_before(program: Program, period: Period, *, source: str = "rollup") -> dict:
+    """Advocates created before the end: not merely invited (``joined``) and ``active``
+    (``activated``), summed over every day's ``ProgramDayRollup`` row."""
+    if source == "raw":
+        before = Advocate.objects.filter(program=program, created_at__lt=period.end)
+        return {
+            "joined": before.exclude(status=Advocate.Status.INVITED).count(),
+            "activated": before.filter(status=Advocate.Status.ACTIVE).count(),
+        }
+    t = daily.day_totals(program, daily.EPOCH, period.date_to + timedelta(days=1))
+    return {"joined": t["joined"], "activated": t["activated"]}
+
+
+def k_factor(
+    program: Program,
+    period: Period,
+    aggs: dict[str, CustomerAgg],
+    clicks: int,
+    *,
+    source: str = "rollup",
+) -> dict:
+    advocates = advocates_before(program, period, source=source)["joined"]
     new_referred = [
         f for f in _first_in(aggs.values(), period.start, period.end) if f.first_attributed
     ]
@@ -355,13 +353,20 @@ def k_factor(program: Program, period: Period, aggs: dict[str, CustomerAgg], cli
 
 
 def journey(
-    program: Program, period: Period, aggs: dict[str, CustomerAgg], keys_adv: set[str], clicks
+    program: Program,
+    period: Period,
+    aggs: dict[str, CustomerAgg],
+    keys_adv: set[str],
+    clicks,
+    segment_keys: frozenset[str] | None = None,
+    *,
+    source: str = "rollup",
 ) -> dict:
-    """Stage counts at the end of the period (each customer in one stage)."""
-    friends = Referral.objects.filter(
-        program=program, created_at__gte=period.start, created_at__lt=period.end
-    ).values_list(Coalesce("friend_external_id", "friend_email_normalized"), flat=True)
-    considering = sum(1 for key in friends.iterator(chunk_size=10000) if key not in aggs)
+    """Stage counts at the end of the period (each customer in one stage); ``aggs`` are
+    the customers in the segment (``segment_keys``) if there is one."""
+    considering = friends.considering(
+        program, period.date_from, period.date_to, aggs, segment_keys, source=source
+    )
     purchased = retained = 0
     for key, f in aggs.items():
         if key in keys_adv:
@@ -370,17 +375,12 @@ def journey(
             retained += 1
         else:
             purchased += 1
-    advocates = (
-        Advocate.objects.filter(program=program, created_at__lt=period.end)
-        .filter(status=Advocate.Status.ACTIVE)
-        .count()
-    )
     return {
         "aware": clicks,
         "considering": considering,
         "purchased": purchased,
         "retained": retained,
-        "advocate": advocates,
+        "advocate": advocates_before(program, period, source=source)["activated"],
     }
 
 
@@ -418,7 +418,7 @@ def program_metrics(
     nps_rows = customers.nps_rows(
         program, period.date_from, period.date_to + timedelta(days=1), source=source
     )
-    referrals, converted = referral_conversion(program, period)
+    referrals, converted = referral_conversion(program, period, source=source)
     revenue, cost = t["revenue_minor"], t["reward_cost_minor"]
     answer = {
         "from": period.date_from.isoformat(),
@@ -451,16 +451,18 @@ def program_metrics(
         )
         answer.update(
             {
-                "k_factor": k_factor(program, period, aggs, t["clicks"]),
+                "k_factor": k_factor(program, period, aggs, t["clicks"], source=source),
                 "referral_share_of_new_customers": rate(new_referred, answer["customers"]["new"]),
                 "new_referred_customers": new_referred,
                 "cac_referred": average_money(cost, new_referred, currency),
-                "reviews_ugc": reviews_ugc(program, period),
+                "reviews_ugc": reviews_ugc(program, period, source=source),
             }
         )
         if detail:
             answer["nps_trend"] = nps_trend(program, period, segment_keys, rows=nps_rows)
-            answer["journey"] = journey(program, period, scoped, keys_adv, t["clicks"])
+            answer["journey"] = journey(
+                program, period, scoped, keys_adv, t["clicks"], segment_keys, source=source
+            )
     return answer
 
 

@@ -18,9 +18,16 @@ from core.errors import ServiceError
 from recruitment.models import Customer, Segment
 from recruitment.services import segment_save
 
-from . import customers, daily, risk
+from . import customers, daily, friends, placements, risk
 from .daily import day_start
-from .models import CohortRollup, CustomerDayRollup, DailyRollup, NpsDayRollup, RollupMark
+from .models import (
+    CohortRollup,
+    CustomerDayRollup,
+    DailyRollup,
+    NpsDayRollup,
+    ProgramDayRollup,
+    RollupMark,
+)
 from .selectors import customer_facts
 
 # The advisory lock's first key: "measurement rollups" (any fixed number).
@@ -54,6 +61,7 @@ def rollup_day_rebuild(*, program: Program, day: date) -> int:
     """Count one day of one program again from the raw rows; the number of rows written."""
     with transaction.atomic():
         _lock(program.pk)
+        daily.rollups_changed(program)
         rows = daily.raw_day_rows(program, day, day + timedelta(days=1))
         DailyRollup.objects.filter(program=program, day=day).delete()
         DailyRollup.objects.bulk_create(
@@ -68,9 +76,18 @@ def rollup_day_rebuild(*, program: Program, day: date) -> int:
                 )
                 for (d, advocate_id, channel, link_id), values in rows.items()
                 if any(values.values())
-            ]
+            ],
+            batch_size=5000,
         )
+        totals = daily.totals(rows)
+        extras = daily.raw_day_extras(program, day, day + timedelta(days=1)).get(day, {})
+        ProgramDayRollup.objects.filter(program=program, day=day).delete()
+        if any(totals.values()) or any(extras.values()):
+            ProgramDayRollup.objects.create(program=program, day=day, **totals, **extras)
         buyers = customers.raw_customer_days(program, day, day + timedelta(days=1))
+        before = set(
+            CustomerDayRollup.objects.filter(program=program, day=day).values_list("key", flat=True)
+        )
         CustomerDayRollup.objects.filter(program=program, day=day).delete()
         CustomerDayRollup.objects.bulk_create(
             [
@@ -78,8 +95,13 @@ def rollup_day_rebuild(*, program: Program, day: date) -> int:
                     program=program, day=d, key=key, orders=n, net_minor=net, first=first
                 )
                 for (d, key), (n, net, first) in buyers.items()
-            ]
+            ],
+            batch_size=5000,
         )
+        friends.referrals_rebuild(
+            program=program, day=day, changed_keys=before ^ {key for _, key in buyers}
+        )
+        placements.placements_rebuild(program=program, day=day)
         answers = customers.raw_nps_days(program, day, day + timedelta(days=1))
         NpsDayRollup.objects.filter(program=program, day=day).delete()
         NpsDayRollup.objects.bulk_create(
@@ -105,6 +127,7 @@ def cohorts_rebuild(*, program: Program) -> int:
             active[(cohort, month)] += 1
     with transaction.atomic():
         _lock(program.pk)
+        daily.rollups_changed(program)
         CohortRollup.objects.filter(program=program).delete()
         CohortRollup.objects.bulk_create(
             [

@@ -23,7 +23,7 @@ from nurture import selectors as nurture_selectors
 from referrals.models import Click, Conversion, Referral, ReferralLink
 from referrals.selectors import advocate_stats
 from referrals.services import advocate_primary_link, referral_url
-from referrals.sharing import share_links, share_message
+from referrals.sharing import share_copy_for, share_links, share_message
 from rewards import stripe_gateway
 from rewards.ledger import POINTS_CURRENCY, balances
 from rewards.models import CatalogItem, LedgerEntry, Payout, PayoutAccount, Redemption, Reward
@@ -262,6 +262,7 @@ def dashboard(*, advocate: Advocate, page=None) -> dict:
     link = advocate_primary_link(advocate)
     url = referral_url(link.code)
     percent = friend_discount_percent(program)
+    copy = share_copy_for(advocate=advocate)  # a share-copy experiment's texts, read once
     referrals, referrals_page = referral_rows(advocate=advocate, page=page)
     stats = advocate_stats(advocate=advocate)
     stats["signed_up"] = signed_up_friends(advocate=advocate)
@@ -272,9 +273,11 @@ def dashboard(*, advocate: Advocate, page=None) -> dict:
         "qr_svg": qr_svg(url),
         "friend_percent": percent,
         "offer": offer_sentences(program=program, advocate=advocate),
-        "share_text": share_message(program=program, percent=percent, channel="native"),
+        "share_text": share_message(program=program, percent=percent, channel="native", copy=copy),
         "native_url": f"{url}?ch=native",
-        "share_links": share_links(program=program, url=url, percent=percent, placement="portal"),
+        "share_links": share_links(
+            program=program, url=url, percent=percent, placement="portal", copy=copy
+        ),
         "stats": stats,
         "cash": cash_summary(balances(advocate=advocate), default_currency=program.currency),
         "chart": daily_activity(advocate=advocate),

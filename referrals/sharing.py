@@ -17,11 +17,48 @@ def program_share_messages(program: Program) -> dict[tuple[str, str], str]:
     return {(m.channel, m.language): m.text for m in program.share_messages.all()}
 
 
+# --- share copy chosen above this layer (share-copy experiments) ---------------
+# Experiments live above this layer (measurement); their provider registers here from
+# its app's ``ready()``, as ``rewards.variants`` does for offers.
+
+ShareCopy = Callable[..., dict]  # provider(advocate=) -> {channel or "": text}
+_share_copy: list[ShareCopy] = []
+
+
+def share_copy_register(provider: ShareCopy) -> None:
+    """Register a provider once (registering it again changes nothing)."""
+    if provider not in _share_copy:
+        _share_copy.append(provider)
+
+
+def share_copy_for(*, advocate) -> dict[str, str]:
+    """The advocate's share texts from their experiment arm ({channel or "": text}), or {}."""
+    if advocate is None:
+        return {}
+    for provider in _share_copy:
+        answer = provider(advocate=advocate)
+        if answer:
+            return answer
+    return {}
+
+
 def share_message(
-    *, program: Program, percent: int, channel: str, custom: dict | None = None
+    *,
+    program: Program,
+    percent: int,
+    channel: str,
+    custom: dict | None = None,
+    advocate=None,
+    copy: dict | None = None,
 ) -> str:
-    """The text a friend receives: the program's own for this channel and language, if any,
+    """The text a friend receives: the advocate's share-copy variant's for this channel (or
+    for every channel), else the program's own for this channel and language, if any,
     else a translated default that mentions the discount when there is one."""
+    if copy is None:
+        copy = share_copy_for(advocate=advocate)
+    for key in (channel, ""):
+        if copy.get(key):
+            return copy[key]
     if custom:
         language = get_language() or ""
         for key in ((channel, language), (channel, ""), ("", language), ("", "")):
@@ -44,12 +81,24 @@ def share_message(
     }
 
 
-def share_links(*, program: Program, url: str, percent: int, placement: str = "") -> list[dict]:
+def share_links(
+    *,
+    program: Program,
+    url: str,
+    percent: int,
+    placement: str = "",
+    advocate=None,
+    copy: dict | None = None,
+) -> list[dict]:
     """One link per channel; each carries ``?ch=<channel>`` so its clicks are counted apart,
     and ``p=<placement>`` when given (where the buttons are shown: widget, portal, ...).
 
-    ``percent`` is the friend's discount, which the default messages mention.
+    ``percent`` is the friend's discount, which the default messages mention; with
+    ``advocate``, the texts are their share-copy variant's if they are in one (``copy``:
+    those texts, already read).
     """
+    if copy is None:
+        copy = share_copy_for(advocate=advocate)
     prefix = f"{url}?p={placement}&ch=" if placement else f"{url}?ch="
 
     def tagged(channel):
@@ -61,7 +110,9 @@ def share_links(*, program: Program, url: str, percent: int, placement: str = ""
     custom = program_share_messages(program)
 
     def text(channel):
-        message = share_message(program=program, percent=percent, channel=channel, custom=custom)
+        message = share_message(
+            program=program, percent=percent, channel=channel, custom=custom, copy=copy
+        )
         return f"{message} {tagged(channel)}"
 
     subject = _("A gift for you from %(program)s") % {"program": program.name}
@@ -83,7 +134,7 @@ def share_links(*, program: Program, url: str, percent: int, placement: str = ""
             + q(
                 {
                     "text": share_message(
-                        program=program, percent=percent, channel="x", custom=custom
+                        program=program, percent=percent, channel="x", custom=custom, copy=copy
                     ),
                     "url": tagged("x"),
                 }

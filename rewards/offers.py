@@ -101,9 +101,10 @@ def offer_sentences(*, program: Program, advocate=None) -> list[str]:
     return sentences
 
 
-def offer_summary(*, program: Program) -> dict[str, str]:
+def offer_summary(*, program: Program, advocate=None) -> dict[str, str]:
     """The headline offer: what an advocate gets for a friend's purchase, and what the friend
-    gets, in a few words each (empty when no rule gives it)."""
+    gets, in a few words each (empty when no rule gives it); with ``advocate``, as their
+    offer variant gives it."""
     offer = {"advocate": "", "friend": ""}
     rules = (
         RewardRule.objects.filter(program=program, is_active=True)
@@ -113,7 +114,7 @@ def offer_summary(*, program: Program) -> dict[str, str]:
     for rule in rules:
         purchase = rule.trigger in PURCHASE_TRIGGERS
         if not offer["advocate"] and rule.recipient in ADVOCATE_SIDE and purchase:
-            offer["advocate"] = reward_phrase(rule, program.currency)
+            offer["advocate"] = reward_phrase(rule, program.currency, advocate)
         if not offer["friend"] and rule.recipient in FRIEND_SIDE:
             offer["friend"] = reward_phrase(rule, program.currency)
     return offer

@@ -29,9 +29,13 @@ def widget_context(*, advocate: Advocate, event_token: str = "") -> dict:
         "program": program,
         "referral_url": f"{url}?p={WIDGET}",
         "event_token": event_token,
-        "offer": offer_summary(program=program),
+        "offer": offer_summary(program=program, advocate=advocate),
         "share_links": share_links(
-            program=program, url=url, percent=friend_discount_percent(program), placement=WIDGET
+            program=program,
+            url=url,
+            percent=friend_discount_percent(program),
+            placement=WIDGET,
+            advocate=advocate,
         ),
         "stats": advocate_stats(advocate=advocate),
     }
@@ -156,6 +160,7 @@ def prompt_context(*, program: Program, advocate: Advocate | None, event_token: 
                 url=url,
                 percent=friend_discount_percent(program),
                 placement=POST_PURCHASE,
+                advocate=advocate,
             ),
         )
     return context

@@ -147,3 +147,48 @@ def test_a_bad_variant_config_never_stops_a_reward(program):
     assert experiments.variant_offer({"commission_percent": "12.5"}, "EUR") == {
         "commission_percent": Decimal("12.5")
     }
+
+
+def test_a_share_copy_experiment_changes_the_texts_each_advocate_shares(program):
+    from portal.selectors import dashboard
+    from storefront.selectors import widget_context
+
+    e = Experiment.objects.create(program=program, name="Copy", kind="share_copy", status="running")
+    e.variants.create(key="plain", name="Plain", config={})
+    e.variants.create(key="warm", name="Warm", config={"share_text": "You will love this shop:"})
+    arms = set()
+    for i in range(12):
+        a = enroll(program, f"c{i}@example.com")
+        with translation.override("en"):
+            portal, widget = dashboard(advocate=a), widget_context(advocate=a)
+        warm = portal["share_text"] == "You will love this shop:"
+        arms.add(warm)
+        whatsapp = [
+            link["href"]
+            for link in portal["share_links"] + widget["share_links"]
+            if link["channel"] in ("whatsapp", "sms")
+        ]
+        assert len(whatsapp) == 4
+        assert all(("You%20will%20love%20this%20shop" in href) == warm for href in whatsapp)
+        # Sticky: the arm drawn at the first view is the one every later page reads.
+        assert (
+            experiments.advocate_share_copy(advocate=a) == {"": "You will love this shop:"}
+        ) == (warm)
+    assert arms == {True, False}
+    assert e.assignments.count() == 12
+    assert experiments.variant_share_copy({"share_text": "  ", "share_texts": {"x": 3}}) == {}
+
+
+def test_the_widget_shows_the_offer_of_the_advocates_arm(program):
+    from storefront.selectors import widget_context
+
+    experiment(program, status="running")
+    amounts = set()
+    for i in range(10):
+        a = enroll(program, f"w{i}@example.com")
+        with translation.override("en"):
+            offer = widget_context(advocate=a)["offer"]
+        amount = experiments.advocate_offer(advocate=a)["advocate_reward_minor"]
+        amounts.add(amount)
+        assert ("€15.00" if amount == 1500 else "€10.00") in offer["advocate"], offer
+    assert amounts == {1000, 1500}

@@ -9,10 +9,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.hashing import fingerprint
-from measurement import customers, daily, selectors, services
-from measurement.models import CustomerDayRollup, DailyRollup, NpsDayRollup, RollupMark
+from measurement import customers, daily, placements, selectors, services
+from measurement.models import (
+    CustomerDayRollup,
+    DailyRollup,
+    NpsDayRollup,
+    ProgramDayRollup,
+    ReferralRollup,
+    RollupMark,
+)
+from nurture import models as nurture
+from referrals.models import Conversion, Referral
 from rewards import flows
 from rewards.services import program_create_with_offer
+from storefront.models import PlacementEvent
+from storefront.selectors import placement_funnel
 from tests.factories import enroll
 
 from . import factories as f
@@ -32,6 +43,12 @@ event = st.one_of(
     # an NPS answer of friend ``who`` given ``lag`` days before it is recorded
     st.tuples(st.just("nps"), st.integers(0, 9), st.integers(0, 5), st.integers(0, 3)),
     st.tuples(st.just("rebuild"), st.integers(0, 9), st.just(0), st.just(0)),
+    # an impression or share seen ``lag`` days before it is recorded (late), by viewer ``who``
+    st.tuples(st.just("show"), st.integers(0, 9), st.integers(0, 5), st.integers(0, 3)),
+    # a review (``who`` even) or testimonial made ``lag`` days ago, approved now
+    st.tuples(st.just("ugc"), st.integers(0, 9), st.integers(0, 5), st.integers(0, 3)),
+    # an advocate who stops (paused): the journey's advocates drop, K-factor's stay
+    st.tuples(st.just("pause"), st.integers(0, 9), st.integers(0, 2), st.just(0)),
 )
 
 
@@ -109,6 +126,37 @@ def play(program, links, stream):
                       email=f"friend{who}@example.com")  # fmt: skip
             elif kind == "rebuild":
                 services.rollups_refresh()
+            elif kind == "show":
+                PlacementEvent.objects.create(
+                    program=program,
+                    kind="share" if extra % 2 else "impression",
+                    placement=["widget", "portal"][who % 2],
+                    viewer=f"v{who}",
+                    created_at=now - timedelta(days=extra),
+                )
+            elif kind == "ugc":
+                made = now - timedelta(days=extra)
+                if who % 2:
+                    item = nurture.Testimonial.objects.create(
+                        program=program,
+                        advocate=links[0].advocate,
+                        text="Good",
+                        rating=5,
+                        created_at=made,
+                    )
+                else:
+                    challenge = nurture.Challenge.objects.create(
+                        program=program, kind=["review", "share"][extra % 2], title=f"Tell {n}"
+                    )
+                    item = nurture.ChallengeSubmission.objects.create(
+                        challenge=challenge, advocate=links[0].advocate, created_at=made
+                    )
+                item.status = nurture.Moderation.APPROVED
+                item.save()
+            elif kind == "pause":
+                advocate = links[who].advocate
+                advocate.status = "paused"
+                advocate.save()
     while today <= 12:
         beat(today)
         today += 1
@@ -162,6 +210,30 @@ def test_rollups_equal_a_raw_recount(stream):
         (r.day, r.key): (r.alt_key, r.category, r.last)
         for r in NpsDayRollup.objects.filter(program=program)
     } == customers.raw_nps_days(program, lo, hi)
+    # ... the day totals equal the day rows summed, plus the day counts of their own ...
+    for r in ProgramDayRollup.objects.filter(program=program):
+        rows = {k: v for k, v in raw.items() if k[0] == r.day}
+        extras = daily.raw_day_extras(program, r.day, r.day + timedelta(days=1)).get(r.day, {})
+        assert {f: getattr(r, f) for f in (*daily.FIELDS, *daily.EXTRAS)} == {
+            **daily.totals(rows),
+            **dict.fromkeys(daily.EXTRAS, 0),
+            **extras,
+        }
+    # ... each referral's outcome equals a recount of its orders and its friend's ...
+    assert {
+        r.referral_id: (r.key, r.converted_on, r.bought_on)
+        for r in ReferralRollup.objects.filter(program=program)
+    } == referral_outcomes(program)
+    # ... the placement rows equal a recount of the events, clicks and orders ...
+    with time_machine.travel(at(12), tick=False):
+        for first, last in ((0, 5), (3, 12), (11, 12)):
+            lo_day, hi_day = BASE + timedelta(days=first), BASE + timedelta(days=last)
+            expected = placement_funnel(
+                program=program,
+                since=daily.day_start(lo_day),
+                until=daily.day_start(hi_day + timedelta(days=1)),
+            )
+            assert placements.funnel(program, lo_day, hi_day) == expected
     # ... and every metric read from the rollups equals the raw recount, for periods
     # ending on finished days and on the live ones.
     program.churn_after_days = 4
@@ -175,6 +247,29 @@ def test_rollups_equal_a_raw_recount(stream):
             assert selectors.program_metrics(program=program, **period) == (
                 selectors.program_metrics(program=program, source="raw", **period)
             )
+
+
+def referral_outcomes(program):
+    """Each referral's (friend key, first attributed counted order's day, first day the
+    friend's customer key has a counted order in the program's currency), counted raw."""
+    orders = Conversion.objects.filter(program=program).order_by("occurred_at", "pk")
+    converted, bought = {}, {}
+    for o in orders:
+        if o.refunded_minor >= o.amount_minor:
+            continue
+        day = o.occurred_at.astimezone(UTC).date()
+        if o.attributed and o.referral_id:
+            converted.setdefault(o.referral_id, day)
+        key = o.customer_external_id or o.customer_email_normalized
+        if key and o.currency == program.currency:
+            bought.setdefault(key, day)
+    out = {}
+    for r in Referral.objects.filter(program=program):
+        key = r.friend_external_id or r.friend_email_normalized or ""
+        if r.friend_external_id == "":
+            key = ""
+        out[r.pk] = (key, converted.get(r.pk), bought.get(key))
+    return out
 
 
 def test_a_rebuild_twice_changes_nothing(program, advocate):
