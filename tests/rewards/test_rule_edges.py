@@ -314,3 +314,61 @@ def test_a_milestone_counts_this_advocates_converted_friends_only(api, program, 
         "1 successful referrals, milestone is 2",  # Alice's first
         "milestones count friends' first purchases only",
     ]
+
+
+def test_a_rejected_or_unverified_sign_up_earns_no_sign_up_reward(program, advocate, link):
+    """A self-referral is rejected though vouched for; a browser's sign-up without a click
+    is not rejected but unverified: either alone keeps the sign-up rules from running."""
+    program.reward_rules.all().delete()
+    rule(program, trigger=R.Trigger.SIGNUP, amount_minor=300)
+    own, _ = flows.referral_create(
+        program=program, referral_code=link.code, friend_email="alice@example.com"
+    )
+    unvouched, _ = flows.referral_create(
+        program=program, referral_code=link.code, friend_email="bob@example.com", from_browser=True
+    )
+    assert (own.status, own.verified) == ("rejected", True)
+    assert (unvouched.status, unvouched.verified) == ("signed_up", False)
+    assert not Reward.objects.exists()
+    assert not RewardDecision.objects.exists()
+    vouched, _ = flows.referral_create(
+        program=program, referral_code=link.code, friend_email="carol@example.com"
+    )
+    assert [(r.referral_id, r.amount_minor) for r in Reward.objects.all()] == [(vouched.pk, 300)]
+
+
+def test_a_purchase_reward_and_its_decision_name_the_friends_referral(api, program, link):
+    program.reward_rules.all().delete()
+    rule(program, trigger=R.Trigger.EVERY_PURCHASE, amount_minor=300)
+    buy_at(api, link, T, 1, email="friend@example.com")
+    buy_at(api, link, T + timedelta(days=1), 2, email="friend@example.com")
+    conversions = Conversion.objects.order_by("pk")
+    referral_id = conversions[0].referral_id
+    assert referral_id is not None and conversions[1].referral_id == referral_id
+    rewards = Reward.objects.order_by("pk")
+    assert [(r.referral_id, r.conversion_id) for r in rewards] == [
+        (referral_id, c.pk) for c in conversions
+    ]
+    decisions = RewardDecision.objects.order_by("pk")
+    assert [(d.referral_id, d.conversion_id, d.reward_id) for d in decisions] == [
+        (referral_id, c.pk, r.pk) for c, r in zip(conversions, rewards, strict=True)
+    ]
+
+
+def test_an_order_reattributed_to_another_advocate_earns_them_a_new_reward(api, program, link):
+    """The first advocate's reward is reversed and the rules give the new one their own:
+    its key names the override, or it would be taken for the reward already given."""
+    from tests.factories import enroll
+
+    program.reward_rules.all().delete()
+    rule(program, trigger=R.Trigger.FIRST_PURCHASE, amount_minor=300)
+    bob = enroll(program, "bob@example.com")
+    buy_at(api, link, T, 1, email="friend@example.com")
+    with time_machine.travel(T, tick=False):
+        flows.conversion_reattribute(
+            program=program, order_id="e-1", advocate_id=bob.pk, reason="phoned in"
+        )
+    assert [(r.advocate_id, r.amount_minor, r.status) for r in Reward.objects.order_by("pk")] == [
+        (link.advocate.pk, 300, "reversed"),
+        (bob.pk, 300, "pending"),
+    ]
