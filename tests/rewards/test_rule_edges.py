@@ -335,6 +335,12 @@ def test_a_rejected_or_unverified_sign_up_earns_no_sign_up_reward(program, advoc
         program=program, referral_code=link.code, friend_email="carol@example.com"
     )
     assert [(r.referral_id, r.amount_minor) for r in Reward.objects.all()] == [(vouched.pk, 300)]
+    decision = RewardDecision.objects.get()
+    assert (decision.event, decision.referral_id, decision.conversion_id) == (
+        "signup",
+        vouched.pk,
+        None,
+    )
 
 
 def test_a_purchase_reward_and_its_decision_name_the_friends_referral(api, program, link):
@@ -350,8 +356,8 @@ def test_a_purchase_reward_and_its_decision_name_the_friends_referral(api, progr
         (referral_id, c.pk) for c in conversions
     ]
     decisions = RewardDecision.objects.order_by("pk")
-    assert [(d.referral_id, d.conversion_id, d.reward_id) for d in decisions] == [
-        (referral_id, c.pk, r.pk) for c, r in zip(conversions, rewards, strict=True)
+    assert [(d.event, d.referral_id, d.conversion_id, d.reward_id) for d in decisions] == [
+        ("purchase", referral_id, c.pk, r.pk) for c, r in zip(conversions, rewards, strict=True)
     ]
 
 
@@ -372,3 +378,55 @@ def test_an_order_reattributed_to_another_advocate_earns_them_a_new_reward(api, 
         (link.advocate.pk, 300, "reversed"),
         (bob.pk, 300, "pending"),
     ]
+
+
+def test_a_double_sided_rule_rewards_the_friend_when_the_advocates_side_is_skipped(
+    api, program, link
+):
+    """The advocate's limit is reached on the second friend; that friend still gets theirs."""
+    program.reward_rules.all().delete()
+    rule(program, name="tote", kind=R.Kind.PERK, recipient=R.Recipient.BOTH,
+         perk_description="Tote", amount_minor=0, limit_lifetime=1)  # fmt: skip
+    buy_at(api, link, T, 1)
+    buy_at(api, link, T, 2)
+    assert [(r.conversion.order_id, r.recipient) for r in Reward.objects.order_by("pk")] == [
+        ("e-1", "advocate"),
+        ("e-1", "friend"),
+        ("e-2", "friend"),
+    ]
+    assert list(
+        RewardDecision.objects.order_by("pk").values_list("recipient", "outcome", "reason")
+    )[2:] == [
+        ("advocate", "skipped", "limit of 1 rewards in total reached"),
+        ("friend", "applied", "tote: friend's first purchase (order e-2)"),
+    ]
+
+
+def test_each_milestone_rule_rewards_its_own_milestone(api, program, link):
+    """Two milestones of one advocate are two rewards: each key names its rule."""
+    program.reward_rules.all().delete()
+    rule(program, name="1 friend", trigger=R.Trigger.MILESTONE, milestone_count=1,
+         amount_minor=100)  # fmt: skip
+    rule(program, name="2 friends", trigger=R.Trigger.MILESTONE, milestone_count=2,
+         amount_minor=2500)  # fmt: skip
+    buy_at(api, link, T, 1, email="a1@example.com")
+    buy_at(api, link, T, 2, email="a2@example.com")
+    assert [(o, a) for o, _, a, _ in given()] == [("e-1", 100), ("e-2", 2500)]
+
+
+def test_an_order_reattributed_to_a_paused_advocate_earns_nothing_and_says_why(api, program, link):
+    """A manager may give an order to a paused advocate: the rules run and skip, each
+    decision naming the advocate's status."""
+    from tests.factories import enroll
+
+    program.reward_rules.all().delete()
+    rule(program, trigger=R.Trigger.EVERY_PURCHASE, amount_minor=300)
+    bob = enroll(program, "bob@example.com")
+    _status(bob, "paused")
+    buy_at(api, link, T, 1, email="friend@example.com")
+    with time_machine.travel(T, tick=False):
+        flows.conversion_reattribute(
+            program=program, order_id="e-1", advocate_id=bob.pk, reason="phoned in"
+        )
+    assert not Reward.objects.filter(advocate=bob).exists()
+    assert skipped() == ["advocate is paused"]
