@@ -430,3 +430,32 @@ def test_an_order_reattributed_to_a_paused_advocate_earns_nothing_and_says_why(a
         )
     assert not Reward.objects.filter(advocate=bob).exists()
     assert skipped() == ["advocate is paused"]
+
+
+def test_two_rules_and_both_sides_each_reward_the_same_order(api, program, link):
+    """Every reward's key names its rule and recipient, not only the order."""
+    program.reward_rules.all().delete()
+    rule(program, name="cash", trigger=R.Trigger.EVERY_PURCHASE, amount_minor=300)
+    rule(program, name="tote", kind=R.Kind.PERK, recipient=R.Recipient.BOTH,
+         trigger=R.Trigger.EVERY_PURCHASE, perk_description="Tote", amount_minor=0)  # fmt: skip
+    buy_at(api, link, T, 1)
+    assert [
+        (r.conversion.order_id, r.rule.name, r.recipient) for r in Reward.objects.order_by("pk")
+    ] == [("e-1", "cash", "advocate"), ("e-1", "tote", "advocate"), ("e-1", "tote", "friend")]
+
+
+def test_a_milestone_reached_again_is_not_rewarded_again(api, program, link):
+    """A friend's referral rejected after the milestone (fraud, a manager) brings the
+    count down; the next friend brings it back up: the order is recorded, the milestone
+    is not paid twice (the reward's key is looked up, not left to the unique index)."""
+    from referrals.models import Referral
+
+    program.reward_rules.all().delete()
+    rule(program, name="2 friends", trigger=R.Trigger.MILESTONE, milestone_count=2,
+         amount_minor=2500)  # fmt: skip
+    buy_at(api, link, T, 1, email="a1@example.com")
+    buy_at(api, link, T, 2, email="a2@example.com")
+    Referral.objects.filter(friend_email_normalized="a1@example.com").update(status="rejected")
+    buy_at(api, link, T, 3, email="a3@example.com")
+    assert [(o, a) for o, _, a, _ in given()] == [("e-2", 2500)]
+    assert Conversion.objects.get(order_id="e-3").attributed
