@@ -459,3 +459,17 @@ def test_a_milestone_reached_again_is_not_rewarded_again(api, program, link):
     buy_at(api, link, T, 3, email="a3@example.com")
     assert [(o, a) for o, _, a, _ in given()] == [("e-2", 2500)]
     assert Conversion.objects.get(order_id="e-3").attributed
+
+
+def test_an_offer_variant_sets_the_advocates_cash(api, program, link):
+    """The advocate's cash follows their offer variant (rules.py passes the recipient on)."""
+    from measurement.models import Experiment
+
+    program.reward_rules.all().delete()
+    rule(program, amount_minor=1000)
+    e = Experiment.objects.create(
+        program=program, name="Reward size", kind="offer", holdout_percent=0, status="running"
+    )
+    e.variants.create(key="fifteen", name="15.00", config={"advocate_reward": "15.00"})
+    buy_at(api, link, T, 1)
+    assert [(o, a) for o, _, a, _ in given()] == [("e-1", 1500)]
