@@ -367,7 +367,7 @@ def test_an_order_reattributed_to_another_advocate_earns_them_a_new_reward(api, 
     from tests.factories import enroll
 
     program.reward_rules.all().delete()
-    rule(program, trigger=R.Trigger.FIRST_PURCHASE, amount_minor=300)
+    rule(program, trigger=R.Trigger.EVERY_PURCHASE, amount_minor=300)
     bob = enroll(program, "bob@example.com")
     buy_at(api, link, T, 1, email="friend@example.com")
     with time_machine.travel(T, tick=False):
