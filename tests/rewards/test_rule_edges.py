@@ -475,15 +475,16 @@ def test_an_offer_variant_sets_the_advocates_cash(api, program, link):
     assert [(o, a) for o, _, a, _ in given()] == [("e-1", 1500)]
 
 
-def test_only_a_coupon_reward_takes_a_code(api, program, link):
+def test_only_a_coupon_reward_takes_a_code_and_a_perk_its_description(api, program, link):
     program.reward_rules.all().delete()
     rule(program, name="cash", amount_minor=300)
     rule(program, name="tote", kind=R.Kind.PERK, perk_description="Tote", amount_minor=0)
     rule(program, name="code", kind=R.Kind.COUPON, recipient=R.Recipient.FRIEND,
          coupon_percent_off=10, amount_minor=0)  # fmt: skip
     buy_at(api, link, T, 1)
-    assert [(r.rule.name, r.coupon_code) for r in Reward.objects.order_by("pk")] == [
-        ("cash", ""),
-        ("tote", ""),
-        ("code", link.advocate.coupon_code),
+    rewards = Reward.objects.order_by("pk")
+    assert [(r.rule.name, r.coupon_code, r.perk_description) for r in rewards] == [
+        ("cash", "", ""),
+        ("tote", "", "Tote"),
+        ("code", link.advocate.coupon_code, ""),
     ]
