@@ -488,3 +488,15 @@ def test_only_a_coupon_reward_takes_a_code_and_a_perk_its_description(api, progr
         ("tote", "", "Tote"),
         ("code", link.advocate.coupon_code, ""),
     ]
+
+
+def test_a_reward_of_exactly_the_approval_threshold_needs_no_approval(api, program, link):
+    program.reward_rules.all().delete()
+    for amount in (1000, 1001):
+        rule(program, name=f"{amount}", trigger=R.Trigger.EVERY_PURCHASE, amount_minor=amount,
+             approval_above_minor=1000)  # fmt: skip
+    buy_at(api, link, T, 1)
+    assert sorted(Reward.objects.values_list("amount_minor", "requires_approval")) == [
+        (1000, False),
+        (1001, True),
+    ]
