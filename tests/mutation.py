@@ -37,11 +37,24 @@ SCRATCH = ROOT / "var" / "mutation"
 # The functions named limit a shared module to the part that moves money.
 TARGETS: dict[str, tuple[list[str] | None, list[str]]] = {
     "rewards/rules.py": (
-        ["_purchase_number", "_check_trigger", "_check_limits", "_check_budget", "_amount"],
+        [
+            "_purchase_number",
+            "_check_trigger",
+            "_check_limits",
+            "_check_budget",
+            "_amount",
+            "_apply",
+            "rules_apply",
+            "_decide",
+            "_matches_trigger",
+            "rewards_for_signup",
+            "rewards_for_purchase",
+        ],
         [
             "tests/rewards/test_rules.py",
             "tests/rewards/test_rule_edges.py",
             "tests/rewards/test_money_edges.py",
+            "tests/nurture/test_tiers.py",
         ],
     ),
     "rewards/services.py": (

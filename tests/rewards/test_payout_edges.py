@@ -4,12 +4,14 @@ payout holds, a payout run twice, the transfer found after a failure, reversals.
 Found by mutation testing (docs/testing.md). Against the local fake Stripe.
 """
 
+import logging
+
 import pytest
 
 from advocacy.models import AuditLog
 from rewards import ledger, payouts
 from rewards.models import LedgerEntry, Payout, Reward
-from rewards.services import reward_issue
+from rewards.services import reward_issue, reward_void
 from tests.factories import enroll
 from tests.rewards.test_payouts import connected, earn  # noqa: F401 (a fixture)
 
@@ -102,7 +104,8 @@ def test_a_payout_executed_twice_or_unknown_sends_once(fake_stripe, connected, a
     assert transfer["metadata"] == {"payout_id": str(payout.pk), "advocate_id": str(advocate.pk)}
     assert (transfer["amount"], transfer["currency"]) == (4000, "eur")
     assert cash(advocate) == {"pending": 0, "available": 0, "in_payout": 0, "paid": 4000}
-    assert AuditLog.objects.get(action="payout.paid").data == {"transfer": transfer["id"]}
+    row = AuditLog.objects.get(action="payout.paid")
+    assert (row.program_id, row.data) == (advocate.program_id, {"transfer": transfer["id"]})
 
 
 def test_a_permanent_failure_says_stripes_code_and_message(fake_stripe, connected, advocate):  # noqa: F811
@@ -121,7 +124,10 @@ def test_a_permanent_failure_says_stripes_code_and_message(fake_stripe, connecte
         ("available", 4000, "Payout failed: account_invalid: The account is closed."),
     }
     row = AuditLog.objects.get(action="payout.failed")
-    assert row.data == {"reason": "account_invalid: The account is closed."}
+    assert (row.program_id, row.data) == (
+        advocate.program_id,
+        {"reason": "account_invalid: The account is closed."},
+    )
     # A failed payout cannot fail again, nor be reversed.
     assert payouts.payout_fail(payout_id=payout.pk, reason="again") is False
     assert payouts.payout_reversed(payout_id=payout.pk, reason="again") is False
@@ -132,17 +138,27 @@ def test_a_transfer_found_after_the_payout_failed_is_left_to_a_human(
     fake_stripe,
     connected,  # noqa: F811
     advocate,
+    caplog,
 ):
     earn(advocate, 4000)
     payout = payouts.payout_create(advocate_id=advocate.pk, currency="EUR")
     payouts.payout_fail(payout_id=payout.pk, reason="gave up")
     entries = LedgerEntry.objects.count()
-    assert payouts.payout_mark_paid(payout_id=payout.pk, transfer_id="tr_late") == "failed"
+    with caplog.at_level(logging.ERROR, logger="rewards.payouts"):
+        assert payouts.payout_mark_paid(payout_id=payout.pk, transfer_id="tr_late") == "failed"
     payout.refresh_from_db()
     assert (payout.status, payout.stripe_transfer_id) == ("failed", "")
     assert LedgerEntry.objects.count() == entries
     row = AuditLog.objects.get(action="payout.transfer_after_close")
-    assert row.data == {"transfer": "tr_late", "status": "failed"}
+    assert (row.program_id, row.data) == (
+        advocate.program_id,
+        {"transfer": "tr_late", "status": "failed"},
+    )
+    [record] = [r for r in caplog.records if r.name == "rewards.payouts"]
+    assert (record.levelname, record.getMessage()) == (
+        "ERROR",
+        f"payout {payout.pk} is failed but transfer tr_late exists",
+    )
     assert cash(advocate)["available"] == 4000
 
 
@@ -167,7 +183,41 @@ def test_a_reversed_transfer_returns_the_money_and_the_rewards(fake_stripe, conn
     )
     memo = f"Transfer reversed: {reason}"[:200]
     assert memos == {("paid", memo), ("available", memo)}
-    assert AuditLog.objects.get(action="payout.reversed").data == {"reason": reason}
+    row = AuditLog.objects.get(action="payout.reversed")
+    assert (row.program_id, row.data) == (advocate.program_id, {"reason": reason})
+
+
+def test_a_failed_payout_gives_back_only_its_own_rewards(fake_stripe, connected, advocate):  # noqa: F811
+    first = earn(advocate, 4000)
+    paid = payouts.payout_create(advocate_id=advocate.pk, currency="EUR")
+    assert payouts.payout_execute(payout_id=paid.pk) == "paid"
+    second = earn(advocate, 3000)
+    failing = payouts.payout_create(advocate_id=advocate.pk, currency="EUR")
+    assert payouts.payout_fail(payout_id=failing.pk, reason="account closed") is True
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.payout_id) == ("paid", paid.pk)
+    assert (second.status, second.payout_id) == ("available", None)
+    assert cash(advocate) == {"pending": 0, "available": 3000, "in_payout": 0, "paid": 4000}
+
+
+def test_a_reward_clawed_back_stays_reversed_when_its_transfer_is_reversed(
+    fake_stripe,
+    connected,  # noqa: F811
+    advocate,
+):
+    reward = earn(advocate, 4000)
+    payout = payouts.payout_create(advocate_id=advocate.pk, currency="EUR")
+    payouts.payout_execute(payout_id=payout.pk)
+    reward_void(reward_id=reward.pk, reason="fraud")  # paid: clawed back
+    reward.refresh_from_db()
+    assert reward.status == "reversed"
+    assert payouts.payout_reversed(payout_id=payout.pk, reason="bank returned it") is True
+    reward.refresh_from_db()
+    assert (reward.status, reward.payout_id) == ("reversed", payout.pk)
+    # The debt of the clawback is paid by the money that came back.
+    assert cash(advocate) == {"pending": 0, "available": 0, "in_payout": 0, "paid": 0}
+    assert payouts.payout_create(advocate_id=advocate.pk, currency="EUR") is None
 
 
 @pytest.mark.parametrize("status", ["pending", "sending"])
@@ -202,3 +252,43 @@ def test_without_a_minimum_one_cent_is_paid(fake_stripe, connected, advocate, pr
     payout = payouts.payout_create(advocate_id=advocate.pk, currency="EUR")
     assert payout.amount_minor == 1
     assert cash(advocate)["in_payout"] == 1
+
+
+def test_a_transient_stripe_error_is_logged_and_retried_with_stripes_message(
+    fake_stripe,
+    connected,  # noqa: F811
+    advocate,
+    caplog,
+):
+    earn(advocate, 4000)
+    payout = payouts.payout_create(advocate_id=advocate.pk, currency="EUR")
+    fake_stripe.fail("/v1/transfers", status=500, type="api_error", message="Stripe is down.")
+    with (
+        caplog.at_level(logging.WARNING, logger="rewards.payouts"),
+        pytest.raises(payouts.TransientPayoutError) as raised,
+    ):
+        payouts.payout_execute(payout_id=payout.pk)
+    stripe_error = raised.value.__cause__
+    assert "Stripe is down." in str(stripe_error)
+    assert str(raised.value) == str(stripe_error)  # what the task's retry says
+    [record] = [r for r in caplog.records if r.name == "rewards.payouts"]
+    assert record.getMessage() == f"payout {payout.pk}: transient Stripe error: {stripe_error}"
+    payout.refresh_from_db()
+    assert (payout.status, payout.attempts) == ("sending", 1)
+
+
+def test_a_reward_voided_while_its_payout_is_open_stays_reversed_when_it_is_paid(
+    fake_stripe,
+    connected,  # noqa: F811
+    advocate,
+):
+    kept = earn(advocate, 4000)
+    voided = earn(advocate, 1000)
+    payout = payouts.payout_create(advocate_id=advocate.pk, currency="EUR")
+    reward_void(reward_id=voided.pk, reason="fraud")
+    assert payouts.payout_execute(payout_id=payout.pk) == "paid"
+    kept.refresh_from_db()
+    voided.refresh_from_db()
+    assert (kept.status, voided.status) == ("paid", "reversed")
+    # The payout sent all it held; the voided 10.00 is a debt on the available balance.
+    assert cash(advocate) == {"pending": 0, "available": -1000, "in_payout": 0, "paid": 5000}

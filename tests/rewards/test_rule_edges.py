@@ -314,3 +314,189 @@ def test_a_milestone_counts_this_advocates_converted_friends_only(api, program, 
         "1 successful referrals, milestone is 2",  # Alice's first
         "milestones count friends' first purchases only",
     ]
+
+
+def test_a_rejected_or_unverified_sign_up_earns_no_sign_up_reward(program, advocate, link):
+    """A self-referral is rejected though vouched for; a browser's sign-up without a click
+    is not rejected but unverified: either alone keeps the sign-up rules from running."""
+    program.reward_rules.all().delete()
+    rule(program, trigger=R.Trigger.SIGNUP, amount_minor=300)
+    own, _ = flows.referral_create(
+        program=program, referral_code=link.code, friend_email="alice@example.com"
+    )
+    unvouched, _ = flows.referral_create(
+        program=program, referral_code=link.code, friend_email="bob@example.com", from_browser=True
+    )
+    assert (own.status, own.verified) == ("rejected", True)
+    assert (unvouched.status, unvouched.verified) == ("signed_up", False)
+    assert not Reward.objects.exists()
+    assert not RewardDecision.objects.exists()
+    vouched, _ = flows.referral_create(
+        program=program, referral_code=link.code, friend_email="carol@example.com"
+    )
+    assert [(r.referral_id, r.amount_minor) for r in Reward.objects.all()] == [(vouched.pk, 300)]
+    decision = RewardDecision.objects.get()
+    assert (decision.event, decision.referral_id, decision.conversion_id) == (
+        "signup",
+        vouched.pk,
+        None,
+    )
+
+
+def test_a_purchase_reward_and_its_decision_name_the_friends_referral(api, program, link):
+    program.reward_rules.all().delete()
+    rule(program, trigger=R.Trigger.EVERY_PURCHASE, amount_minor=300)
+    buy_at(api, link, T, 1, email="friend@example.com")
+    buy_at(api, link, T + timedelta(days=1), 2, email="friend@example.com")
+    conversions = Conversion.objects.order_by("pk")
+    referral_id = conversions[0].referral_id
+    assert referral_id is not None and conversions[1].referral_id == referral_id
+    rewards = Reward.objects.order_by("pk")
+    assert [(r.referral_id, r.conversion_id) for r in rewards] == [
+        (referral_id, c.pk) for c in conversions
+    ]
+    decisions = RewardDecision.objects.order_by("pk")
+    assert [(d.event, d.referral_id, d.conversion_id, d.reward_id) for d in decisions] == [
+        ("purchase", referral_id, c.pk, r.pk) for c, r in zip(conversions, rewards, strict=True)
+    ]
+
+
+def test_an_order_reattributed_to_another_advocate_earns_them_a_new_reward(api, program, link):
+    """The first advocate's reward is reversed and the rules give the new one their own:
+    its key names the override, or it would be taken for the reward already given."""
+    from tests.factories import enroll
+
+    program.reward_rules.all().delete()
+    rule(program, trigger=R.Trigger.EVERY_PURCHASE, amount_minor=300)
+    bob = enroll(program, "bob@example.com")
+    buy_at(api, link, T, 1, email="friend@example.com")
+    with time_machine.travel(T, tick=False):
+        flows.conversion_reattribute(
+            program=program, order_id="e-1", advocate_id=bob.pk, reason="phoned in"
+        )
+    assert [(r.advocate_id, r.amount_minor, r.status) for r in Reward.objects.order_by("pk")] == [
+        (link.advocate.pk, 300, "reversed"),
+        (bob.pk, 300, "pending"),
+    ]
+
+
+def test_a_double_sided_rule_rewards_the_friend_when_the_advocates_side_is_skipped(
+    api, program, link
+):
+    """The advocate's limit is reached on the second friend; that friend still gets theirs."""
+    program.reward_rules.all().delete()
+    rule(program, name="tote", kind=R.Kind.PERK, recipient=R.Recipient.BOTH,
+         perk_description="Tote", amount_minor=0, limit_lifetime=1)  # fmt: skip
+    buy_at(api, link, T, 1)
+    buy_at(api, link, T, 2)
+    assert [(r.conversion.order_id, r.recipient) for r in Reward.objects.order_by("pk")] == [
+        ("e-1", "advocate"),
+        ("e-1", "friend"),
+        ("e-2", "friend"),
+    ]
+    assert list(
+        RewardDecision.objects.order_by("pk").values_list("recipient", "outcome", "reason")
+    )[2:] == [
+        ("advocate", "skipped", "limit of 1 rewards in total reached"),
+        ("friend", "applied", "tote: friend's first purchase (order e-2)"),
+    ]
+
+
+def test_each_milestone_rule_rewards_its_own_milestone(api, program, link):
+    """Two milestones of one advocate are two rewards: each key names its rule."""
+    program.reward_rules.all().delete()
+    rule(program, name="1 friend", trigger=R.Trigger.MILESTONE, milestone_count=1,
+         amount_minor=100)  # fmt: skip
+    rule(program, name="2 friends", trigger=R.Trigger.MILESTONE, milestone_count=2,
+         amount_minor=2500)  # fmt: skip
+    buy_at(api, link, T, 1, email="a1@example.com")
+    buy_at(api, link, T, 2, email="a2@example.com")
+    assert [(o, a) for o, _, a, _ in given()] == [("e-1", 100), ("e-2", 2500)]
+
+
+def test_an_order_reattributed_to_a_paused_advocate_earns_nothing_and_says_why(api, program, link):
+    """A manager may give an order to a paused advocate: the rules run and skip, each
+    decision naming the advocate's status."""
+    from tests.factories import enroll
+
+    program.reward_rules.all().delete()
+    rule(program, trigger=R.Trigger.EVERY_PURCHASE, amount_minor=300)
+    bob = enroll(program, "bob@example.com")
+    _status(bob, "paused")
+    buy_at(api, link, T, 1, email="friend@example.com")
+    with time_machine.travel(T, tick=False):
+        flows.conversion_reattribute(
+            program=program, order_id="e-1", advocate_id=bob.pk, reason="phoned in"
+        )
+    assert not Reward.objects.filter(advocate=bob).exists()
+    assert skipped() == ["advocate is paused"]
+
+
+def test_two_rules_and_both_sides_each_reward_the_same_order(api, program, link):
+    """Every reward's key names its rule and recipient, not only the order."""
+    program.reward_rules.all().delete()
+    rule(program, name="cash", trigger=R.Trigger.EVERY_PURCHASE, amount_minor=300)
+    rule(program, name="tote", kind=R.Kind.PERK, recipient=R.Recipient.BOTH,
+         trigger=R.Trigger.EVERY_PURCHASE, perk_description="Tote", amount_minor=0)  # fmt: skip
+    buy_at(api, link, T, 1)
+    assert [
+        (r.conversion.order_id, r.rule.name, r.recipient) for r in Reward.objects.order_by("pk")
+    ] == [("e-1", "cash", "advocate"), ("e-1", "tote", "advocate"), ("e-1", "tote", "friend")]
+
+
+def test_a_milestone_reached_again_is_not_rewarded_again(api, program, link):
+    """A friend's referral rejected after the milestone (fraud, a manager) brings the
+    count down; the next friend brings it back up: the order is recorded, the milestone
+    is not paid twice (the reward's key is looked up, not left to the unique index)."""
+    from referrals.models import Referral
+
+    program.reward_rules.all().delete()
+    rule(program, name="2 friends", trigger=R.Trigger.MILESTONE, milestone_count=2,
+         amount_minor=2500)  # fmt: skip
+    buy_at(api, link, T, 1, email="a1@example.com")
+    buy_at(api, link, T, 2, email="a2@example.com")
+    Referral.objects.filter(friend_email_normalized="a1@example.com").update(status="rejected")
+    buy_at(api, link, T, 3, email="a3@example.com")
+    assert [(o, a) for o, _, a, _ in given()] == [("e-2", 2500)]
+    assert Conversion.objects.get(order_id="e-3").attributed
+
+
+def test_an_offer_variant_sets_the_advocates_cash(api, program, link):
+    """The advocate's cash follows their offer variant (rules.py passes the recipient on)."""
+    from measurement.models import Experiment
+
+    program.reward_rules.all().delete()
+    rule(program, amount_minor=1000)
+    e = Experiment.objects.create(
+        program=program, name="Reward size", kind="offer", holdout_percent=0, status="running"
+    )
+    e.variants.create(key="fifteen", name="15.00", config={"advocate_reward": "15.00"})
+    buy_at(api, link, T, 1)
+    assert [(o, a) for o, _, a, _ in given()] == [("e-1", 1500)]
+
+
+def test_only_a_coupon_reward_takes_a_code_and_a_perk_its_description(api, program, link):
+    program.reward_rules.all().delete()
+    rule(program, name="cash", amount_minor=300)
+    rule(program, name="tote", kind=R.Kind.PERK, perk_description="Tote", amount_minor=0)
+    rule(program, name="code", kind=R.Kind.COUPON, recipient=R.Recipient.FRIEND,
+         coupon_percent_off=10, amount_minor=0)  # fmt: skip
+    buy_at(api, link, T, 1)
+    rewards = Reward.objects.order_by("pk")
+    assert [(r.rule.name, r.coupon_code, r.perk_description) for r in rewards] == [
+        ("cash", "", ""),
+        ("tote", "", "Tote"),
+        ("code", link.advocate.coupon_code, ""),
+    ]
+
+
+def test_a_reward_of_exactly_the_approval_threshold_needs_no_approval(api, program, link):
+    program.reward_rules.all().delete()
+    for amount in (1000, 1001):
+        rule(program, name=f"{amount}", trigger=R.Trigger.EVERY_PURCHASE, amount_minor=amount,
+             approval_above_minor=1000)  # fmt: skip
+    buy_at(api, link, T, 1)
+    assert sorted(Reward.objects.values_list("amount_minor", "requires_approval")) == [
+        (1000, False),
+        (1001, True),
+    ]
