@@ -97,7 +97,8 @@ class ConversionRowInput(serializers.Serializer):
 
 
 class CustomerRequiredInput(CustomerRefInput):
-    """A customer named by a non-empty email or an external id (not null)."""
+    """A customer named by a non-empty email or an external id (not null): the schema
+    says so here, ``NpsInput.validate_customer`` checks it (the error names ``customer``)."""
 
     openapi_extra = {
         "anyOf": [
@@ -106,11 +107,6 @@ class CustomerRequiredInput(CustomerRefInput):
         ]
     }
 
-    def validate(self, attrs):
-        if not attrs.get("email") and not attrs.get("external_id"):
-            raise serializers.ValidationError("Give the customer's external_id or email.")
-        return attrs
-
 
 class NpsInput(serializers.Serializer):
     customer = CustomerRequiredInput()
@@ -118,6 +114,11 @@ class NpsInput(serializers.Serializer):
     comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
     # Outside the window: 422 (core.api_fields.refuse_occurred_outside_window).
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_customer(self, value):
+        if not value.get("email") and not value.get("external_id"):
+            raise serializers.ValidationError("Give the customer's external_id or email.")
+        return value
 
 
 class CampaignInput(serializers.Serializer):
