@@ -464,6 +464,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "CurrencyEnum": "core.api_fields.CURRENCY_ENUM",
+        "Currency0DecimalsEnum": "core.api_fields.CURRENCY_0_DECIMALS_ENUM",
+        "Currency2DecimalsEnum": "core.api_fields.CURRENCY_2_DECIMALS_ENUM",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api_schema.add_error_responses",
