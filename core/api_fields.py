@@ -102,7 +102,6 @@ def refuse_occurred_outside_window(value: datetime | None, field: str = "occurre
     return value
 
 
-
 # The enums, named in the schema by SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].
 CURRENCY_ENUM = currency_enum(sorted(CURRENCY_EXPONENTS))
 CURRENCY_0_DECIMALS_ENUM = currency_enum(CURRENCIES_BY_EXPONENT[0])
