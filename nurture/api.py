@@ -66,7 +66,8 @@ class TestimonialListApi(APIView):
     def get(self, request):
         _check_browser_origin(request)
         try:
-            limit = max(1, min(MAX_LIMIT, int(request.query_params.get("limit", 20))))
+            (raw,) = request.query_params.getlist("limit") or ["20"]  # once, if at all
+            limit = max(1, min(MAX_LIMIT, int(raw)))
         except ValueError:
             raise ServiceError("bad_limit", "limit must be a number.") from None
         try:
