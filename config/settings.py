@@ -452,7 +452,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "core.api_errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["advocacy.api_auth.ApiKeyRateThrottle"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api_schema.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -464,22 +464,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "CurrencyEnum": "core.api_fields.CURRENCY_ENUM",
+        "Currency0DecimalsEnum": "core.api_fields.CURRENCY_0_DECIMALS_ENUM",
+        "Currency2DecimalsEnum": "core.api_fields.CURRENCY_2_DECIMALS_ENUM",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api_schema.add_error_responses",
+        "core.api_schema.bulk_rows_checked_one_by_one",
     ],
 }
 
 # Content-Security-Policy of every HTML page (core/csp.py; docs/deploy.md explains each
 # source). Scripts: this site's files, or inline with the request's nonce only.
-# Styles may be inline: the admin's and allauth's templates carry style attributes,
-# and a style runs no code. Forms post here, or to the sign-in and payout providers
-# a sign-in or onboarding form redirects to.
+# Styles likewise: this site's files, or a <style> with the nonce; no style attribute
+# (Django's admin templates have none; the allauth pages served have none). Forms post
+# here, or to the sign-in and payout providers a sign-in or onboarding form redirects to.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF, NONCE],
-        "style-src": [SELF, "'unsafe-inline'"],
+        "style-src": [SELF, NONCE],
         "img-src": [SELF, "data:"],
         "font-src": [SELF, "data:"],
         "connect-src": [SELF],

@@ -6,6 +6,11 @@ adds the statuses any operation can answer with: bad input, a missing, invalid o
 out-of-scope key, an unknown object, a conflict, a body too large, a rate limit.
 """
 
+import copy
+
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from rest_framework import serializers
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -56,4 +61,67 @@ def add_error_responses(result, generator, request, public):
                 response.setdefault("content", JSON_ERROR)
                 if status == "429":
                     response.setdefault("headers", RETRY_AFTER)
+    return result
+
+
+# What the API's text fields take, as JSON Schema patterns (ECMA and Python regexes
+# agree on these): no NUL character (no database keeps it; DRF's text fields refuse
+# it), and, unless the field may be blank, something besides white space (DRF trims
+# a value before checking it).
+TEXT = r"^[^\x00]*$"
+NON_BLANK_TEXT = r"^[^\x00]*[^\x00\s][^\x00]*$"
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's schema, saying what the input serializers refuse.
+
+    A request field that is plain text gets its pattern (``TEXT`` or
+    ``NON_BLANK_TEXT``); a serializer's ``openapi_extra`` (a dict) is merged into its
+    object schema, for the rules across fields that its ``validate`` enforces (one of
+    two fields required, an amount's decimals per currency)."""
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and type(field) is serializers.CharField
+            and schema.get("type") == "string"
+            and not schema.keys() & {"pattern", "enum", "format"}
+        ):
+            schema["pattern"] = TEXT if field.allow_blank else NON_BLANK_TEXT
+        return schema
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        extra = getattr(serializer, "openapi_extra", None)
+        if direction == "request" and extra:
+            schema.update(copy.deepcopy(extra))
+        return schema
+
+
+# Bulk envelopes: the rows are checked one by one, a bad row reported in the answer's
+# ``errors`` (200), so the schema constrains the list, not its items (documented as the
+# row component named in the description). {component: (list field, row component)}
+BULK_ROWS = {
+    "CustomerBulkInput": ("customers", "CustomerRowInput"),
+    "ConversionBulkInput": ("conversions", "ConversionRowInput"),
+}
+MAX_BULK_ROWS = 1000
+
+
+def bulk_rows_checked_one_by_one(result, generator, request, public):
+    """drf-spectacular postprocessing hook: bulk envelopes take any rows (see BULK_ROWS)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, (field, row) in BULK_ROWS.items():
+        if name not in schemas:
+            continue
+        schemas[name]["properties"][field] = {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_BULK_ROWS,
+            "items": {},
+            "description": f"1 to {MAX_BULK_ROWS} rows, each a `{row}` "
+            f"(#/components/schemas/{row}). Each row is checked on its own: a row that is "
+            "not one is reported in the answer's `errors`, by index, and the others are kept.",
+        }
     return result

@@ -22,6 +22,14 @@ PERIOD = [
 
 def _period(request) -> selectors.Period:
     today = timezone.now().astimezone(UTC).date()
+    # A date given empty is not a date (the schema's format); left out, it defaults.
+    empty = [name for name in ("from", "to") if request.query_params.get(name) == ""]
+    if empty:
+        raise ServiceError(
+            "invalid_period",
+            "The period's dates are not valid.",
+            fields={name: ["Use a date as YYYY-MM-DD, or leave it out."] for name in empty},
+        )
     return selectors.period_parse(
         request.query_params.get("from"), request.query_params.get("to"), today=today
     )
@@ -68,7 +76,12 @@ BREAKDOWNS = {
 
 class MetricsBreakdownApi(APIView):
     @extend_schema(
-        parameters=[*PERIOD], responses={200: OpenApiTypes.OBJECT}, operation_id="metrics_by"
+        parameters=[
+            OpenApiParameter("by", str, OpenApiParameter.PATH, enum=list(BREAKDOWNS)),
+            *PERIOD,
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        operation_id="metrics_by",
     )
     def get(self, request, by):
         if by not in BREAKDOWNS:

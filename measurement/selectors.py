@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import F
 
 from advocacy.models import Advocate, Program
-from core.errors import ServiceError
+from core.errors import ServiceError, Unprocessable
 from core.money import to_decimal_string
 from recruitment.models import Customer, NpsResponse
 
@@ -85,8 +85,9 @@ MAX_PERIOD_DAYS = 3 * 366
 def period_parse(date_from: str | None, date_to: str | None, *, today: date) -> Period:
     """A period from ``YYYY-MM-DD`` strings (default: the 30 days ending today).
 
-    Raises ``ServiceError`` (400) for a malformed date, ``from`` after ``to``, or a
-    period longer than three years.
+    Raises ``ServiceError`` (400) for a malformed date, ``Unprocessable`` (422) for
+    well-formed dates that make no period: ``from`` after ``to``, a period longer than
+    three years, or one reaching before the calendar's start.
     """
     fields: dict[str, list[str]] = {}
     parsed = {}
@@ -102,15 +103,20 @@ def period_parse(date_from: str | None, date_to: str | None, *, today: date) -> 
     if fields:
         raise ServiceError("invalid_period", "The period's dates are not valid.", fields=fields)
     end = parsed.get("to", today)
-    start = parsed.get("from", end - timedelta(days=29))
+    try:
+        start = parsed.get("from") or end - timedelta(days=29)
+    except OverflowError:
+        raise Unprocessable(
+            "invalid_period", "The period starts before 0001-01-01.", fields={"to": ["Later."]}
+        ) from None
     if start > end:
-        raise ServiceError(
+        raise Unprocessable(
             "invalid_period",
             "'from' is after 'to'.",
             fields={"from": ["Must be on or before 'to'."]},
         )
     if (end - start).days + 1 > MAX_PERIOD_DAYS:
-        raise ServiceError(
+        raise Unprocessable(
             "invalid_period",
             f"A period is at most {MAX_PERIOD_DAYS} days.",
             fields={"from": ["Choose a shorter period."]},

@@ -44,6 +44,9 @@ def testimonial_payload(request, t) -> dict:
     }
 
 
+FEATURED = {"1": True, "true": True, "0": False, "false": False}
+
+
 class TestimonialListApi(APIView):
     """Approved testimonials whose authors agreed to publishing, featured first."""
 
@@ -51,7 +54,9 @@ class TestimonialListApi(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("featured", bool, description="Only featured ones."),
+            OpenApiParameter(
+                "featured", str, enum=list(FEATURED), description="Only featured ones (1 or true)."
+            ),
             OpenApiParameter("limit", int, description=f"At most {MAX_LIMIT} (default 20)."),
         ],
         responses={
@@ -61,10 +66,14 @@ class TestimonialListApi(APIView):
     def get(self, request):
         _check_browser_origin(request)
         try:
-            limit = max(1, min(MAX_LIMIT, int(request.query_params.get("limit", 20))))
+            (raw,) = request.query_params.getlist("limit") or ["20"]  # once, if at all
+            limit = max(1, min(MAX_LIMIT, int(raw)))
         except ValueError:
             raise ServiceError("bad_limit", "limit must be a number.") from None
-        featured = request.query_params.get("featured", "").lower() in ("1", "true", "yes")
+        try:
+            featured = FEATURED[request.query_params.get("featured", "false")]
+        except KeyError:
+            raise ServiceError("bad_featured", "featured must be 1, 0, true or false.") from None
         rows = selectors.public_testimonials(
             program=request.program, featured_only=featured, limit=limit
         )

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from advocacy.models import ApiKey
+from core.api_fields import refuse_occurred_outside_window
 from core.errors import ServiceError
 from core.hashing import fingerprint
 
@@ -142,6 +143,7 @@ class NpsCreateApi(APIView):
         data = NpsInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        refuse_occurred_outside_window(v.get("occurred_at"))
         response = services.nps_record(
             program=request.program,
             score=v["score"],

@@ -1,17 +1,19 @@
 """Inputs of the recruitment API (shapes fixed in the contract)."""
 
-from datetime import UTC, datetime, timedelta
-
-from django.utils import timezone
 from rest_framework import serializers
 
+from core.api_fields import (
+    OCCURRED_WINDOW,
+    AmountField,
+    CurrencyField,
+    amount_per_currency,
+    occurred_in_window,
+)
 from core.api_parsers import unstorable
-from core.money import CURRENCY_EXPONENTS, MoneyError, to_minor
+from core.money import MoneyError, to_minor
 
 MAX_ROWS = 1000
 MAX_CAMPAIGN_CUSTOMERS = 100_000
-EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST_AHEAD = timedelta(days=1)
 
 
 class CustomerRowInput(serializers.Serializer):
@@ -46,7 +48,7 @@ class RowsInput(serializers.Serializer):
     def __init__(self, *args, key: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields[key] = serializers.ListField(
-            child=serializers.JSONField(), min_length=1, max_length=MAX_ROWS
+            child=serializers.JSONField(allow_null=True), min_length=1, max_length=MAX_ROWS
         )
 
 
@@ -59,29 +61,25 @@ class ConversionRowInput(serializers.Serializer):
     """One order, as ``POST /api/v1/conversions`` takes it."""
 
     order_id = serializers.CharField(max_length=120)
-    amount = serializers.CharField(max_length=20, trim_whitespace=False)
-    currency = serializers.CharField(min_length=3, max_length=3)
+    amount = AmountField()
+    currency = CurrencyField()
     customer = CustomerRefInput(required=False)
     referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
     click_id = serializers.UUIDField(required=False, allow_null=True)
     coupon_code = serializers.CharField(max_length=40, required=False, allow_null=True)
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
 
+    openapi_extra = amount_per_currency()
+
     def __init__(self, *args, backfill: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.backfill = backfill
 
     def validate_occurred_at(self, value):
-        if value is not None and not (EARLIEST_ORDER <= value <= timezone.now() + LATEST_AHEAD):
-            raise serializers.ValidationError(
-                "The order date must be after 2000-01-01 and not in the future."
-            )
-        return value
-
-    def validate_currency(self, value):
-        value = value.upper()
-        if value not in CURRENCY_EXPONENTS:
-            raise serializers.ValidationError(f"Unsupported currency {value!r}.")
+        # A bad row is reported with the others (the 422 of POST /conversions is for
+        # the whole request).
+        if not occurred_in_window(value):
+            raise serializers.ValidationError(f"The order date must be {OCCURRED_WINDOW}.")
         return value
 
     def validate(self, attrs):
@@ -89,8 +87,6 @@ class ConversionRowInput(serializers.Serializer):
             raise serializers.ValidationError(
                 {"occurred_at": ["Required for backfilled orders (history)."]}
             )
-        if not isinstance(self.initial_data.get("amount"), str):
-            raise serializers.ValidationError({"amount": ["Send the amount as a decimal string."]})
         try:
             attrs["amount_minor"] = to_minor(attrs.pop("amount"), attrs["currency"])
         except MoneyError as exc:
@@ -100,20 +96,28 @@ class ConversionRowInput(serializers.Serializer):
         return attrs
 
 
+class CustomerRequiredInput(CustomerRefInput):
+    """A customer named by a non-empty email or an external id (not null): the schema
+    says so here, ``NpsInput.validate_customer`` checks it (the error names ``customer``)."""
+
+    openapi_extra = {
+        "anyOf": [
+            {"required": ["email"], "properties": {"email": {"minLength": 1}}},
+            {"required": ["external_id"], "properties": {"external_id": {"type": "string"}}},
+        ]
+    }
+
+
 class NpsInput(serializers.Serializer):
-    customer = CustomerRefInput()
+    customer = CustomerRequiredInput()
     score = serializers.IntegerField(min_value=0, max_value=10)
     comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    # Outside the window: 422 (core.api_fields.refuse_occurred_outside_window).
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
 
     def validate_customer(self, value):
         if not value.get("email") and not value.get("external_id"):
             raise serializers.ValidationError("Give the customer's external_id or email.")
-        return value
-
-    def validate_occurred_at(self, value):
-        if value is not None and not (EARLIEST_ORDER <= value <= timezone.now() + LATEST_AHEAD):
-            raise serializers.ValidationError("After 2000-01-01 and not in the future.")
         return value
 
 
@@ -131,6 +135,8 @@ class CampaignInput(serializers.Serializer):
     reminder_after_days = serializers.IntegerField(
         min_value=1, max_value=60, required=False, default=3
     )
+
+    openapi_extra = {"oneOf": [{"required": ["customers"]}, {"required": ["segment"]}]}
 
     def validate(self, attrs):
         if ("customers" in attrs) == ("segment" in attrs):
@@ -157,6 +163,8 @@ class BounceEventInput(serializers.Serializer):
     email = serializers.EmailField(required=False)
     recipient = serializers.CharField(required=False, max_length=500)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=250)
+
+    openapi_extra = {"anyOf": [{"required": ["email"]}, {"required": ["recipient"]}]}
 
     def validate(self, attrs):
         if not attrs.get("email") and not attrs.get("recipient"):

@@ -15,6 +15,7 @@ from advocacy import selectors as advocacy_selectors
 from advocacy import services as advocacy_services
 from advocacy.api_auth import HasAnyKey
 from advocacy.models import ApiKey
+from core.api_fields import refuse_occurred_outside_window
 from core.errors import ServiceError
 from core.hashing import fingerprint
 from core.money import MoneyError, to_minor
@@ -138,6 +139,7 @@ class ConversionCreateApi(APIView):
         data = ConversionCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = dict(data.validated_data)
+        refuse_occurred_outside_window(v.get("occurred_at"))
         customer = v.pop("customer", None) or {}
         fp = fingerprint({**v, "customer": customer})
 

@@ -39,6 +39,8 @@ class AttributionInput(serializers.Serializer):
     referral_code = serializers.CharField(max_length=32, required=False)
     reason = serializers.CharField(max_length=200)
 
+    openapi_extra = {"oneOf": [{"required": ["advocate_id"]}, {"required": ["referral_code"]}]}
+
     def validate(self, attrs):
         if bool(attrs.get("advocate_id")) == bool(attrs.get("referral_code")):
             raise serializers.ValidationError("Give advocate_id or referral_code (one of them).")

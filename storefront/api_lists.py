@@ -34,6 +34,25 @@ class Cursor(CursorPagination):
     max_page_size = 500
     ordering = ("-created_at", "-id")
 
+    def get_page_size(self, request):
+        """``?limit=``: once, a whole number from 1 (above the maximum, the maximum). DRF
+        would quietly use the default for anything else; the schema says an integer."""
+        values = request.query_params.getlist(self.page_size_query_param)
+        if not values:
+            return self.page_size
+        if len(values) > 1 or not values[0].isascii() or not values[0].isdigit():
+            raise serializers.ValidationError({"limit": ["Give one whole number, at least 1."]})
+        if int(values[0]) < 1:
+            raise serializers.ValidationError({"limit": ["Give one whole number, at least 1."]})
+        return min(int(values[0]), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        return parameters
+
     def get_paginated_response(self, data):
         return Response({"results": data, "next": self.get_next_link()})
 

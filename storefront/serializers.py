@@ -1,23 +1,26 @@
 """The REST API's inputs and payloads (shapes fixed in the contract)."""
 
-from datetime import UTC, datetime, timedelta
-
-from django.utils import timezone
 from rest_framework import serializers
 
-from core.money import CURRENCY_EXPONENTS, MoneyError, to_decimal_string, to_minor
+from core.api_fields import AmountField, CurrencyField, amount_per_currency
+from core.money import MoneyError, to_decimal_string, to_minor
 from referrals.services import referral_url
 from rewards import ledger
 from rewards.selectors import AWAITING_APPROVAL, conversion_rewards, reward_status
-
-EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST_AHEAD = timedelta(days=1)  # clocks of shops and this platform differ a little
 
 
 class FriendInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
     external_id = serializers.CharField(max_length=120, required=False, allow_null=True)
     name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+    # The schema: a non-empty email, or an external id (not null).
+    openapi_extra = {
+        "anyOf": [
+            {"required": ["email"], "properties": {"email": {"minLength": 1}}},
+            {"required": ["external_id"], "properties": {"external_id": {"type": "string"}}},
+        ]
+    }
 
     def validate(self, attrs):
         if not attrs.get("email") and not attrs.get("external_id"):
@@ -37,6 +40,13 @@ class ReferralCreateInput(serializers.Serializer):
     )
     friend = FriendInput()
 
+    openapi_extra = {
+        "anyOf": [
+            {"required": ["referral_code"], "properties": {"referral_code": {"type": "string"}}},
+            {"required": ["click_id"], "properties": {"click_id": {"type": "string"}}},
+        ]
+    }
+
     def validate(self, attrs):
         if not attrs.get("referral_code") and not attrs.get("click_id"):
             raise serializers.ValidationError("Give referral_code or click_id.")
@@ -50,8 +60,8 @@ class CustomerInput(serializers.Serializer):
 
 class ConversionCreateInput(serializers.Serializer):
     order_id = serializers.CharField(max_length=120)
-    amount = serializers.CharField(max_length=20, trim_whitespace=False)
-    currency = serializers.CharField(min_length=3, max_length=3)
+    amount = AmountField()
+    currency = CurrencyField()
     customer = CustomerInput(required=False)
     referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
     click_id = serializers.UUIDField(required=False, allow_null=True)
@@ -66,24 +76,9 @@ class ConversionCreateInput(serializers.Serializer):
     )
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
 
-    def validate_occurred_at(self, value):
-        # Bounded: an order from before 2000 or more than a day ahead is a mistake, and
-        # dates near the calendar's ends overflow the arithmetic of windows and limits.
-        if value is not None and not (EARLIEST_ORDER <= value <= timezone.now() + LATEST_AHEAD):
-            raise serializers.ValidationError(
-                "The order date must be after 2000-01-01 and not in the future."
-            )
-        return value
-
-    def validate_currency(self, value):
-        value = value.upper()
-        if value not in CURRENCY_EXPONENTS:
-            raise serializers.ValidationError(f"Unsupported currency {value!r}.")
-        return value
+    openapi_extra = amount_per_currency()
 
     def validate(self, attrs):
-        if not isinstance(self.initial_data.get("amount"), str):
-            raise serializers.ValidationError({"amount": ["Send the amount as a decimal string."]})
         try:
             attrs["amount_minor"] = to_minor(attrs.pop("amount"), attrs["currency"])
         except MoneyError as exc:
@@ -94,14 +89,8 @@ class ConversionCreateInput(serializers.Serializer):
 
 
 class RefundCreateInput(serializers.Serializer):
-    amount = serializers.CharField(
-        max_length=20, required=False, allow_null=True, trim_whitespace=False
-    )
-
-    def validate_amount(self, value):
-        if value is not None and not isinstance(self.initial_data.get("amount"), str):
-            raise serializers.ValidationError("Send the amount as a decimal string.")
-        return value
+    # Checked against the order's currency once the order is found.
+    amount = AmountField(required=False, allow_null=True)
 
 
 def money(amount_minor: int, currency: str) -> str:

@@ -23,3 +23,15 @@ def browser_sign_in(page, base_url: str, user, password: str, next_url: str = "/
     page.fill("input[name=password]", password)
     page.locator("form button[type=submit]").first.click()
     page.wait_for_url(f"{base_url}{next_url}")
+
+
+# Resolves once embed.js has run (window.Advocacy is set, "advocacy:ready" fired).
+# page.evaluate, not page.wait_for_function: a string predicate is polled by eval in
+# the page, which a Content-Security-Policy without 'unsafe-eval' forbids.
+_ADVOCACY_READY = """() => window.Advocacy !== undefined || new Promise((resolve) =>
+  document.addEventListener("advocacy:ready", () => resolve(true), { once: true }))"""
+
+
+def wait_for_advocacy(page) -> None:
+    """Wait until the page's embed.js is ready to answer ``Advocacy.*`` calls."""
+    assert page.evaluate(_ADVOCACY_READY) is True

@@ -15,7 +15,7 @@ from referrals.models import Conversion
 from rewards.ledger import balances
 from rewards.models import Reward
 from tests.factories import UserFactory
-from tests.helpers import browser_sign_in
+from tests.helpers import browser_sign_in, wait_for_advocacy
 
 PASSWORD = "a manager's long password"
 
@@ -101,7 +101,8 @@ def test_a_managers_first_hour(page, live_server, demo, screenshot):
     shop.goto(f"{live_server.url}/r/{code}")
     shop.wait_for_url(re.compile(rf"/demo-shop/\?ref={code}"))
     shop.goto(f"{live_server.url}/demo-shop/checkout/wool-beanie/")
-    shop.wait_for_function("() => window.Advocacy && window.Advocacy.referral()")
+    wait_for_advocacy(shop)
+    assert shop.evaluate("() => Advocacy.referral() !== null")
     shop.fill("#email", "sofie@example.com")
     shop.get_by_role("button", name=re.compile("Pay")).click()
     shop.locator("#friend-discount", has_text="15% off").wait_for()

@@ -36,3 +36,11 @@ def test_the_api_docs_need_no_inline_script(client, db):
     assert response.status_code == 200
     assert "<script>" not in response.content.decode()
     assert "'unsafe-inline'" not in _directives(response)["script-src"]
+
+
+def test_styles_are_this_sites_files_or_carry_the_nonce(client, db):
+    response = client.get("/accounts/login/")
+    styles = _directives(response)["style-src"]
+    assert "'unsafe-inline'" not in styles
+    assert "'unsafe-hashes'" not in styles
+    assert styles.startswith("'self'")

@@ -695,11 +695,14 @@ def test_an_amount_is_plain_digits(api, amount):
 
 
 @pytest.mark.parametrize("when", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
-def test_an_order_date_far_outside_any_program_is_refused_not_a_500(api, program, link, when):
+def test_an_order_date_far_outside_any_program_is_a_422_not_a_500(api, program, link, when):
+    # Well formed (the schema's date-time), but no order's date: understood but refused.
     RewardRule.objects.filter(program=program).update(max_months=6)
     response = post_conversion(api, referral_code=link.code, occurred_at=when)
-    assert response.status_code == 400
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "date_out_of_range"
     assert "occurred_at" in response.json()["error"]["fields"]
+    assert not Conversion.objects.exists()
 
 
 def test_a_body_too_large_is_a_json_413(api):

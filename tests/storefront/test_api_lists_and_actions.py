@@ -92,6 +92,13 @@ def test_the_limit_is_capped_and_bad_filters_are_400(api, program):
     assert api.get("/api/v1/rewards?created_after=yesterday").status_code == 400
 
 
+@pytest.mark.parametrize("limit", ["0", "-1", "1.5", "2e3", "ten", "", "٣", "2&limit=3"])
+def test_a_limit_that_is_not_one_whole_number_from_1_is_400(api, program, limit):
+    response = api.get(f"/api/v1/conversions?limit={limit}")
+    assert response.status_code == 400
+    assert "limit" in response.json()["error"]["fields"]
+
+
 def test_lists_filter_by_status_advocate_and_dates(api, program, link, advocate):
     with time_machine.travel("2026-10-01T12:00:00Z", tick=False):
         post_conversion(api, referral_code=link.code)

@@ -11,12 +11,11 @@ from advocacy.services import advocate_enroll
 from referrals.models import Click, Conversion, Referral
 from rewards.models import Reward
 from rewards.services import program_create_with_offer
+from tests.helpers import wait_for_advocacy
 
 from .conftest import SNIPPETS
 
 pytestmark = pytest.mark.usefixtures("demo")
-
-READY = "() => window.Advocacy !== undefined"
 
 
 def _query(url: str) -> dict[str, str]:
@@ -52,7 +51,7 @@ def test_the_demo_shop_loop_from_a_referral_link_to_a_reward(page, live_server, 
     page.get_by_role("link", name=re.compile("Wool beanie")).click()
     page.get_by_role("link", name="Buy now").click()
     page.wait_for_url(re.compile(r"/demo-shop/checkout/wool-beanie/$"))
-    page.wait_for_function(READY)
+    wait_for_advocacy(page)
     # The referral survived navigation: in the cookie and in the script's answer.
     assert f"advocacy_ref=DEMO2345.{click_id}" in page.evaluate("document.cookie")
     assert page.evaluate("Advocacy.referral()") == {"code": "DEMO2345", "click": click_id}
@@ -85,7 +84,7 @@ def test_the_demo_shop_loop_from_a_referral_link_to_a_reward(page, live_server, 
 
 def test_an_order_without_a_referral_is_recorded_unattributed(page, live_server):
     page.goto(f"{live_server.url}/demo-shop/checkout/ceramic-mug/")
-    page.wait_for_function(READY)
+    wait_for_advocacy(page)
     assert page.evaluate("Advocacy.referral()") is None
     assert page.input_value("input[name=referral_code]") == ""
     page.fill("#email", "walk-in@example.com")
@@ -97,7 +96,7 @@ def test_an_order_without_a_referral_is_recorded_unattributed(page, live_server)
 
 def test_inputs_added_to_the_page_later_are_filled(page, live_server):
     page.goto(f"{live_server.url}/demo-shop/?ref=DEMO2345")
-    page.wait_for_function(READY)
+    wait_for_advocacy(page)
     page.evaluate(
         """() => {
           const form = document.createElement("form");
@@ -114,11 +113,11 @@ def test_inputs_added_to_the_page_later_are_filled(page, live_server):
 def test_a_newer_referral_replaces_the_stored_one(page, live_server, demo):
     olav = demo.advocates.get(email="olav@example.com").links.get().code
     page.goto(f"{live_server.url}/r/DEMO2345")
-    page.wait_for_function(READY)
+    wait_for_advocacy(page)
     page.goto(f"{live_server.url}/r/{olav}")
-    page.wait_for_function(READY)
+    wait_for_advocacy(page)
     page.goto(f"{live_server.url}/demo-shop/p/canvas-tote/")
-    page.wait_for_function(READY)
+    wait_for_advocacy(page)
     assert page.evaluate("Advocacy.referral().code") == olav
 
 
@@ -170,7 +169,7 @@ def test_signup_works_only_on_the_programs_own_domains(
         "/demo.html", _snippet_shop(live_server, "pk_demo_0000000000000000000000000000demo")
     )
     page.goto(f"{merchant_site.url}/demo.html?ref=DEMO2345")
-    page.wait_for_function(READY)
+    wait_for_advocacy(page)
     result = page.evaluate(SIGNUP, "lena@example.com")
     assert result["answer"]["accepted"] is True, result
     assert Referral.objects.filter(friend_email="lena@example.com", program=demo).exists()
@@ -178,7 +177,7 @@ def test_signup_works_only_on_the_programs_own_domains(
     # Another program's key on the same page: the API refuses the origin.
     merchant_site.add("/other.html", _snippet_shop(live_server, other_key))
     page.goto(f"{merchant_site.url}/other.html?ref={bob_code}")
-    page.wait_for_function(READY)
+    wait_for_advocacy(page)
     result = page.evaluate(SIGNUP, "mia@example.com")
     assert "error" in result  # the browser hides the refusal's body from the page (no CORS)
     refused = [r for r in caplog.records if r.getMessage() == "Forbidden: /api/v1/referrals"]

@@ -17,12 +17,12 @@ from referrals import clicks
 from referrals.models import Conversion
 from rewards.models import Reward
 from storefront.models import PlacementEvent
+from tests.helpers import wait_for_advocacy
 
 from .conftest import ARTIFACTS
 
 pytestmark = pytest.mark.usefixtures("demo")
 
-READY = "() => window.Advocacy !== undefined"
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 
 
@@ -55,7 +55,7 @@ def device(request, browser, live_server):
 
 def _buy(page, live_server, product="wool-beanie", email="", name=""):
     page.goto(f"{live_server.url}/demo-shop/checkout/{product}/")
-    page.wait_for_function(READY)
+    wait_for_advocacy(page)
     if name:
         page.fill("#name", name)
     page.fill("#email", email)
@@ -117,7 +117,7 @@ def test_prompt_link_and_name_lookup_bring_two_attributed_purchases(device, live
     friend.wait_for_url(re.compile(rf"/demo-shop/\?ref={code}&click="))
     friend.get_by_role("link", name=re.compile("Ceramic mug")).first.click()
     friend.get_by_role("link", name="Buy now").click()
-    friend.wait_for_function(READY)
+    wait_for_advocacy(friend)
     assert friend.input_value("input[name=referral_code]") == code
     assert not friend.locator("#friend-lookup").is_visible()  # a link brought them
     friend.fill("#email", f"frida.{suffix}@example.com")

@@ -86,7 +86,21 @@
     document.addEventListener("keydown", onKey, true);
 
     function render(html) {
-      root.innerHTML = html;
+      // The prompt's <style> becomes a constructed style sheet: a page whose
+      // Content-Security-Policy forbids inline styles (this platform's own pages do)
+      // still styles the prompt. Parsed in an inert <template>, it is never applied.
+      var parsed = document.createElement("template");
+      parsed.innerHTML = html;
+      var styles = parsed.content.querySelectorAll("style");
+      if (styles.length && "adoptedStyleSheets" in root && window.CSSStyleSheet) {
+        try {
+          var sheet = new CSSStyleSheet();
+          sheet.replaceSync([].map.call(styles, function (s) { return s.textContent; }).join("\n"));
+          root.adoptedStyleSheets = [sheet];
+          [].forEach.call(styles, function (s) { s.remove(); });
+        } catch (e) { /* an older browser: the <style> elements stay */ }
+      }
+      root.replaceChildren(parsed.content);
       var dialog = root.querySelector("[role=dialog]");
       var token = dialog.getAttribute("data-event-token");
       [].forEach.call(root.querySelectorAll("[data-close]"), function (el) {
