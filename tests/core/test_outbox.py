@@ -92,9 +92,13 @@ def test_with_the_broker_down_the_api_answers_and_the_relay_sends_later(
     time_machine.move_to(timezone.now() + timedelta(seconds=10))
     assert outbox.relay() == 0  # still down: kept, not lost
     broker.up = True
-    assert outbox.relay() == 1
+    assert outbox.relay() == 2  # the reward's maturing and the order's nurture follow-up
     assert outbox.relay() == 0  # out exactly once
     assert broker.received.count(("rewards.tasks.mature_reward", [reward.pk])) == 1
+    conversion_id = reward.conversion_id
+    assert (
+        broker.received.count(("nurture.tasks.conversion_followups", [conversion_id, False])) == 1
+    )
     reward.refresh_from_db()
     assert reward.status == "available"
 
