@@ -109,38 +109,18 @@ def variant_offer(config: dict, currency: str) -> dict:
 _offer_experiments = ConfigCache(
     "offer experiments", invalidated_by=("measurement.Experiment", "measurement.Variant")
 )
-
-
-def _offer_experiment(program_id: int) -> Experiment | None:
-    return (
-        Experiment.objects.filter(
-            program_id=program_id,
-            kind=Experiment.Kind.OFFER,
-            subject=Experiment.Subject.ADVOCATE,
-        )
-        .filter(
-            Q(status=Experiment.Status.RUNNING)
-            | Q(status=Experiment.Status.STOPPED, winner__isnull=False)
-        )
-        .select_related("winner")
-        .order_by(
-            Case(When(status=Experiment.Status.RUNNING, then=Value(0)), default=Value(1)),
-            "-pk",
-        )
-        .first()
-    )
-
-
 _copy_experiments = ConfigCache(
     "share copy experiments", invalidated_by=("measurement.Experiment", "measurement.Variant")
 )
 
 
-def _share_copy_experiment(program_id: int) -> Experiment | None:
+def _served_experiment(program_id: int, kind: str) -> Experiment | None:
+    """The program's advocate experiment of ``kind`` that decides what is served: the
+    running one, else the latest stopped one with a promoted winner."""
     return (
         Experiment.objects.filter(
             program_id=program_id,
-            kind=Experiment.Kind.SHARE_COPY,
+            kind=kind,
             subject=Experiment.Subject.ADVOCATE,
         )
         .filter(
@@ -177,7 +157,8 @@ def advocate_share_copy(*, advocate: Advocate) -> dict[str, str]:
     program's running share-copy experiment (assigned at first sight, then fixed), or
     of the promoted winner; the holdout and advocates outside one keep the program's."""
     [experiment] = _copy_experiments.get(
-        advocate.program_id, lambda: (_share_copy_experiment(advocate.program_id),)
+        advocate.program_id,
+        lambda: (_served_experiment(advocate.program_id, Experiment.Kind.SHARE_COPY),),
     )
     if experiment is None:
         return {}
@@ -204,7 +185,8 @@ def advocate_offer(*, advocate: Advocate) -> dict:
     # The running experiment first, else the last one promoted: one query, kept for
     # CONFIG_CACHE_SECONDS (the conversion API reads it on every order).
     [experiment] = _offer_experiments.get(
-        advocate.program_id, lambda: (_offer_experiment(advocate.program_id),)
+        advocate.program_id,
+        lambda: (_served_experiment(advocate.program_id, Experiment.Kind.OFFER),),
     )
     if experiment is None:
         return {}

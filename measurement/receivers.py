@@ -21,6 +21,13 @@ from storefront.models import PlacementEvent
 from .services import rollup_mark
 
 
+def _before_yesterday(instant) -> bool:
+    """Whether ``instant`` falls on a day the rollups hold already (before yesterday, UTC):
+    only such late events need a mark, and cost a query for their program."""
+    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
+    return bool(instant) and instant.astimezone(UTC).date() < yesterday
+
+
 @receiver(post_save, sender=Conversion, dispatch_uid="measurement.conversion")
 def conversion_changed(sender, instance, **kwargs):
     rollup_mark(program_id=instance.program_id, instants=[instance.occurred_at])
@@ -51,8 +58,7 @@ def advocate_changed(sender, instance, **kwargs):
 
 @receiver(post_save, sender=CampaignRecipient, dispatch_uid="measurement.invitation")
 def invitation_changed(sender, instance, **kwargs):
-    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
-    if instance.sent_at and instance.sent_at.astimezone(UTC).date() < yesterday:
+    if _before_yesterday(instance.sent_at):
         # Old invitations only (a late import): today's cost no query.
         rollup_mark(program_id=instance.campaign.program_id, instants=[instance.sent_at])
 
@@ -74,7 +80,6 @@ def testimonial_changed(sender, instance, **kwargs):
 
 @receiver(post_save, sender=ChallengeSubmission, dispatch_uid="measurement.submission")
 def submission_changed(sender, instance, **kwargs):
-    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
-    if instance.created_at and instance.created_at.astimezone(UTC).date() < yesterday:
+    if _before_yesterday(instance.created_at):
         # Moderated late: the challenge's program costs a query only then.
         rollup_mark(program_id=instance.challenge.program_id, instants=[instance.created_at])
