@@ -64,6 +64,7 @@ DEMO_SECRET_KEY = "sk_demo_0000000000000000000000000000demo"  # noqa: S105 - pub
 WEB_WORKERS = 2
 KEEP_ENV = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "TERM"}
 WORKER_CONCURRENCY = 2
+WORKER_FLAGS = ["--without-gossip", "--without-mingle", "--without-heartbeat"]  # as manage.py serve
 MONEY_QUEUES = "money,emails"
 # Longest wait, once a worker's kill is armed, for it to be mid-way (run_payouts comes
 # every RUN_PAYOUTS_EVERY_MINUTES = 12 s here; webhooks flow all the time).
@@ -786,6 +787,7 @@ http {{
             str(WORKER_CONCURRENCY),
             "--loglevel",
             "INFO",
+            *WORKER_FLAGS,
         ]
 
     def start_worker(self, key: str) -> Child:

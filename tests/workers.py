@@ -53,7 +53,7 @@ def start_worker(queue: str, **env) -> subprocess.Popen:
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
-         "-Q", queue, "--without-gossip", "--without-mingle", "-l", "info"],
+         "-Q", queue, "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
         cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     proc.log = log

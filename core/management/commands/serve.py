@@ -16,6 +16,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 EMBEDDED_BROKER = "filesystem://"
+# Workers talk to the broker only for tasks. Gossip, mingle and event heartbeats are
+# chatter between workers that nothing here reads, and with Redis they can leave a
+# worker connected but consuming nothing after the broker restarts (celery#8030).
+WORKER_FLAGS = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
 
 
 class Command(BaseCommand):
@@ -56,6 +60,7 @@ class Command(BaseCommand):
                 "-B",
                 "-l",
                 "warning",
+                *WORKER_FLAGS,
             ]
             worker += ["-Q", ",".join(settings.CELERY_QUEUES_ALL)]
             worker += ["--schedule", str(settings.CELERY_BEAT_SCHEDULE_FILE)]
