@@ -40,6 +40,7 @@ django.setup()
 from aiosmtpd.controller import Controller  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.mail import EmailMultiAlternatives, get_connection  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -223,6 +224,7 @@ def main():
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run it on PostgreSQL (DATABASE_URL=postgres://...).")
+    call_command("migrate", verbosity=0)  # a new database works as it is
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.customers and args.orders:
         bench_import_rounds(args.rounds, args.customers, args.orders)

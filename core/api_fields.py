@@ -30,6 +30,19 @@ def currency_enum(codes) -> list[str]:
     return [*codes, *(c.lower() for c in codes)]
 
 
+class StringField(serializers.CharField):
+    """Text that arrives as a JSON string. DRF's ``CharField`` also takes ``123`` as
+    ``"123"``, which the schema (``type: string``) does not allow: a number, a boolean,
+    a list or an object is refused with a 400 that says so."""
+
+    default_error_messages = {"not_a_string": "Send this as a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
+
+
 @extend_schema_field(
     {"type": "string", "maxLength": 20, "pattern": AMOUNT_PATTERN[2], "example": "49.90"}
 )

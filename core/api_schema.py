@@ -11,6 +11,8 @@ import copy
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import serializers
 
+from .api_fields import StringField
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
@@ -84,7 +86,7 @@ class AutoSchema(SpectacularAutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if (
             direction == "request"
-            and type(field) is serializers.CharField
+            and type(field) in (serializers.CharField, StringField)
             and schema.get("type") == "string"
             and not schema.keys() & {"pattern", "enum", "format"}
         ):

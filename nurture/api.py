@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from advocacy.api_auth import HasAnyKey
 from advocacy.models import ApiKey
+from core.api_fields import StringField
 from core.errors import ServiceError
 
 from . import selectors
@@ -19,11 +20,11 @@ MAX_LIMIT = 50
 
 class TestimonialOutput(serializers.Serializer):
     id = serializers.IntegerField()
-    text = serializers.CharField()
+    text = StringField()
     rating = serializers.IntegerField()
-    author = serializers.CharField()
+    author = StringField()
     featured = serializers.BooleanField()
-    photo_url = serializers.CharField(allow_null=True)
+    photo_url = StringField(allow_null=True)
     created_at = serializers.DateTimeField()
 
 

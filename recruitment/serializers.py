@@ -6,6 +6,7 @@ from core.api_fields import (
     OCCURRED_WINDOW,
     AmountField,
     CurrencyField,
+    StringField,
     amount_per_currency,
     occurred_in_window,
 )
@@ -17,10 +18,10 @@ MAX_CAMPAIGN_CUSTOMERS = 100_000
 
 
 class CustomerRowInput(serializers.Serializer):
-    external_id = serializers.CharField(max_length=120)
+    external_id = StringField(max_length=120)
     email = serializers.EmailField(max_length=254)
-    name = serializers.CharField(max_length=120, required=False, allow_blank=True)
-    locale = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    name = StringField(max_length=120, required=False, allow_blank=True)
+    locale = StringField(max_length=10, required=False, allow_blank=True)
     marketing_consent = serializers.BooleanField(required=False)
     reviews = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
     review_rating = serializers.IntegerField(
@@ -54,19 +55,19 @@ class RowsInput(serializers.Serializer):
 
 class CustomerRefInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
-    external_id = serializers.CharField(max_length=120, required=False, allow_null=True)
+    external_id = StringField(max_length=120, required=False, allow_null=True)
 
 
 class ConversionRowInput(serializers.Serializer):
     """One order, as ``POST /api/v1/conversions`` takes it."""
 
-    order_id = serializers.CharField(max_length=120)
+    order_id = StringField(max_length=120)
     amount = AmountField()
     currency = CurrencyField()
     customer = CustomerRefInput(required=False)
-    referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
+    referral_code = StringField(max_length=32, required=False, allow_null=True)
     click_id = serializers.UUIDField(required=False, allow_null=True)
-    coupon_code = serializers.CharField(max_length=40, required=False, allow_null=True)
+    coupon_code = StringField(max_length=40, required=False, allow_null=True)
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
 
     openapi_extra = amount_per_currency()
@@ -111,7 +112,7 @@ class CustomerRequiredInput(CustomerRefInput):
 class NpsInput(serializers.Serializer):
     customer = CustomerRequiredInput()
     score = serializers.IntegerField(min_value=0, max_value=10)
-    comment = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+    comment = StringField(max_length=5000, required=False, allow_blank=True, default="")
     # Outside the window: 422 (core.api_fields.refuse_occurred_outside_window).
     occurred_at = serializers.DateTimeField(required=False, allow_null=True)
 
@@ -122,9 +123,9 @@ class NpsInput(serializers.Serializer):
 
 
 class CampaignInput(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
+    name = StringField(max_length=120)
     customers = serializers.ListField(
-        child=serializers.CharField(max_length=120),
+        child=StringField(max_length=120),
         required=False,
         min_length=1,
         max_length=MAX_CAMPAIGN_CUSTOMERS,
@@ -161,8 +162,8 @@ class BounceEventInput(serializers.Serializer):
     type = serializers.ChoiceField(choices=["bounce", "complaint"])
     bounce_type = serializers.ChoiceField(choices=["hard", "soft"], default="hard")
     email = serializers.EmailField(required=False)
-    recipient = serializers.CharField(required=False, max_length=500)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=250)
+    recipient = StringField(required=False, max_length=500)
+    reason = StringField(required=False, allow_blank=True, max_length=250)
 
     openapi_extra = {"anyOf": [{"required": ["email"]}, {"required": ["recipient"]}]}
 

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_fields import StringField
 from core.errors import Conflict, NotFound
 from referrals import selectors as referral_selectors
 from rewards import flows, services
@@ -31,13 +32,13 @@ def _reward(request, reward_id) -> Reward:
 
 
 class ReasonInput(serializers.Serializer):
-    reason = serializers.CharField(max_length=200)
+    reason = StringField(max_length=200)
 
 
 class AttributionInput(serializers.Serializer):
     advocate_id = serializers.IntegerField(required=False, min_value=1)
-    referral_code = serializers.CharField(max_length=32, required=False)
-    reason = serializers.CharField(max_length=200)
+    referral_code = StringField(max_length=32, required=False)
+    reason = StringField(max_length=200)
 
     openapi_extra = {"oneOf": [{"required": ["advocate_id"]}, {"required": ["referral_code"]}]}
 

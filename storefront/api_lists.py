@@ -8,9 +8,15 @@ Each list reads a constant number of queries, whatever its length.
 """
 
 import django_filters
+from django import forms
 from django.db.models import Prefetch, Q
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
@@ -19,6 +25,7 @@ from rest_framework.response import Response
 from advocacy.api_auth import HasAnyKey, HasSecretKey
 from advocacy.models import Advocate
 from advocacy.selectors import advocate_get
+from core.api_fields import StringField
 from referrals.models import Conversion, Referral, ReferralLink
 from referrals.services import referral_url
 from rewards.models import Reward
@@ -67,15 +74,39 @@ class Cursor(CursorPagination):
         }
 
 
+MAX_ID = 2**63 - 1  # a bigint primary key
+
+
+class WholeNumberField(forms.IntegerField):
+    """Digits only: Django's IntegerField would also take " 5 " and "5.0"."""
+
+    def to_python(self, value):
+        text = str(value)
+        if value not in self.empty_values and not (text.isascii() and text.isdigit()):
+            raise forms.ValidationError("Send a whole number.", code="invalid")
+        return super().to_python(value)
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
+class IdFilter(django_filters.NumberFilter):
+    """An id: a whole number from 1 to the largest key (a 400 for anything else).
+    ``NumberFilter`` alone takes any decimal and refuses only values beyond 1e50."""
+
+    field_class = WholeNumberField
+
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+
 class CreatedFilters(django_filters.FilterSet):
-    advocate_id = django_filters.NumberFilter(field_name="advocate_id")
+    advocate_id = IdFilter(field_name="advocate_id")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
 
 class AdvocateFilters(CreatedFilters):
     status = django_filters.ChoiceFilter(choices=Advocate.Status.choices)
-    advocate_id = django_filters.NumberFilter(field_name="id")
+    advocate_id = IdFilter(field_name="id")
 
     class Meta:
         model = Advocate
@@ -205,28 +236,28 @@ def _shape(name: str, fields: dict) -> serializers.Serializer:
 _TS = serializers.DateTimeField
 AdvocateItem = _shape("AdvocateListItem", {
     "id": serializers.IntegerField(), "email": serializers.EmailField(),
-    "name": serializers.CharField(), "external_id": serializers.CharField(allow_null=True),
+    "name": StringField(), "external_id": StringField(allow_null=True),
     "status": serializers.ChoiceField(Advocate.Status.choices),
-    "referral_code": serializers.CharField(allow_null=True),
+    "referral_code": StringField(allow_null=True),
     "referral_url": serializers.URLField(allow_null=True),
-    "coupon_code": serializers.CharField(allow_null=True), "created_at": _TS(),
+    "coupon_code": StringField(allow_null=True), "created_at": _TS(),
 })  # fmt: skip
 ReferralItem = _shape("ReferralListItem", {
     "id": serializers.IntegerField(), "advocate_id": serializers.IntegerField(),
     "status": serializers.ChoiceField(Referral.Status.choices),
     "friend": _shape("ReferralFriend", {
-        "email": serializers.CharField(), "external_id": serializers.CharField(allow_null=True),
-        "name": serializers.CharField()}),
-    "reason": serializers.CharField(allow_null=True), "created_at": _TS(),
+        "email": StringField(), "external_id": StringField(allow_null=True),
+        "name": StringField()}),
+    "reason": StringField(allow_null=True), "created_at": _TS(),
     "converted_at": _TS(allow_null=True),
 })  # fmt: skip
 ConversionItem = _shape("ConversionListItem", {
-    "id": serializers.IntegerField(), "order_id": serializers.CharField(),
-    "amount": serializers.CharField(), "refunded": serializers.CharField(),
-    "currency": serializers.CharField(), "attributed": serializers.BooleanField(),
+    "id": serializers.IntegerField(), "order_id": StringField(),
+    "amount": StringField(), "refunded": StringField(),
+    "currency": StringField(), "attributed": serializers.BooleanField(),
     "attribution": _shape("ConversionAttribution", {
         "method": serializers.ChoiceField(Conversion.Method.choices),
-        "reason": serializers.CharField()}),
+        "reason": StringField()}),
     "advocate_id": serializers.IntegerField(allow_null=True),
     "referral_id": serializers.IntegerField(allow_null=True),
     "status": serializers.ChoiceField(Conversion.Status.choices),
@@ -235,13 +266,13 @@ ConversionItem = _shape("ConversionListItem", {
 RewardItem = _shape("Reward", {
     "id": serializers.IntegerField(), "advocate_id": serializers.IntegerField(),
     "recipient": serializers.ChoiceField(Reward.Recipient.choices),
-    "friend_email": serializers.CharField(allow_null=True),
+    "friend_email": StringField(allow_null=True),
     "kind": serializers.ChoiceField(Reward.Kind.choices),
-    "amount": serializers.CharField(), "reversed": serializers.CharField(),
-    "currency": serializers.CharField(),
+    "amount": StringField(), "reversed": StringField(),
+    "currency": StringField(),
     "status": serializers.ChoiceField([*Reward.Status.values, AWAITING_APPROVAL]),
-    "reason": serializers.CharField(), "order_id": serializers.CharField(allow_null=True),
-    "coupon_code": serializers.CharField(allow_null=True),
+    "reason": StringField(), "order_id": StringField(allow_null=True),
+    "coupon_code": StringField(allow_null=True),
     "available_at": _TS(allow_null=True), "approved_at": _TS(allow_null=True),
     "created_at": _TS(),
 })  # fmt: skip
@@ -263,11 +294,11 @@ class _ListMixin:
         return super().get_permissions()
 
     def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())  # a bad filter: 400
         advocate_id = request.query_params.get("advocate_id")
-        if advocate_id and advocate_id.isdigit():
+        if advocate_id:  # digits only, by now
             # Another program's advocate is not found, as on GET /advocates/<id>.
-            advocate_get(program=request.program, advocate_id=advocate_id)
-        queryset = self.filter_queryset(self.get_queryset())
+            advocate_get(program=request.program, advocate_id=int(advocate_id))
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([type(self).item(row) for row in page])
 

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from advocacy.api_auth import HasAnyKey
+from core.api_fields import StringField
 
 from . import selectors
 from .api import _check_browser_origin
@@ -22,7 +23,7 @@ LOOKUPS_PER_MINUTE = 20
 
 
 class LookupInput(serializers.Serializer):
-    q = serializers.CharField(min_length=selectors.LOOKUP_MIN_CHARS, max_length=100)
+    q = StringField(min_length=selectors.LOOKUP_MIN_CHARS, max_length=100)
 
 
 LookupOutput = inline_serializer(
@@ -31,9 +32,9 @@ LookupOutput = inline_serializer(
         "results": inline_serializer(
             "AdvocateLookupMatch",
             {
-                "name": serializers.CharField(help_text="First name and last initial."),
-                "city": serializers.CharField(help_text="Empty unless the advocate allows it."),
-                "referral_code": serializers.CharField(),
+                "name": StringField(help_text="First name and last initial."),
+                "city": StringField(help_text="Empty unless the advocate allows it."),
+                "referral_code": StringField(),
             },
             many=True,
         )

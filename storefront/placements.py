@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from advocacy.api_auth import ApiKeyAuthentication
 from advocacy.models import Program
+from core.api_fields import StringField
 from core.api_parsers import SafeJSONParser
 from core.errors import ServiceError
 
@@ -35,20 +36,20 @@ class TextJSONParser(SafeJSONParser):
 
 class PlacementEventInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=PlacementEvent.Kind.values)
-    placement = serializers.CharField(
+    placement = StringField(
         max_length=40,
         required=False,
         allow_blank=True,
         help_text="With a key: where it happened (a known placement or your own). "
         "With a token: ignored, the token's placement counts.",
     )
-    channel = serializers.CharField(
+    channel = StringField(
         max_length=30, required=False, allow_blank=True, help_text="A share's channel."
     )
-    token = serializers.CharField(
+    token = StringField(
         max_length=2000, required=False, help_text="The event token of the widget or prompt."
     )
-    visitor = serializers.CharField(
+    visitor = StringField(
         max_length=64,
         required=False,
         allow_blank=True,

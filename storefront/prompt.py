@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from advocacy.api_auth import HasAnyKey
+from core.api_fields import StringField
 from core.errors import ServiceError
 from referrals.placements import POST_PURCHASE
 
@@ -23,16 +24,16 @@ from .signing import WidgetSignatureError, event_token
 
 
 class PromptInput(serializers.Serializer):
-    token = serializers.CharField(
+    token = StringField(
         max_length=4000,
         help_text="The buyer's identity signed by your server: the widget URL's query "
         "string (email, external_id, name, expires, sig).",
     )
-    language = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    language = StringField(max_length=20, required=False, allow_blank=True)
 
 
 class PromptEnrolInput(PromptInput):
-    accepted_terms = serializers.CharField(
+    accepted_terms = StringField(
         max_length=40,
         required=False,
         allow_blank=True,
@@ -48,9 +49,9 @@ PromptOutput = inline_serializer(
     "PostPurchasePrompt",
     {
         "show": serializers.BooleanField(),
-        "html": serializers.CharField(required=False),
+        "html": StringField(required=False),
         "referral_url": serializers.URLField(required=False),
-        "referral_code": serializers.CharField(required=False),
+        "referral_code": StringField(required=False),
     },
 )
 

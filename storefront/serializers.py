@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from core.api_fields import AmountField, CurrencyField, amount_per_currency
+from core.api_fields import AmountField, CurrencyField, StringField, amount_per_currency
 from core.money import MoneyError, to_decimal_string, to_minor
 from referrals.services import referral_url
 from rewards import ledger
@@ -11,8 +11,8 @@ from rewards.selectors import AWAITING_APPROVAL, conversion_rewards, reward_stat
 
 class FriendInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
-    external_id = serializers.CharField(max_length=120, required=False, allow_null=True)
-    name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+    external_id = StringField(max_length=120, required=False, allow_null=True)
+    name = StringField(max_length=120, required=False, allow_blank=True, default="")
 
     # The schema: a non-empty email, or an external id (not null).
     openapi_extra = {
@@ -29,9 +29,9 @@ class FriendInput(serializers.Serializer):
 
 
 class ReferralCreateInput(serializers.Serializer):
-    referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
+    referral_code = StringField(max_length=32, required=False, allow_null=True)
     click_id = serializers.UUIDField(required=False, allow_null=True)
-    placement = serializers.CharField(
+    placement = StringField(
         max_length=40,
         required=False,
         allow_blank=True,
@@ -55,18 +55,18 @@ class ReferralCreateInput(serializers.Serializer):
 
 class CustomerInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
-    external_id = serializers.CharField(max_length=120, required=False, allow_null=True)
+    external_id = StringField(max_length=120, required=False, allow_null=True)
 
 
 class ConversionCreateInput(serializers.Serializer):
-    order_id = serializers.CharField(max_length=120)
+    order_id = StringField(max_length=120)
     amount = AmountField()
     currency = CurrencyField()
     customer = CustomerInput(required=False)
-    referral_code = serializers.CharField(max_length=32, required=False, allow_null=True)
+    referral_code = StringField(max_length=32, required=False, allow_null=True)
     click_id = serializers.UUIDField(required=False, allow_null=True)
-    coupon_code = serializers.CharField(max_length=40, required=False, allow_null=True)
-    placement = serializers.CharField(
+    coupon_code = StringField(max_length=40, required=False, allow_null=True)
+    placement = StringField(
         max_length=40,
         required=False,
         allow_blank=True,
@@ -150,20 +150,20 @@ def referral_payload(referral, friend_reward: dict | None) -> dict:
 
 class AdvocateCreateInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    name = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
-    external_id = serializers.CharField(max_length=120, required=False, allow_null=True)
-    locale = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
+    name = StringField(max_length=120, required=False, allow_blank=True, default="")
+    external_id = StringField(max_length=120, required=False, allow_null=True)
+    locale = StringField(max_length=10, required=False, allow_blank=True, default="")
 
 
 class AdvocateOutput(serializers.Serializer):
     id = serializers.IntegerField()
     email = serializers.EmailField()
-    name = serializers.CharField()
-    external_id = serializers.CharField(allow_null=True)
-    status = serializers.CharField()
-    referral_code = serializers.CharField()
+    name = StringField()
+    external_id = StringField(allow_null=True)
+    status = StringField()
+    referral_code = StringField()
     referral_url = serializers.URLField()
-    coupon_code = serializers.CharField(allow_null=True)
+    coupon_code = StringField(allow_null=True)
 
 
 def advocate_payload(advocate, link) -> dict:

@@ -99,6 +99,21 @@ def test_a_limit_that_is_not_one_whole_number_from_1_is_400(api, program, limit)
     assert "limit" in response.json()["error"]["fields"]
 
 
+@pytest.mark.parametrize("path", LISTS)
+@pytest.mark.parametrize(
+    "advocate_id", ["0", "-1", "5.0", " 5", "1e3", "٣", "ten", str(2**63), "1" + "0" * 51]
+)
+def test_an_advocate_id_that_is_not_a_key_is_400(api, program, path, advocate_id):
+    response = api.get(path, {"advocate_id": advocate_id})
+    assert response.status_code == 400
+    assert "advocate_id" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_the_largest_advocate_id_is_a_key_that_is_not_found(api, program, path):
+    assert api.get(path, {"advocate_id": str(2**63 - 1)}).status_code == 404
+
+
 def test_lists_filter_by_status_advocate_and_dates(api, program, link, advocate):
     with time_machine.travel("2026-10-01T12:00:00Z", tick=False):
         post_conversion(api, referral_code=link.code)
