@@ -7,9 +7,12 @@ default, at most 500) and the same filters everywhere: ``?status=``,
 Each list reads a constant number of queries, whatever its length.
 """
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.db.models import Prefetch, Q
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     extend_schema,
@@ -98,10 +101,46 @@ class IdFilter(django_filters.NumberFilter):
         super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An RFC 3339 time, in UTC before it reaches the database: PostgreSQL takes offsets
+    up to 15:59, RFC 3339 (and the schema) up to 23:59. A time that leaves the calendar
+    once in UTC (9999-12-31T23:00-05:00) is a 400, not a 500."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("The time is out of range.", code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
+class TrueOrFalseField(forms.Field):
+    """``true`` or ``false``, as the schema's boolean is sent in a query string; Django's
+    NullBooleanField would take anything else as "no filter"."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if value not in ("true", "false"):
+            raise forms.ValidationError("Send true or false.", code="invalid")
+        return value == "true"
+
+
+@extend_schema_field({"type": "boolean"})
+class TrueOrFalseFilter(django_filters.BooleanFilter):
+    field_class = TrueOrFalseField
+
+
 class CreatedFilters(django_filters.FilterSet):
     advocate_id = IdFilter(field_name="advocate_id")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
 
 class AdvocateFilters(CreatedFilters):
@@ -123,7 +162,7 @@ class ReferralFilters(CreatedFilters):
 
 class ConversionFilters(CreatedFilters):
     status = django_filters.ChoiceFilter(choices=Conversion.Status.choices)
-    attributed = django_filters.BooleanFilter()
+    attributed = TrueOrFalseFilter()
 
     class Meta:
         model = Conversion

@@ -114,6 +114,29 @@ def test_the_largest_advocate_id_is_a_key_that_is_not_found(api, program, path):
     assert api.get(path, {"advocate_id": str(2**63 - 1)}).status_code == 404
 
 
+@pytest.mark.parametrize(
+    "created_before", ["2116-12-16T04:48:27-21:08", "2030-01-01T00:00:00+23:59"]
+)
+def test_a_time_with_any_rfc_3339_offset_filters(api, program, created_before):
+    _orders(api, program, 1)
+    response = api.get("/api/v1/conversions", {"created_before": created_before})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+
+
+def test_a_time_that_leaves_the_calendar_in_utc_is_400(api, program):
+    response = api.get("/api/v1/conversions", {"created_after": "9999-12-31T23:00:00-05:00"})
+    assert response.status_code == 400
+    assert "created_after" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("attributed", ["yes", "1", "True", "\u0089"])
+def test_attributed_is_true_or_false_only(api, program, attributed):
+    response = api.get("/api/v1/conversions", {"attributed": attributed})
+    assert response.status_code == 400
+    assert "attributed" in response.json()["error"]["fields"]
+
+
 def test_lists_filter_by_status_advocate_and_dates(api, program, link, advocate):
     with time_machine.travel("2026-10-01T12:00:00Z", tick=False):
         post_conversion(api, referral_code=link.code)
