@@ -424,6 +424,10 @@ FRAUD_COUPON_SITES = env.list(
 # it the visitor is still sent to the shop, but no click is recorded and no
 # attribution set (a bot cannot inflate clicks or hand out click ids).
 REDIRECT_RATE_PER_IP = env.str("REDIRECT_RATE_PER_IP", default="120/m")
+# Its counts are kept in each web process and added to the shared counters this often
+# (core/rate_limits.py): a redirect does no I/O for its limit. 0: every click is one
+# increment of the shared counter.
+RATE_LIMIT_FLUSH_MS = env.int("RATE_LIMIT_FLUSH_MS", default=50)
 # A rotated API key keeps working this long beside its replacement, then stops.
 API_KEY_ROTATION_OVERLAP_HOURS = env.int("API_KEY_ROTATION_OVERLAP_HOURS", default=24)
 # Failed sign-ins (admin and portal): AXES_FAILURE_LIMIT wrong passwords for one

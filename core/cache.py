@@ -75,16 +75,27 @@ class ResilientRedisCache(RedisCache):
         Django's ``incr`` asks whether the key exists first (two round trips) and
         cannot create it; a rate-limit counter on the redirect wants neither.
         """
-        key = self.make_and_validate_key(key, version=version)
+        return self.count_many({key: (1, timeout)}, version=version).get(key, 0)
 
-        def hit():
-            # Both commands in one round trip. The expiry is renewed each time (the
-            # key names its window, so it lives at most a window past its last hit)
-            # rather than set on the first hit only, which a crash between the two
+    def count_many(self, hits: dict, version=None) -> dict:
+        """Add ``{key: (delta, timeout)}`` to their counters in one round trip; the new
+        totals by key ({} when Redis is down)."""
+        keys = {key: self.make_and_validate_key(key, version=version) for key in hits}
+        if not keys:
+            return {}
+
+        def add():
+            # INCRBY and EXPIRE of every key in one round trip. The expiry is renewed each
+            # time (the key names its window, so it lives at most a window past its last
+            # hit) rather than set on the first hit only, which a crash between the two
             # would leave without one.
-            pipeline = self._cache.get_client(key, write=True).pipeline(transaction=False)
-            pipeline.incr(key)
-            pipeline.expire(key, timeout)
-            return pipeline.execute()[0]
+            client = self._cache.get_client(next(iter(keys.values())), write=True)
+            pipeline = client.pipeline(transaction=False)
+            for key, made in keys.items():
+                delta, timeout = hits[key]
+                pipeline.incrby(made, delta)
+                pipeline.expire(made, timeout)
+            results = pipeline.execute()
+            return {key: results[2 * i] for i, key in enumerate(keys)}
 
-        return self._call(lambda: 0, hit)
+        return self._call(dict, add)

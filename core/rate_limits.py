@@ -7,10 +7,16 @@ read from ``X-Forwarded-For``), used by the API limits, the admin's login lockou
 Counters are fixed windows in Django's cache (``django_ratelimit``): atomic
 ``INCR`` on Redis in production; on the embedded default they live in a cache
 folder every gunicorn worker shares, where a burst can slip a few requests past
-the limit (increments there are not atomic), never block a client wrongly.
+the limit (increments there are not atomic), never block a client wrongly. The
+redirect's per-address limit counts in each process and adds its counts to the
+shared counters in the background (``over_rate_limit``), so a click costs no
+round trip for it.
 """
 
 import functools
+import logging
+import os
+import threading
 import time
 from dataclasses import dataclass
 
@@ -18,6 +24,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,9 +71,12 @@ def _parse_rate(rate: str) -> tuple[int, int]:
 def over_rate_limit(*, group: str, key: str, rate: str | None) -> bool:
     """Count one hit of ``key``; True when it is past ``rate`` in the current fixed window.
 
-    The hot-path variant of ``rate_limit_hit``: one counter increment (one round
-    trip on Redis; see ``ResilientRedisCache.count``), no usage details. Fails
-    open: a cache that cannot count limits nobody.
+    The hot-path variant of ``rate_limit_hit`` (the redirect), with no usage details.
+    Hits are counted in this process and added to the shared counters every
+    ``RATE_LIMIT_FLUSH_MS`` by a background thread (``_Batched``), so a request does no
+    I/O for its limit; with ``RATE_LIMIT_FLUSH_MS = 0`` each hit is one increment of the
+    shared counter (one round trip on Redis). Fails open: a cache that cannot count
+    limits nobody.
     """
     if not rate or not getattr(settings, "RATELIMIT_ENABLE", True):
         return False
@@ -73,14 +84,94 @@ def over_rate_limit(*, group: str, key: str, rate: str | None) -> bool:
     window = int(time.time()) // period
     cache_key = f"rl:{group}:{key}:{window}"
     timeout = period + 1
-    counter = getattr(cache, "count", None)
-    if counter is not None:
-        return counter(cache_key, timeout) > limit
-    try:
-        count = cache.incr(cache_key)
-    except ValueError:  # the window's first hit (or the key expired meanwhile)
-        count = 1 if cache.add(cache_key, 1, timeout) else cache.incr(cache_key)
-    return count > limit
+    if settings.RATE_LIMIT_FLUSH_MS > 0:
+        return _batched.hit(cache_key, timeout) > limit
+    return _count_shared({cache_key: (1, timeout)}).get(cache_key, 0) > limit
+
+
+def _count_shared(hits: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """Add ``{key: (delta, timeout)}`` to the shared counters; their new totals."""
+    many = getattr(cache, "count_many", None)
+    if many is not None:  # Redis: one round trip for all
+        return many(hits)
+    totals = {}
+    for key, (delta, timeout) in hits.items():
+        try:
+            totals[key] = cache.incr(key, delta)
+        except ValueError:  # the window's first hit (or the key expired meanwhile)
+            totals[key] = delta if cache.add(key, delta, timeout) else cache.incr(key, delta)
+    return totals
+
+
+class _Batched:
+    """Hits counted in this process, added to the shared counters in the background.
+
+    A hit is judged by the shared total as of the last flush plus this process's hits
+    since, so the request path touches no cache. What another process counted since the
+    last flush is seen at the next one: a client can get up to ``RATE_LIMIT_FLUSH_MS`` of
+    its requests per process past the limit, once per window, never more, and nobody is
+    limited wrongly. The thread starts with the first hit in each process (after a fork
+    too); hits not yet flushed when a process dies are simply not counted.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pending: dict[str, list[int]] = {}  # key -> [hits, timeout], not yet added
+        self.adding: dict[str, int] = {}  # key -> hits being added right now
+        self.shared: dict[str, tuple[int, float]] = {}  # key -> (total, forget at)
+        self.pid = 0
+
+    def hit(self, cache_key: str, timeout: int) -> int:
+        """Count one hit; the total it makes as far as this process knows."""
+        if self.pid != os.getpid():
+            self._start()
+        with self.lock:
+            entry = self.pending.get(cache_key)
+            if entry is None:
+                entry = self.pending[cache_key] = [0, timeout]
+            entry[0] += 1
+            shared = self.shared.get(cache_key, (0, 0.0))[0]
+            return shared + self.adding.get(cache_key, 0) + entry[0]
+
+    def _start(self) -> None:
+        with self.lock:
+            if self.pid == os.getpid():
+                return
+            # A forked child forgets its parent's counts: they are the parent's to add.
+            self.pending, self.adding, self.shared = {}, {}, {}
+            self.pid = os.getpid()
+        threading.Thread(target=self._run, name="rate-limit-flush", daemon=True).start()
+
+    def _run(self) -> None:
+        while _batched is self:  # a replaced counter's thread ends
+            time.sleep(max(settings.RATE_LIMIT_FLUSH_MS, 10) / 1000)
+            try:
+                self.flush()
+            except Exception:
+                logger.exception("rate-limit counters not added")
+
+    def flush(self) -> None:
+        """Add the pending hits to the shared counters and learn their totals."""
+        with self.lock:
+            pending, self.pending = self.pending, {}
+            self.adding = {key: hits for key, (hits, _) in pending.items()}
+        totals = {}
+        try:
+            if pending:
+                totals = _count_shared(
+                    {k: (hits, timeout) for k, (hits, timeout) in pending.items()}
+                )
+        finally:
+            now = time.monotonic()
+            with self.lock:
+                self.adding = {}
+                for key, total in totals.items():
+                    self.shared[key] = (total, now + pending[key][1])
+                for key in [k for k, (_, forget) in self.shared.items() if forget < now]:
+                    del self.shared[key]
+
+
+_batched = _Batched()
 
 
 def redirect_rate_limited(request) -> bool:

@@ -81,6 +81,9 @@ def _site_url(settings):
     # run it as production does instead (``click_path`` below).
     settings.LINK_CACHE_SECONDS = 0
     settings.CLICK_FLUSH_MS = 0
+    # Every redirect counted in the test's cache at once (cleared between tests);
+    # tests/core/test_rate_limits.py runs the batched counter.
+    settings.RATE_LIMIT_FLUSH_MS = 0
     # Configuration (keys, rules) read fresh too; tests/core/test_config_cache.py caches it.
     settings.CONFIG_CACHE_SECONDS = 0
 

@@ -232,3 +232,92 @@ def test_the_hot_path_counter_on_redis_counts_in_one_round_trip_and_expires(sett
         redis.stop()
     # Redis gone: nobody is limited, and nothing raises.
     assert over_rate_limit(group="t", key="a", rate="1/m") is False
+
+
+@pytest.fixture
+def batched(settings):
+    """The redirect's counter as production runs it: counted in process, added later."""
+    from core import rate_limits
+
+    settings.RATE_LIMIT_FLUSH_MS = 60_000  # the test flushes, not the thread
+    rate_limits._batched = rate_limits._Batched()
+    yield rate_limits._batched
+    rate_limits._batched = rate_limits._Batched()
+
+
+def test_batched_hits_are_judged_at_once_and_reach_the_shared_counter_at_the_flush(batched):
+    from django.core.cache import cache
+
+    from core.rate_limits import over_rate_limit
+
+    with time_machine.travel("2026-01-01T00:00:05Z", tick=False):
+        hits = [over_rate_limit(group="t", key="a", rate="2/m") for _ in range(3)]
+        assert hits == [False, False, True]  # this process's own hits count at once
+        (key,) = batched.pending
+        assert cache.get(key) is None  # nothing written by the request path
+        batched.flush()
+        assert cache.get(key) == 3
+        assert batched.pending == {}
+
+
+def test_what_other_processes_counted_is_learned_at_the_flush(batched):
+    from django.core.cache import cache
+
+    from core.rate_limits import over_rate_limit
+
+    with time_machine.travel("2026-01-01T00:00:05Z", tick=False):
+        assert over_rate_limit(group="t", key="a", rate="5/m") is False
+        (key,) = batched.pending
+        cache.set(key, 4)  # four hits added by other web processes meanwhile
+        batched.flush()  # ours makes five: at the limit, not past it
+        assert cache.get(key) == 5
+        assert over_rate_limit(group="t", key="a", rate="5/m") is True
+        assert over_rate_limit(group="t", key="b", rate="5/m") is False  # another address
+
+
+def test_a_batched_count_is_forgotten_after_its_window(batched):
+    from core.rate_limits import over_rate_limit
+
+    with time_machine.travel("2026-01-01T00:00:05Z", tick=False):
+        assert [over_rate_limit(group="t", key="a", rate="1/m") for _ in range(2)] == [
+            False,
+            True,
+        ]
+        batched.flush()
+    with time_machine.travel("2026-01-01T00:01:05Z", tick=False):  # the next window
+        assert over_rate_limit(group="t", key="a", rate="1/m") is False
+
+
+def test_a_cache_that_cannot_count_limits_nobody(batched, monkeypatch):
+    from core import rate_limits
+
+    def down(hits):
+        raise OSError("cache down")
+
+    monkeypatch.setattr(rate_limits, "_count_shared", down)
+    with time_machine.travel("2026-01-01T00:00:05Z", tick=False):
+        assert rate_limits.over_rate_limit(group="t", key="a", rate="3/m") is False
+        with pytest.raises(OSError):
+            batched.flush()  # the thread logs it and goes on
+        assert batched.pending == {} and batched.adding == {}
+        assert rate_limits.over_rate_limit(group="t", key="a", rate="3/m") is False
+
+
+def test_the_flush_thread_adds_the_counts_by_itself(settings):
+    import time
+
+    from django.core.cache import cache
+
+    from core import rate_limits
+
+    settings.RATE_LIMIT_FLUSH_MS = 10
+    rate_limits._batched = rate_limits._Batched()
+    try:
+        assert rate_limits.over_rate_limit(group="t", key="thread", rate="9/m") is False
+        (key,) = rate_limits._batched.pending
+        deadline = time.monotonic() + 5
+        while cache.get(key) != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cache.get(key) == 1
+    finally:
+        rate_limits._batched = rate_limits._Batched()
