@@ -12,12 +12,13 @@ Django's model permissions still apply on top: a role never grants more than
 the user's permissions allow. Superusers may do everything everywhere.
 """
 
-from functools import reduce
+from functools import cache, reduce
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from .models import Advocate, Program, ProgramMembership
+from .models import Program, ProgramMembership
 
 Role = ProgramMembership.Role
 RANK = {Role.VIEWER: 1, Role.MANAGER: 2, Role.OWNER: 3}
@@ -37,6 +38,38 @@ def has_role(user, program: Program | None, role: str) -> bool:
         return True
     programs = managed_programs(user, role)
     return programs.filter(pk=program.pk).exists() if program else programs.exists()
+
+
+@cache
+def program_path(model) -> str | None:
+    """The lookup from ``model`` to the program it belongs to ("program",
+    "advocate__program", "experiment__program", ...), the shortest over foreign keys,
+    at most three hops; "" for Program itself, None for a model of no program."""
+    if model is Program:
+        return ""
+    level = [(model, "")]
+    for _ in range(3):
+        deeper = []
+        for current, prefix in level:
+            for field in current._meta.concrete_fields:
+                if field.many_to_one or field.one_to_one:
+                    if field.related_model is Program:
+                        return prefix + field.name
+                    deeper.append((field.related_model, f"{prefix}{field.name}__"))
+        level = deeper
+    return None
+
+
+def scoped_choices(queryset: QuerySet, programs: QuerySet) -> QuerySet:
+    """``queryset`` limited to rows of ``programs``; a user to the staff of those programs.
+    Rows of no program (a permission, a site) are left as they are."""
+    model = queryset.model
+    if model is get_user_model():
+        return queryset.filter(program_memberships__program__in=programs).distinct()
+    path = program_path(model)
+    if path is None:
+        return queryset
+    return queryset.filter(**{f"{path}__in" if path else "pk__in": programs})
 
 
 class ManagedProgramFilter(admin.RelatedFieldListFilter):
@@ -105,16 +138,24 @@ class ProgramScopedAdmin(admin.ModelAdmin):
         return qs.filter(**{f"{self.program_path}__in": managed_programs(request.user)})
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # Choices offer only programs where the user may write, and their objects:
-        # another program's advocate, or coupon pool, is never offered.
-        programs = managed_programs(request.user, self.write_role)
-        if db_field.name == "program":
-            kwargs["queryset"] = programs
-        elif db_field.name == "advocate":
-            kwargs["queryset"] = Advocate.objects.filter(program__in=programs)
-        elif db_field.name == "coupon_pool":
-            kwargs["queryset"] = db_field.related_model.objects.filter(program__in=programs)
+        # Every choice is of a program where the user may write: another program's
+        # advocate, coupon pool, segment, perk or tier is never offered, nor accepted
+        # when posted (the form checks a choice against the same queryset).
+        kwargs["queryset"] = self._scoped(db_field, request, kwargs.get("queryset"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs["queryset"] = self._scoped(db_field, request, kwargs.get("queryset"))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _scoped(self, db_field, request, queryset: QuerySet | None) -> QuerySet:
+        if queryset is None:  # as Django would choose it: the related admin's ordering
+            queryset = self.get_field_queryset(None, db_field, request)
+        if queryset is None:
+            queryset = db_field.remote_field.model._default_manager.all()
+        if request.user.is_superuser:
+            return queryset
+        return scoped_choices(queryset, managed_programs(request.user, self.write_role))
 
 
 class ReadOnlyAdmin(ProgramScopedAdmin):
