@@ -117,6 +117,15 @@ TARGETS: dict[str, tuple[list[str] | None, list[str]]] = {
             "tests/rewards/test_money_edges.py",
         ],
     ),
+    "rewards/flows.py": (
+        ["conversion_record", "_conversion_record"],
+        [
+            "tests/referrals/test_conversion_edges.py",
+            "tests/referrals/test_attribution.py",
+            "tests/storefront/test_conversion_queries.py",
+            "tests/rewards/test_money_edges.py",
+        ],
+    ),
     "storefront/idempotency.py": (
         None,
         [

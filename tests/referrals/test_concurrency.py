@@ -1,5 +1,6 @@
 """Concurrency on real PostgreSQL: many identical requests, one result."""
 
+import contextlib
 import threading
 
 import pytest
@@ -7,7 +8,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from referrals.models import Conversion, Referral
-from rewards.models import LedgerEntry, Reward
+from rewards.models import LedgerEntry, Reward, RewardDecision
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -207,3 +208,91 @@ def test_concurrent_rewards_of_different_advocates_never_exceed_the_monthly_budg
     assert sorted(r.status_code for r in responses) == [201] * 10
     cash = Reward.objects.filter(recipient="advocate", kind="cash")
     assert list(cash.values_list("amount_minor", flat=True)) == [1000]
+
+
+def _meet_inside(monkeypatch, module, name: str, parties: int = 2, wait: float = 3.0):
+    """Hold each caller of ``module.name`` until ``parties`` of them are inside it, or
+    ``wait`` seconds have passed: the worst interleaving, on purpose. A lock taken
+    before the call lets one caller in at a time; the first waits out ``wait`` alone."""
+    barrier = threading.Barrier(parties)
+    real = getattr(module, name)
+
+    def meet(*args, **kwargs):
+        # Alone in there after ``wait``: the others wait for a lock this caller holds.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=wait)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, meet)
+
+
+def test_two_orders_of_one_advocate_at_once_cannot_both_take_the_last_reward_of_a_limit(
+    require_postgres, secret_key, program, link, monkeypatch
+):
+    """Two friends of one advocate buy at once; the rule pays the advocate once in
+    total. Both count the rule's rewards at the same moment unless the advocate's row
+    lock (``rules_apply``) makes the second wait for the first to commit."""
+    from rewards import rules
+    from tests.rewards.test_rules import rule
+
+    program.reward_rules.all().delete()
+    rule(program, amount_minor=500, limit_lifetime=1)
+    _meet_inside(monkeypatch, rules, "_check_limits")
+
+    def post(i):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+        body = {
+            "order_id": f"LIMIT-{i}",
+            "amount": "50.00",
+            "currency": "EUR",
+            "customer": {"email": f"limit-friend{i}@example.com"},
+            "referral_code": link.code,
+        }
+        return client.post("/api/v1/conversions", body, format="json")
+
+    counter = iter(range(2))
+    responses = _hammer(2, lambda: post(next(counter)))
+    assert sorted(r.status_code for r in responses) == [201, 201]
+    assert list(Reward.objects.values_list("amount_minor", flat=True)) == [500]
+    skipped = RewardDecision.objects.filter(outcome="skipped").values_list("reason", flat=True)
+    assert list(skipped) == ["limit of 1 rewards in total reached"]
+
+
+def test_two_orders_claiming_one_unverified_sign_up_at_once_earn_one_first_purchase_reward(
+    require_postgres, secret_key, link, monkeypatch
+):
+    """The friend signed up from the browser (unverified); two orders naming the
+    advocate arrive at once and both take the claim over. Each of them then finds the
+    referral signed up and converts it, so both count as the friend's first purchase:
+    the first-purchase reward's key, one per friend (``rewards.rules._apply``), still
+    gives the advocate one reward, not one per order."""
+    from referrals import services as referral_services
+
+    referral_services.referral_create(
+        program=link.program,
+        friend_email="claimed@example.com",
+        referral_code=link.code,
+        from_browser=True,
+    )
+    _meet_inside(monkeypatch, referral_services, "_referral_for_conversion")
+
+    def post(i):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret_key}")
+        body = {
+            "order_id": f"CLAIM-{i}",
+            "amount": "40.00",
+            "currency": "EUR",
+            "customer": {"email": "claimed@example.com"},
+            "referral_code": link.code,
+        }
+        return client.post("/api/v1/conversions", body, format="json")
+
+    counter = iter(range(2))
+    responses = _hammer(2, lambda: post(next(counter)))
+    assert sorted(r.status_code for r in responses) == [201, 201]
+    referral = Referral.objects.get()
+    assert (referral.status, referral.verified) == (Referral.Status.CONVERTED, True)
+    first = Reward.objects.filter(recipient="advocate", rule__trigger="first_purchase")
+    assert [(r.referral_id, r.amount_minor) for r in first] == [(referral.pk, 1000)]

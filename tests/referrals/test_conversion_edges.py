@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import transaction
 
-from advocacy.models import AuditLog
+from advocacy.models import Advocate, AuditLog
 from core.errors import Conflict
 from referrals import services as referral_services
 from referrals.models import Conversion, Referral
@@ -213,15 +214,15 @@ def test_recording_an_order_is_audited(api, link):
     assert row.data == {"attributed": True, "reason": f"referral code {link.code}"}
 
 
-def _missing_once(monkeypatch, name):
-    """``referral_services.<name>`` finds nothing on its first call: what a request sees
-    when another one commits the row just after it looked."""
+def _missing_once(monkeypatch, name, times=1):
+    """``referral_services.<name>`` finds nothing on its first call (or first ``times``
+    calls): what a request sees when another one commits the row just after it looked."""
     real = getattr(referral_services, name)
     calls = []
 
     def missing_once(*args, **kwargs):
         calls.append(1)
-        return None if len(calls) == 1 else real(*args, **kwargs)
+        return None if len(calls) <= times else real(*args, **kwargs)
 
     monkeypatch.setattr(referral_services, name, missing_once)
     return calls
@@ -253,6 +254,40 @@ def test_an_order_recorded_meanwhile_by_another_request(program, link, monkeypat
             flows.conversion_record(**facts, fingerprint="second")
         assert refused.value.code == "order_conflict"
     assert Conversion.objects.count() == 1
+
+
+def test_an_order_recorded_meanwhile_again_is_caught_at_the_savepoint_of_the_second_run(
+    program, link, monkeypatch
+):
+    """The run again after a lost race has savepoints: when the order is missed once
+    more, the unique index refuses it at a savepoint and the winner's order answers,
+    where the first run, without savepoints, could only give up its transaction."""
+    facts = {"program": program, "order_id": "o-1", "referral_code": link.code, **ORDER}
+    first, _ = flows.conversion_record(**facts, fingerprint="first")
+    calls = _missing_once(monkeypatch, "_recorded_order", times=2)
+    conversion, created = flows.conversion_record(**facts, fingerprint="first")
+    assert (created, conversion.pk) == (False, first.pk)
+    assert len(calls) == 2  # missed by both runs
+    assert Conversion.objects.count() == 1
+    assert advocate_cash() == [("alice@example.com", 1000)]
+
+
+def test_an_order_recorded_meanwhile_inside_the_callers_transaction_keeps_it(
+    program, link, monkeypatch
+):
+    """Called inside a transaction of the caller's, the flow cannot run again: the
+    duplicate is caught at a savepoint, the winner's order answers, and the caller's
+    transaction goes on with what it wrote before."""
+    facts = {"program": program, "order_id": "o-1", "referral_code": link.code, **ORDER}
+    first, _ = flows.conversion_record(**facts, fingerprint="first")
+    calls = _missing_once(monkeypatch, "_recorded_order")
+    with transaction.atomic():
+        enroll(program, "carol@example.com")
+        conversion, created = flows.conversion_record(**facts, fingerprint="first")
+        assert (created, conversion.pk) == (False, first.pk)
+    assert len(calls) == 1  # not run again
+    assert Advocate.objects.filter(email="carol@example.com").exists()
+    assert advocate_cash() == [("alice@example.com", 1000)]
 
 
 def test_a_friends_two_first_orders_at_once_reward_once(program, link, monkeypatch):
