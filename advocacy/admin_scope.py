@@ -16,7 +16,8 @@ from functools import cache, reduce
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db import models
+from django.db.models import Q, QuerySet
 
 from .models import Program, ProgramMembership
 
@@ -61,11 +62,13 @@ def program_path(model) -> str | None:
 
 
 def scoped_choices(queryset: QuerySet, programs: QuerySet) -> QuerySet:
-    """``queryset`` limited to rows of ``programs``; a user to the staff of those programs.
+    """``queryset`` limited to rows of ``programs``; a user to their staff and advocates.
     Rows of no program (a permission, a site) are left as they are."""
     model = queryset.model
-    if model is get_user_model():
-        return queryset.filter(program_memberships__program__in=programs).distinct()
+    if model is get_user_model():  # staff of those programs, or their advocates' accounts
+        return queryset.filter(
+            Q(program_memberships__program__in=programs) | Q(advocates__program__in=programs)
+        ).distinct()
     path = program_path(model)
     if path is None:
         return queryset
@@ -136,6 +139,11 @@ class ProgramScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return qs
         return qs.filter(**{f"{self.program_path}__in": managed_programs(request.user)})
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if isinstance(db_field, models.URLField):
+            kwargs.setdefault("assume_scheme", "https")  # a scheme-less URL is https
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Every choice is of a program where the user may write: another program's
