@@ -85,8 +85,15 @@ def assessment_for(*, referral: Referral, conversion: Conversion | None = None) 
         return found
     program = referral.program
     click = Click.objects.filter(pk=referral.click_id).first() if referral.click_id else None
-    facts = Facts(referral=referral, advocate=referral.advocate, click=click, conversion=conversion)
-    score, decision, hits = _evaluate(facts, program_rules(program))
+    rules = program_rules(program)
+    facts = Facts(
+        referral=referral,
+        advocate=referral.advocate,
+        click=click,
+        conversion=conversion,
+        signals=frozenset(name for name, (action, _) in rules.items() if action != Action.IGNORE),
+    )
+    score, decision, hits = _evaluate(facts, rules)
     row = {
         "program": program,
         "referral": referral,

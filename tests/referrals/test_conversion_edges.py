@@ -11,7 +11,7 @@ import pytest
 import time_machine
 
 from advocacy.models import AuditLog
-from core.errors import Conflict
+from core.errors import Conflict, Unprocessable
 from referrals import services as referral_services
 from referrals.models import Conversion, Referral
 from referrals.services import click_record
@@ -245,13 +245,29 @@ def test_an_order_recorded_meanwhile_by_another_request(program, link, monkeypat
             first.pk,
             "first",
         )
-        assert len(calls) == 2  # looked again after the unique index refused the insert
+        # Not looked up before the first INSERT (the unique index refuses it); the run
+        # again looks (and, here, misses the row once more) and its savepoint catches it.
+        assert len(calls) == 1
         assert Referral.objects.count() == 1
         assert advocate_cash() == [("alice@example.com", 1000)]
     else:
         with pytest.raises(Conflict) as refused:
             flows.conversion_record(**facts, fingerprint="second")
         assert refused.value.code == "order_conflict"
+    assert Conversion.objects.count() == 1
+
+
+def test_an_order_again_with_an_unknown_code_answers_with_the_order(program, link):
+    """Attribution fails before the INSERT that would find the order: it looks it up."""
+    facts = {"program": program, "order_id": "o-1", "referral_code": link.code, **ORDER}
+    first, _ = flows.conversion_record(**facts, fingerprint="first")
+    facts["referral_code"] = "NOSUCHCODE"
+    again, created = flows.conversion_record(**facts, fingerprint="first")
+    assert (created, again.pk) == (False, first.pk)
+    with pytest.raises(Conflict):
+        flows.conversion_record(**facts, fingerprint="second")
+    with pytest.raises(Unprocessable):
+        flows.conversion_record(**{**facts, "order_id": "o-2"}, fingerprint="third")
     assert Conversion.objects.count() == 1
 
 
