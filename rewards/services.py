@@ -126,9 +126,18 @@ def reward_approve(*, reward_id: int, actor=None) -> bool:
 
 
 def reward_hold(*, reward_id: int, reason: str) -> bool:
-    """Keep a pending reward from maturing until a manager approves it. Safe to repeat."""
-    with transaction.atomic():
-        reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
+    """Keep a pending reward from maturing until a manager approves it. Safe to repeat.
+
+    Inside a transaction (the fraud rules hold a reward of the order being recorded) it
+    takes no savepoint: nothing here is caught, an error fails the caller's transaction."""
+    with transaction.atomic(savepoint=False):
+        # Only the reward's row is locked; its program is read with it (for the audit row).
+        reward = (
+            Reward.objects.select_related("program")
+            .select_for_update(of=("self",))
+            .filter(pk=reward_id)
+            .first()
+        )
         if (
             reward is None
             or reward.status != Reward.Status.PENDING
