@@ -148,7 +148,7 @@ def _apply(assessment: Assessment, reward: Reward) -> None:
     elif (
         assessment.decision == Assessment.Decision.FLAG
         and assessment.review in (Assessment.Review.NONE, Assessment.Review.OPEN)
-        and reward_services.reward_hold(reward_id=reward.pk, reason=reasons)
+        and reward_services.reward_hold(reward_id=reward.pk, reason=reasons, issued=reward)
     ):
         # A review opens once money waits on it: a flagged sign-up that earns
         # nothing only stays on record (its signals still count, e.g. velocity).
