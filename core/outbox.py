@@ -131,9 +131,16 @@ class _Publish:
 
 def _mark(sent: list[int], failed: list[tuple[int, Exception]]) -> None:
     if sent:
-        OutboxMessage.objects.filter(pk__in=sent, sent_at__isnull=True).update(
-            sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1
-        )
+        # After every transaction that sends a task: plain SQL, the ORM's UPDATE cost
+        # more CPU to compose than the database spends running it.
+        connection = transaction.get_connection()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {OutboxMessage._meta.db_table}"  # noqa: S608 - fixed name
+                " SET sent_at = %s, claimed_until = NULL, attempts = attempts + 1"
+                f" WHERE id IN ({', '.join(['%s'] * len(sent))}) AND sent_at IS NULL",
+                [connection.ops.adapt_datetimefield_value(timezone.now()), *sent],
+            )
     for pk, exc in failed:
         # Released at once: the relay takes it from RELAY_AFTER on.
         OutboxMessage.objects.filter(pk=pk, sent_at__isnull=True).update(

@@ -50,6 +50,14 @@ def _policy(program: Program) -> FraudPolicy:
     return policy or FraudPolicy(program=program)
 
 
+# program id -> its review deadline in days, CONFIG_CACHE_SECONDS.
+_deadlines = ConfigCache("fraud review deadlines", invalidated_by=("fraud.FraudPolicy",))
+
+
+def _review_deadline_days(program_id: int) -> int:
+    return _deadlines.get(program_id, lambda: _policy(Program(pk=program_id)).review_deadline_days)
+
+
 def _evaluate(facts: Facts, rules) -> tuple[int, str, list[dict]]:
     hits = []
     for name, (action, threshold) in rules.items():
@@ -85,8 +93,15 @@ def assessment_for(*, referral: Referral, conversion: Conversion | None = None) 
         return found
     program = referral.program
     click = Click.objects.filter(pk=referral.click_id).first() if referral.click_id else None
-    facts = Facts(referral=referral, advocate=referral.advocate, click=click, conversion=conversion)
-    score, decision, hits = _evaluate(facts, program_rules(program))
+    rules = program_rules(program)
+    facts = Facts(
+        referral=referral,
+        advocate=referral.advocate,
+        click=click,
+        conversion=conversion,
+        signals=frozenset(name for name, (action, _) in rules.items() if action != Action.IGNORE),
+    )
+    score, decision, hits = _evaluate(facts, rules)
     row = {
         "program": program,
         "referral": referral,
@@ -133,7 +148,7 @@ def _apply(assessment: Assessment, reward: Reward) -> None:
     elif (
         assessment.decision == Assessment.Decision.FLAG
         and assessment.review in (Assessment.Review.NONE, Assessment.Review.OPEN)
-        and reward_services.reward_hold(reward_id=reward.pk, reason=reasons)
+        and reward_services.reward_hold(reward_id=reward.pk, reason=reasons, issued=reward)
     ):
         # A review opens once money waits on it: a flagged sign-up that earns
         # nothing only stays on record (its signals still count, e.g. velocity).
@@ -141,11 +156,14 @@ def _apply(assessment: Assessment, reward: Reward) -> None:
 
 
 def _open_review(assessment: Assessment) -> None:
-    days = _policy(assessment.program).review_deadline_days
-    Assessment.objects.filter(pk=assessment.pk, review=Assessment.Review.NONE).update(
-        review=Assessment.Review.OPEN, review_due_at=timezone.now() + timedelta(days=days)
-    )
-    assessment.refresh_from_db(fields=["review", "review_due_at"])
+    days = _review_deadline_days(assessment.program_id)
+    due = timezone.now() + timedelta(days=days)
+    if Assessment.objects.filter(pk=assessment.pk, review=Assessment.Review.NONE).update(
+        review=Assessment.Review.OPEN, review_due_at=due
+    ):
+        assessment.review, assessment.review_due_at = Assessment.Review.OPEN, due
+    else:  # already open (or decided): as it is
+        assessment.refresh_from_db(fields=["review", "review_due_at"])
 
 
 def _held_rewards(assessment: Assessment):

@@ -8,18 +8,22 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from advocacy.audit import AuditAction, audit_log
 from advocacy.models import Advocate, Program, random_code
-from core.errors import Conflict, NotFound, Unprocessable
+from core import rows
+from core.errors import Conflict, NotFound, ServiceError, Unprocessable
 from core.normalize import normalize_email
 
 from . import clicks, events
 from .models import Click, Conversion, Referral, ReferralLink, Refund
 from .placements import NAME_LOOKUP, placement_clean
+
+_LINKS, _ADVOCATES = ReferralLink._meta.db_table, Advocate._meta.db_table
+_REFERRALS = Referral._meta.db_table
 
 
 def referral_url(code: str) -> str:
@@ -153,6 +157,36 @@ def _resolve_code(program: Program, code: str) -> ReferralLink:
             fields={"referral_code": ["Unknown referral code."]},
         )
     return link
+
+
+def _resolve_code_and_referral(
+    program: Program, code: str, email_normalized: str
+) -> tuple[ReferralLink, Referral | None]:
+    """``_resolve_code`` and the friend's referral by email (``_find_referral``), read
+    by one statement: the two look-ups of nearly every order by referral code."""
+    sql = (
+        f"SELECT {rows.columns(ReferralLink, 'l')}, {rows.columns(Advocate, 'a')},"  # noqa: S608 - fixed names
+        f" {rows.columns(Referral, 'r')}"
+        f" FROM {_LINKS} l INNER JOIN {_ADVOCATES} a ON a.id = l.advocate_id"
+        f" LEFT JOIN {_REFERRALS} r ON r.program_id = %s AND r.friend_email_normalized = %s"
+        " WHERE l.program_id = %s AND l.code = %s"
+    )
+    # An email is unique per program (referral_unique_friend_email): at most one row.
+    params = [program.pk, email_normalized or None, program.pk, code.strip().upper()]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Unprocessable(
+            "unknown_referral_code",
+            "No referral link in this program has this code.",
+            fields={"referral_code": ["Unknown referral code."]},
+        )
+    link = rows.instance(ReferralLink, row)
+    advocate = rows.instance(Advocate, row, rows.width(ReferralLink))
+    link._state.fields_cache["advocate"] = advocate
+    referral = rows.instance(Referral, row, rows.width(ReferralLink) + rows.width(Advocate))
+    return link, referral
 
 
 def _resolve_click(program: Program, click_id: uuid.UUID) -> Click:
@@ -296,7 +330,12 @@ def _attribute(
     A code picked by the friend at checkout (placement ``name_lookup``) is attributed
     by the method of that name; it follows the same rules as a code.
     """
-    known = _find_referral(program, email_normalized, external_id)
+    if referral_code and not click_id:
+        link, known = _resolve_code_and_referral(program, referral_code, email_normalized)
+        if known is None and external_id:
+            known = _find_referral(program, "", external_id)
+    else:
+        known = _find_referral(program, email_normalized, external_id)
     if known is not None and not known.verified:
         # A sign-up nobody vouched for (see referral_create) neither attributes an
         # order by itself nor keeps the customer from the advocate who did refer them.
@@ -316,7 +355,6 @@ def _attribute(
             placement=click.placement,
         )
     elif referral_code:
-        link = _resolve_code(program, referral_code)
         by_name = placement == NAME_LOOKUP
         found = Attribution(
             method=Conversion.Method.NAME_LOOKUP if by_name else Conversion.Method.REFERRAL_CODE,
@@ -415,32 +453,44 @@ def conversion_record(
     order is history: recorded, never attributed (so never rewarded).
 
     A concurrent request that inserts the same order (or the same friend's
-    referral) first is caught at a savepoint. ``savepoints=False`` skips them:
-    the ``IntegrityError`` then reaches the caller, whose whole transaction is
-    lost, and who runs it again (``rewards.flows.conversion_record``): the
-    second run finds the other request's rows.
+    referral) first is caught at a savepoint. ``savepoints=False`` skips them,
+    and the look-up of the order before anything is written: the
+    ``IntegrityError`` of an order recorded before (or meanwhile) reaches the
+    caller, whose whole transaction is lost, and who runs it again
+    (``rewards.flows.conversion_record``): the second run finds the order.
     """
-    existing = _recorded_order(program, order_id)
-    if existing:
-        return _same_order(existing, fingerprint), False
+    if savepoints:
+        existing = _recorded_order(program, order_id)
+        if existing:
+            return _same_order(existing, fingerprint), False
+    # Without savepoints the order is not looked up first (one statement fewer for every
+    # new order): a recorded one makes the INSERT below fail, and the caller runs again
+    # with savepoints, which finds it. Only what could fail before that INSERT (an
+    # unknown code: its link deleted since) looks the order up.
 
     occurred_at = occurred_at or timezone.now()
     email_normalized = normalize_email(customer_email)
-    decision = (
-        Attribution(reason="history (backfill): never attributed")
-        if backfill
-        else _attribute(
-            program=program,
-            occurred_at=occurred_at,
-            email_normalized=email_normalized,
-            external_id=customer_external_id,
-            referral_code=referral_code,
-            click_id=click_id,
-            coupon_code=coupon_code,
-            payment_fingerprint=payment_fingerprint,
-            placement=placement_clean(placement),
+    try:
+        decision = (
+            Attribution(reason="history (backfill): never attributed")
+            if backfill
+            else _attribute(
+                program=program,
+                occurred_at=occurred_at,
+                email_normalized=email_normalized,
+                external_id=customer_external_id,
+                referral_code=referral_code,
+                click_id=click_id,
+                coupon_code=coupon_code,
+                payment_fingerprint=payment_fingerprint,
+                placement=placement_clean(placement),
+            )
         )
-    )
+    except ServiceError:
+        existing = None if savepoints else _recorded_order(program, order_id)
+        if existing:
+            return _same_order(existing, fingerprint), False
+        raise
     conversion = Conversion(
         program=program,
         order_id=order_id,

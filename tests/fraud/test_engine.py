@@ -195,6 +195,29 @@ def test_flagged_rewards_nobody_reviews_get_the_programs_default_at_the_deadline
     assert (reward.approved_at is not None) == (unreviewed == "approve")
 
 
+def test_a_changed_review_deadline_applies_to_the_next_flagged_order(api, jane, program, settings):
+    """The deadline is kept with the program's configuration (CONFIG_CACHE_SECONDS); a
+    save of the policy empties the saving process's copy at once."""
+    from core import config_cache
+
+    settings.CONFIG_CACHE_SECONDS = 5
+    config_cache.clear_all()
+    policy = FraudPolicy.objects.create(program=program, review_deadline_days=3)
+    code = jane["referral_code"]
+    due = []
+    for n in range(3):
+        if n == 2:
+            policy.review_deadline_days = 9
+            policy.save()
+        email = f"late{n}@mailinator.com"
+        _sign_up(api, code, email)
+        assessment = _buy(api, code, email, f"D-{n}").assessment
+        assert assessment.review == "open"
+        due.append(round((assessment.review_due_at - assessment.created_at) / timedelta(days=1)))
+    assert due == [3, 3, 9]
+    config_cache.clear_all()
+
+
 def test_the_review_queue_shows_a_manager_only_their_programs(
     api, jane, client, django_user_model, other_program
 ):

@@ -12,7 +12,7 @@ import time_machine
 from django.db import transaction
 
 from advocacy.models import Advocate, AuditLog
-from core.errors import Conflict
+from core.errors import Conflict, Unprocessable
 from referrals import services as referral_services
 from referrals.models import Conversion, Referral
 from referrals.services import click_record
@@ -246,7 +246,9 @@ def test_an_order_recorded_meanwhile_by_another_request(program, link, monkeypat
             first.pk,
             "first",
         )
-        assert len(calls) == 2  # looked again after the unique index refused the insert
+        # Not looked up before the first INSERT (the unique index refuses it); the run
+        # again looks (and, here, misses the row once more) and its savepoint catches it.
+        assert len(calls) == 1
         assert Referral.objects.count() == 1
         assert advocate_cash() == [("alice@example.com", 1000)]
     else:
@@ -259,15 +261,16 @@ def test_an_order_recorded_meanwhile_by_another_request(program, link, monkeypat
 def test_an_order_recorded_meanwhile_again_is_caught_at_the_savepoint_of_the_second_run(
     program, link, monkeypatch
 ):
-    """The run again after a lost race has savepoints: when the order is missed once
-    more, the unique index refuses it at a savepoint and the winner's order answers,
-    where the first run, without savepoints, could only give up its transaction."""
+    """The run again after a lost race has savepoints: when its look for the order
+    misses it too, the unique index refuses the order at a savepoint and the winner's
+    order answers, where the first run, without savepoints (and without a look: its
+    INSERT finds a duplicate), could only give up its transaction."""
     facts = {"program": program, "order_id": "o-1", "referral_code": link.code, **ORDER}
     first, _ = flows.conversion_record(**facts, fingerprint="first")
     calls = _missing_once(monkeypatch, "_recorded_order", times=2)
     conversion, created = flows.conversion_record(**facts, fingerprint="first")
     assert (created, conversion.pk) == (False, first.pk)
-    assert len(calls) == 2  # missed by both runs
+    assert len(calls) == 1  # the second run's look, missed
     assert Conversion.objects.count() == 1
     assert advocate_cash() == [("alice@example.com", 1000)]
 
@@ -288,6 +291,20 @@ def test_an_order_recorded_meanwhile_inside_the_callers_transaction_keeps_it(
     assert len(calls) == 1  # not run again
     assert Advocate.objects.filter(email="carol@example.com").exists()
     assert advocate_cash() == [("alice@example.com", 1000)]
+
+
+def test_an_order_again_with_an_unknown_code_answers_with_the_order(program, link):
+    """Attribution fails before the INSERT that would find the order: it looks it up."""
+    facts = {"program": program, "order_id": "o-1", "referral_code": link.code, **ORDER}
+    first, _ = flows.conversion_record(**facts, fingerprint="first")
+    facts["referral_code"] = "NOSUCHCODE"
+    again, created = flows.conversion_record(**facts, fingerprint="first")
+    assert (created, again.pk) == (False, first.pk)
+    with pytest.raises(Conflict):
+        flows.conversion_record(**facts, fingerprint="second")
+    with pytest.raises(Unprocessable):
+        flows.conversion_record(**{**facts, "order_id": "o-2"}, fingerprint="third")
+    assert Conversion.objects.count() == 1
 
 
 def test_a_friends_two_first_orders_at_once_reward_once(program, link, monkeypatch):
