@@ -355,6 +355,12 @@ def day_rows(program: Program, start: date, end: date, *, source: str = "rollup"
     return rows
 
 
+@memo
+def raw_totals(program: Program, start: date, end: date) -> dict[str, int]:
+    """``totals`` of ``raw_day_rows`` (shared within a request)."""
+    return totals(raw_day_rows(program, start, end))
+
+
 def totals(rows: Rows) -> dict[str, int]:
     out = dict.fromkeys(FIELDS, 0)
     for values in rows.values():
@@ -422,7 +428,7 @@ def _day_totals(program: Program, start: date, end: date, source: str) -> dict:
     out = dict.fromkeys((*FIELDS, *EXTRAS), 0)
 
     def add_raw(lo: date, hi: date) -> None:
-        for f, v in totals(raw_day_rows(program, lo, hi)).items():
+        for f, v in raw_totals(program, lo, hi).items():
             out[f] += v
         for values in raw_day_extras(program, lo, hi).values():
             for f, v in values.items():
