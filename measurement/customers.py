@@ -144,18 +144,32 @@ def _flag(lo: date, hi: date):
     )
 
 
+class CustomerAggs(dict):
+    """``customer_aggs``' answer: key -> ``CustomerAgg``. Read from the rollups, it also
+    says which part came from the finished days (``finished``: the process's cached
+    dict, ``finished_key``: its cache key) and which keys the live and marked days
+    changed or added (``changed``), so numbers derived from every customer can be kept
+    for the finished part and corrected for the few changed ones."""
+
+    finished: dict[str, CustomerAgg] | None = None
+    finished_key: tuple | None = None
+    changed: frozenset[str] = frozenset()
+
+
 @memo
 def customer_aggs(
     program: Program, start: date, end: date, *, source: str = "rollup"
-) -> dict[str, CustomerAgg]:
+) -> CustomerAggs:
     """Per customer, their counted orders on the days before ``end`` (the day after the
     period), with whether they were active at ``start`` 00:00 and at ``end`` 00:00."""
     window = timedelta(days=program.churn_after_days)
     s_lo, e_lo = start - window, end - window
-    out: dict[str, CustomerAgg] = {}
+    out = CustomerAggs()
     shared: dict[str, CustomerAgg] = {}
+    changed: set[str] = set()
 
     def add(key: str, orders: int, net: int, first: str, day: date) -> None:
+        changed.add(key)
         agg = out.get(key)
         in_s, in_e = s_lo <= day < start, e_lo <= day < end
         if agg is None:
@@ -200,14 +214,14 @@ def customer_aggs(
             for row in final.iterator(chunk_size=10000)
         }
 
-    shared = finished(
-        program, ("customers", min(end, live), tuple(marked), s_lo, start, e_lo, end), read
-    )
+    key = ("customers", min(end, live), tuple(marked), s_lo, start, e_lo, end)
+    shared = finished(program, key, read)
     out.update(shared)
     raw_days = marked + [live + timedelta(days=i) for i in range(max((end - live).days, 0))]
     for lo, hi in _runs(raw_days):
-        for (day, key), (orders, net, first) in raw_customer_days(program, lo, hi).items():
-            add(key, orders, net, first, day)
+        for (day, key_), (orders, net, first) in raw_customer_days(program, lo, hi).items():
+            add(key_, orders, net, first, day)
+    out.finished, out.finished_key, out.changed = shared, key, frozenset(changed)
     return out
 
 

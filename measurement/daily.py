@@ -355,6 +355,12 @@ def day_rows(program: Program, start: date, end: date, *, source: str = "rollup"
     return rows
 
 
+@memo
+def raw_totals(program: Program, start: date, end: date) -> dict[str, int]:
+    """``totals`` of ``raw_day_rows`` (shared within a request)."""
+    return totals(raw_day_rows(program, start, end))
+
+
 def totals(rows: Rows) -> dict[str, int]:
     out = dict.fromkeys(FIELDS, 0)
     for values in rows.values():
@@ -409,15 +415,20 @@ def _live_runs(program: Program, start: date, end: date) -> tuple[date, list[dat
     return final_end, marked, _runs(sorted(set(marked) | set(live)))
 
 
-@memo
 def day_totals(program: Program, start: date, end: date, *, source: str = "rollup") -> dict:
     """``FIELDS`` and ``EXTRAS`` summed over the days [start, end) (``start`` may be
     ``EPOCH``: everything before ``end``), from one ``ProgramDayRollup`` row per
-    finished day plus the live and marked days counted raw."""
+    finished day plus the live and marked days counted raw (shared within a request:
+    callers must not change it)."""
+    return _day_totals(program, start, end, source)
+
+
+@memo
+def _day_totals(program: Program, start: date, end: date, source: str) -> dict:
     out = dict.fromkeys((*FIELDS, *EXTRAS), 0)
 
     def add_raw(lo: date, hi: date) -> None:
-        for f, v in totals(raw_day_rows(program, lo, hi)).items():
+        for f, v in raw_totals(program, lo, hi).items():
             out[f] += v
         for values in raw_day_extras(program, lo, hi).values():
             for f, v in values.items():
@@ -470,25 +481,27 @@ def summary(program: Program, start: date, end: date, *, source: str = "rollup")
 
 
 def grouped(program: Program, start: date, end: date, by: str, *, source: str = "rollup") -> dict:
-    """Totals over the days [start, end) per day, advocate, channel or link."""
+    """Totals over the days [start, end) per day, advocate, channel or link (the inner
+    dicts of finished days are shared: callers must not change them)."""
     index = KEY_INDEX[by]
     if source == "raw":
         return by_key(raw_day_rows(program, start, end), index)
     final, runs = _final_and_live(program, start, end)
-    out: dict = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
     column = COLUMN[by]
-    rows = finished(
-        program,
-        ("grouped", column, str(final.query)),
-        lambda: list(
-            final.values(column).annotate(**{f"s_{f}": Sum(f) for f in FIELDS}).order_by()
-        ),
-    )
-    for row in rows:
-        for f in FIELDS:
-            out[row[column]][f] += row[f"s_{f}"] or 0
+
+    def read() -> dict:
+        rows = final.values(column).annotate(**{f"s_{f}": Sum(f) for f in FIELDS}).order_by()
+        return {row[column]: {f: row[f"s_{f}"] or 0 for f in FIELDS} for row in rows}
+
+    out = dict(finished(program, ("grouped", column, str(final.query)), read))
+    copied: set = set()
     for lo, hi in runs:
         for key, values in raw_day_rows(program, lo, hi).items():
+            group = key[index]
+            if group not in copied:
+                copied.add(group)
+                out[group] = dict(out.get(group) or dict.fromkeys(FIELDS, 0))
+            target = out[group]
             for f in FIELDS:
-                out[key[index]][f] += values[f]
-    return dict(out)
+                target[f] += values[f]
+    return out

@@ -95,7 +95,8 @@ def raw_referral_conversion(program: Program, start, end) -> tuple[int, int]:
     bought = (
         counted_orders(program).filter(attributed=True, occurred_at__lt=end).values("referral_id")
     )
-    return referrals.count(), referrals.filter(pk__in=bought).count()
+    counts = referrals.aggregate(n=Count("pk"), c=Count("pk", filter=Q(pk__in=bought)))
+    return counts["n"], counts["c"]
 
 
 def _pending(program: Program, end_day: date) -> bool:

@@ -14,6 +14,7 @@ Formulas (also in docs/metrics.md):
   below half of their 30-day average over those 90 days.
 """
 
+import bisect
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +34,40 @@ class AtRiskCustomer:
     overdue: float
 
 
+def _usual(f) -> float:
+    """A repeat customer's mean gap between orders, in days."""
+    return (f.last_day - f.first_at.date()).days / (f.orders - 1)
+
+
+@dataclass
+class _RiskParts:
+    """What the at-risk list needs from a set of customers, on a given day."""
+
+    repeat: list[float]  # the usual interval of every repeat customer, sorted
+    risky: dict[str, AtRiskCustomer]  # repeat customers at risk
+    singles: list[tuple[int, str, object]]  # (days since, key, agg), one order, not churned,
+    # most days since first
+
+
+def _risk_parts(aggs: dict, today: date, churn_after_days: int, factor: float) -> _RiskParts:
+    repeat: list[float] = []
+    risky: dict[str, AtRiskCustomer] = {}
+    singles: list[tuple[int, str, object]] = []
+    for key, f in aggs.items():
+        since = (today - f.last_day).days
+        if f.orders >= 2:
+            interval = _usual(f)
+            repeat.append(interval)
+            if since <= churn_after_days and interval and since > factor * interval:
+                risky[key] = AtRiskCustomer(key, f.orders, f.last_day, since, round(interval, 1),
+                                            round(since / interval, 2))  # fmt: skip
+        elif since <= churn_after_days:
+            singles.append((since, key, f))
+    repeat.sort()
+    singles.sort(key=lambda s: -s[0])
+    return _RiskParts(repeat, risky, singles)
+
+
 def at_risk_customers(
     *,
     program: Program,
@@ -44,27 +79,51 @@ def at_risk_customers(
     """Read from the customer day rollups (plus the live days), in whole days.
 
     ``since`` changes nothing in the answer: a page that already read the customers
-    of a period ending today passes its start, so the same read is reused.
+    of a period ending today passes its start, so the same read is reused. What the
+    finished days' customers give is kept (per day) until the next rebuild; the
+    customers the live days changed are taken out of it and counted again.
     """
     today = now.astimezone(UTC).date()
+    churn = program.churn_after_days
     aggs = customers.customer_aggs(program, since or today, today + timedelta(days=1))
-
-    def usual(f) -> float:
-        return (f.last_day - f.first_at.date()).days / (f.orders - 1)
-
-    repeat = [usual(f) for f in aggs.values() if f.orders >= 2]
+    base = getattr(aggs, "finished", None)
+    if base is None:
+        parts, changed = _risk_parts(aggs, today, churn, factor), frozenset()
+    else:
+        parts = daily.finished(
+            program,
+            ("at_risk", aggs.finished_key, today, churn, factor),
+            lambda: _risk_parts(base, today, churn, factor),
+        )
+        changed = aggs.changed
+    repeat = parts.repeat
+    if changed:
+        repeat = list(repeat)
+        for key in changed:
+            if key in base and base[key].orders >= 2:
+                del repeat[bisect.bisect_left(repeat, _usual(base[key]))]
+            if aggs[key].orders >= 2:
+                bisect.insort(repeat, _usual(aggs[key]))
     program_gap = statistics.median(repeat) if repeat else None
-    out = []
-    for key, f in aggs.items():
-        since = (today - f.last_day).days
-        if since > program.churn_after_days:
+    out = [c for key, c in parts.risky.items() if key not in changed]
+    if program_gap:
+        for days, key, f in parts.singles:
+            if not days > factor * program_gap:
+                break
+            if key not in changed:
+                out.append(AtRiskCustomer(key, f.orders, f.last_day, days, round(program_gap, 1),
+                                          round(days / program_gap, 2)))  # fmt: skip
+    for key in changed:
+        f = aggs[key]
+        days = (today - f.last_day).days
+        if days > churn:
             continue  # churned already, not at risk
-        interval = usual(f) if f.orders >= 2 else program_gap
+        interval = _usual(f) if f.orders >= 2 else program_gap
         if not interval:
             continue
-        if since > factor * interval:
-            out.append(AtRiskCustomer(key, f.orders, f.last_day, since, round(interval, 1),
-                                      round(since / interval, 2)))  # fmt: skip
+        if days > factor * interval:
+            out.append(AtRiskCustomer(key, f.orders, f.last_day, days, round(interval, 1),
+                                      round(days / interval, 2)))  # fmt: skip
     out.sort(key=lambda c: (-c.overdue, c.key))
     return out[:limit] if limit else out
 
@@ -92,16 +151,20 @@ def fading_advocates(*, program: Program, today: date) -> list[FadingAdvocate]:
 
     recent = activity(recent_start, today + timedelta(days=1))
     before = activity(before_start, recent_start)
+    # The fading by their activity first, then which of them are active (a few ids).
+    fading = {
+        advocate_id: (recent.get(advocate_id, 0), total / 3)
+        for advocate_id, total in before.items()
+        if recent.get(advocate_id, 0) < total / 3 / 2
+    }
     active = dict(
         Advocate.objects.filter(
-            program=program, status=Advocate.Status.ACTIVE, pk__in=list(before)
+            program=program, status=Advocate.Status.ACTIVE, pk__in=list(fading)
         ).values_list("pk", "email")
     )
     out = []
-    for advocate_id, total in before.items():
-        usual = total / 3
-        now = recent.get(advocate_id, 0)
-        if advocate_id in active and now < usual / 2:
+    for advocate_id, (now, usual) in fading.items():
+        if advocate_id in active:
             out.append(FadingAdvocate(advocate_id, active[advocate_id], now, round(usual, 1)))
     out.sort(key=lambda a: (a.recent - a.usual, a.advocate_id))
     return out

@@ -8,6 +8,8 @@ plus the live days (``measurement.daily``); customer-level numbers come from
 the orders themselves.
 """
 
+import dataclasses
+import heapq
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -196,16 +198,111 @@ def _joined_statuses() -> list[str]:
     return [s for s in Advocate.Status.values if s != Advocate.Status.INVITED]
 
 
-def _first_in(aggs, start: datetime, end: datetime):
-    """The customers whose first order is in [start, end) (compared as sortable text)."""
-    lo, hi = stamp(start), stamp(end)
-    return [f for f in aggs if lo <= f.first < hi]
+@dataclass
+class CustomerNumbers:
+    """Counts and sums over customers (``CustomerAgg``) that every derived number needs:
+    additive, so the finished days' part is kept and corrected for the changed customers."""
+
+    customers: int = 0
+    active_start: int = 0
+    active_end: int = 0
+    new: int = 0
+    repeat: int = 0  # customers with >= 2 counted orders
+    retained: int = 0  # ... and active at the end
+    net_minor: int = 0
+    referred: int = 0  # first order attributed
+    referred_net_minor: int = 0
+    # new customers whose first order was attributed: key -> (first order, advocate id)
+    new_referred: dict = field(default_factory=dict)
+    # their cycle time (days from the advocate's enrolment to the first order), if read
+    cycles: dict | None = None
+
+    def add(self, key: str, f: CustomerAgg, lo: str, hi: str, sign: int = 1) -> None:
+        self.customers += sign
+        self.active_start += sign * f.active_start
+        self.active_end += sign * f.active_end
+        self.net_minor += sign * f.net_minor
+        if f.orders >= 2:
+            self.repeat += sign
+            self.retained += sign * f.active_end
+        if f.first_attributed:
+            self.referred += sign
+            self.referred_net_minor += sign * f.net_minor
+        if lo <= f.first < hi:
+            self.new += sign
+            if f.first_attributed:
+                if sign > 0:
+                    self.new_referred[key] = (f.first_at, f.first_advocate_id)
+                else:
+                    del self.new_referred[key]
 
 
-def customers_block(aggs: dict[str, CustomerAgg], period: Period) -> dict:
-    start = sum(1 for f in aggs.values() if f.active_start)
-    end = sum(1 for f in aggs.values() if f.active_end)
-    new = len(_first_in(aggs.values(), period.start, period.end))
+def _numbers(aggs: dict[str, CustomerAgg], lo: str, hi: str) -> CustomerNumbers:
+    out = CustomerNumbers()
+    for key, f in aggs.items():
+        out.add(key, f, lo, hi)
+    return out
+
+
+def _cycles(new_referred: dict) -> dict[str, float]:
+    """key -> days from the referring advocate's enrolment to the customer's first order."""
+    joined_at = dict(
+        Advocate.objects.filter(
+            pk__in={advocate_id for _, advocate_id in new_referred.values() if advocate_id}
+        ).values_list("pk", "created_at")
+    )
+    return {
+        key: (first_at - joined_at[advocate_id]).total_seconds() / 86400
+        for key, (first_at, advocate_id) in new_referred.items()
+        if advocate_id in joined_at
+    }
+
+
+def _with_cycles(numbers: CustomerNumbers) -> CustomerNumbers:
+    numbers.cycles = _cycles(numbers.new_referred)
+    return numbers
+
+
+def customer_numbers(
+    program: Program, aggs: dict[str, CustomerAgg], period: Period
+) -> CustomerNumbers:
+    """``CustomerNumbers`` over ``aggs`` for the period (its new customers). For the
+    rollups' answer (``customers.CustomerAggs``), the finished days' part is summed once
+    per process (until the next rebuild) and only the customers the live and marked days
+    changed are taken out and put back. The cycle times of the finished part are kept
+    with it (an advocate's save marks their day, and the day's rebuild renews them)."""
+    lo, hi = stamp(period.start), stamp(period.end)
+    base = getattr(aggs, "finished", None)
+    if base is None:
+        return _numbers(aggs, lo, hi)
+    cached = daily.finished(
+        program,
+        ("customer_numbers", aggs.finished_key, lo, hi),
+        lambda: _with_cycles(_numbers(base, lo, hi)),
+    )
+    out = dataclasses.replace(
+        cached, new_referred=dict(cached.new_referred), cycles=dict(cached.cycles)
+    )
+    for key in aggs.changed:
+        if key in base:
+            out.add(key, base[key], lo, hi, -1)
+        out.add(key, aggs[key], lo, hi)
+        out.cycles.pop(key, None)
+    out.cycles.update(
+        _cycles({k: out.new_referred[k] for k in aggs.changed if k in out.new_referred})
+    )
+    return out
+
+
+def _advocate_customers(aggs: dict[str, CustomerAgg], keys_advocates: set[str]):
+    """The customers among ``aggs`` who are advocates."""
+    if len(keys_advocates) < len(aggs):
+        return [(k, aggs[k]) for k in keys_advocates if k in aggs]
+    return [(k, f) for k, f in aggs.items() if k in keys_advocates]
+
+
+def customers_block(numbers: CustomerNumbers) -> dict:
+    start, end, new = numbers.active_start, numbers.active_end, numbers.new
     retention = rate(end - new, start)
     churn = None if retention is None else float(Decimal("100.0") - Decimal(str(retention)))
     return {
@@ -215,21 +312,23 @@ def customers_block(aggs: dict[str, CustomerAgg], period: Period) -> dict:
     }
 
 
-def repeat_purchase_rate(aggs: dict[str, CustomerAgg]) -> float | None:
-    return rate(sum(1 for f in aggs.values() if f.orders >= 2), len(aggs))
+def repeat_purchase_rate(numbers: CustomerNumbers) -> float | None:
+    return rate(numbers.repeat, numbers.customers)
 
 
-def clv_block(aggs: dict[str, CustomerAgg], keys_advocates: set[str], currency: str) -> dict:
-    groups: dict[str, list[int]] = {
-        "referred": [],
-        "non_referred": [],
-        "advocates": [],
-        "non_advocates": [],
+def clv_block(numbers: CustomerNumbers, advocates: list, currency: str) -> dict:
+    """Mean net revenue per customer, by group; ``advocates``: (key, agg) of the
+    customers who are advocates."""
+    adv_net = sum(f.net_minor for _, f in advocates)
+    n, net = numbers.customers, numbers.net_minor
+    return {
+        "referred": average_money(numbers.referred_net_minor, numbers.referred, currency),
+        "non_referred": average_money(
+            net - numbers.referred_net_minor, n - numbers.referred, currency
+        ),
+        "advocates": average_money(adv_net, len(advocates), currency),
+        "non_advocates": average_money(net - adv_net, n - len(advocates), currency),
     }
-    for key, f in aggs.items():
-        groups["referred" if f.first_attributed else "non_referred"].append(f.net_minor)
-        groups["advocates" if key in keys_advocates else "non_advocates"].append(f.net_minor)
-    return {name: average_money(sum(v), len(v), currency) for name, v in groups.items()}
 
 
 # --------------------------------------------------------------------- NPS
@@ -329,25 +428,15 @@ def advocates_before(program: Program, period: Period, *, source: str = "rollup"
 def k_factor(
     program: Program,
     period: Period,
-    aggs: dict[str, CustomerAgg],
+    numbers: CustomerNumbers,
     clicks: int,
     *,
     source: str = "rollup",
 ) -> dict:
+    """``numbers``: of every customer (not a segment's)."""
     advocates = advocates_before(program, period, source=source)["joined"]
-    new_referred = [
-        f for f in _first_in(aggs.values(), period.start, period.end) if f.first_attributed
-    ]
-    joined_at = dict(
-        Advocate.objects.filter(
-            pk__in={f.first_advocate_id for f in new_referred if f.first_advocate_id}
-        ).values_list("pk", "created_at")
-    )
-    cycles = [
-        (f.first_at - joined_at[f.first_advocate_id]).total_seconds() / 86400
-        for f in new_referred
-        if f.first_advocate_id in joined_at
-    ]
+    new_referred = numbers.new_referred
+    cycles = list((_cycles(new_referred) if numbers.cycles is None else numbers.cycles).values())
     cycle = statistics.median(cycles) if cycles else None
     return {
         "k_factor": ratio(len(new_referred), advocates, "0.001"),
@@ -362,25 +451,22 @@ def journey(
     program: Program,
     period: Period,
     aggs: dict[str, CustomerAgg],
-    keys_adv: set[str],
+    numbers: CustomerNumbers,
+    advocates: list,
     clicks,
     segment_keys: frozenset[str] | None = None,
     *,
     source: str = "rollup",
 ) -> dict:
-    """Stage counts at the end of the period (each customer in one stage); ``aggs`` are
-    the customers in the segment (``segment_keys``) if there is one."""
+    """Stage counts at the end of the period (each customer in one stage); ``aggs`` (and
+    their ``numbers``) are the customers in the segment (``segment_keys``) if there is
+    one, ``advocates`` (key, agg) those of them who are advocates."""
     considering = friends.considering(
         program, period.date_from, period.date_to, aggs, segment_keys, source=source
     )
-    purchased = retained = 0
-    for key, f in aggs.items():
-        if key in keys_adv:
-            continue
-        if f.orders >= 2 and f.active_end:
-            retained += 1
-        else:
-            purchased += 1
+    adv_retained = sum(1 for _, f in advocates if f.orders >= 2 and f.active_end)
+    retained = numbers.retained - adv_retained
+    purchased = numbers.customers - len(advocates) - retained
     return {
         "aware": clicks,
         "considering": considering,
@@ -421,6 +507,9 @@ def program_metrics(
     )
     keys_adv = advocate_keys(program)
     scoped = aggs if segment_keys is None else {k: v for k, v in aggs.items() if k in segment_keys}
+    numbers = customer_numbers(program, aggs, period)
+    scoped_numbers = numbers if scoped is aggs else customer_numbers(program, scoped, period)
+    advocates = _advocate_customers(scoped, keys_adv)
     nps_rows = customers.nps_rows(
         program, period.date_from, period.date_to + timedelta(days=1), source=source
     )
@@ -446,18 +535,16 @@ def program_metrics(
             customers.nps_latest(nps_rows, period.date_from, period.date_to + timedelta(days=1)),
             segment_keys,
         ),
-        **customers_block(scoped, period),
-        "repeat_purchase_rate": repeat_purchase_rate(scoped),
-        "clv": clv_block(scoped, keys_adv, currency),
+        **customers_block(scoped_numbers),
+        "repeat_purchase_rate": repeat_purchase_rate(scoped_numbers),
+        "clv": clv_block(scoped_numbers, advocates, currency),
         "excluded_orders": t["excluded_orders"],
     }
     if extras:
-        new_referred = sum(
-            1 for f in _first_in(scoped.values(), period.start, period.end) if f.first_attributed
-        )
+        new_referred = len(scoped_numbers.new_referred)
         answer.update(
             {
-                "k_factor": k_factor(program, period, aggs, t["clicks"], source=source),
+                "k_factor": k_factor(program, period, numbers, t["clicks"], source=source),
                 "referral_share_of_new_customers": rate(new_referred, answer["customers"]["new"]),
                 "new_referred_customers": new_referred,
                 "cac_referred": average_money(cost, new_referred, currency),
@@ -467,7 +554,14 @@ def program_metrics(
         if detail:
             answer["nps_trend"] = nps_trend(program, period, segment_keys, rows=nps_rows)
             answer["journey"] = journey(
-                program, period, scoped, keys_adv, t["clicks"], segment_keys, source=source
+                program,
+                period,
+                scoped,
+                scoped_numbers,
+                advocates,
+                t["clicks"],
+                segment_keys,
+                source=source,
             )
     return answer
 
@@ -499,13 +593,11 @@ def daily_series(program: Program, period: Period, *, source: str = "rollup") ->
 def top_advocates(program: Program, period: Period, limit: int = 10) -> list[dict]:
     per = daily.grouped(program, period.date_from, period.date_to + timedelta(days=1), "advocate")
     per.pop(None, None)
-    ranked = sorted(
-        per.items(),
+    ranked = heapq.nsmallest(
+        limit,
+        (kv for kv in per.items() if kv[1]["clicks"] or kv[1]["referrals"] or kv[1]["purchases"]),
         key=lambda kv: (-kv[1]["revenue_minor"], -kv[1]["purchases"], -kv[1]["clicks"], kv[0]),
     )
-    ranked = [kv for kv in ranked if kv[1]["clicks"] or kv[1]["referrals"] or kv[1]["purchases"]][
-        :limit
-    ]
     emails = dict(Advocate.objects.filter(pk__in=[k for k, _ in ranked]).values_list("pk", "email"))
     return [
         {

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.hashing import fingerprint
-from measurement import customers, daily, placements, selectors, services
+from measurement import customers, daily, placements, risk, selectors, services
 from measurement.models import (
     CustomerDayRollup,
     DailyRollup,
@@ -304,3 +304,51 @@ def test_the_sweep_catches_clicks_written_in_bulk(program, advocate):
     services.rollups_refresh()
     rows = DailyRollup.objects.filter(program=program, day=yesterday.date())
     assert sum(r.clicks for r in rows) == 1
+
+
+def test_a_rebuild_after_a_late_order_renews_what_the_worker_kept(program, monkeypatch):
+    """Finished days are read once per process and kept under the program's rollup
+    version: a late order marks its day (read raw meanwhile) and the rebuild that
+    clears the mark replaces the version, so the next read sees the order."""
+    f.backfilled_order(program, "o-1", 5000, at(1), external_id="ann")
+    f.backfilled_order(program, "o-2", 7000, at(2), external_id="ann")
+    f.backfilled_order(program, "o-3", 3000, at(2), external_id="bob")
+    services.rollups_rebuild(program=program, start=BASE, end=BASE + timedelta(days=10))
+    period = {"date_from": BASE, "date_to": BASE + timedelta(days=9)}
+    now = datetime.combine(BASE + timedelta(days=12), datetime.min.time(), tzinfo=UTC)
+
+    def read():
+        with daily.memoized():
+            answer = selectors.program_metrics(program=program, **period)
+            return (
+                answer["customers"]["new"],
+                answer["clv"]["non_referred"],
+                answer["repeat_purchase_rate"],
+                daily.day_totals(program, BASE, BASE + timedelta(days=10))["excluded_orders"],
+                [c.key for c in risk.at_risk_customers(program=program, now=now)],
+            )
+
+    before = read()
+    assert before == (2, "75.00", 50.0, 0, ["ann", "bob"])
+    assert read() == before  # served from what the worker kept
+    assert any(key[0] == program.pk for key in daily._finished)
+
+    # A late order of a new customer, and one in another currency, on a finished day.
+    f.backfilled_order(program, "o-4", 2000, at(3), external_id="cy")
+    f.backfilled_order(program, "o-5", 2000, at(3), external_id="cy", currency="USD")
+    assert RollupMark.objects.filter(program=program, day=BASE + timedelta(days=3)).exists()
+    late = (3, "56.67", 33.3, 1, ["ann", "bob", "cy"])
+    assert read() == late  # the marked day is counted raw until it is rebuilt
+    services.rollups_refresh()
+    assert not RollupMark.objects.filter(program=program).exists()
+    assert read() == late  # rebuilt: the new version, the kept reads of before are gone
+    assert selectors.program_metrics(program=program, **period) == selectors.program_metrics(
+        program=program, source="raw", **period
+    )
+
+    # Without the version change the worker would serve the day's old rows: the check
+    # above is what tells a missing invalidation.
+    monkeypatch.setattr(daily, "rollups_changed", lambda program: None)
+    f.backfilled_order(program, "o-6", 4000, at(4), external_id="dee")
+    services.rollups_refresh()
+    assert read() == late
