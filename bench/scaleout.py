@@ -52,6 +52,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # ``tests.fake_stripe`` and the Django project
+from core.management.commands.serve import WORKER_FLAGS  # noqa: E402 - as make run starts them
+
 VENV_BIN = ROOT / ".venv" / "bin"
 HOST = "127.0.0.1"
 PG_ARGS = ["-h", HOST, "-p", "5432", "-U", "postgres"]
@@ -64,7 +66,6 @@ DEMO_SECRET_KEY = "sk_demo_0000000000000000000000000000demo"  # noqa: S105 - pub
 WEB_WORKERS = 2
 KEEP_ENV = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "TERM"}
 WORKER_CONCURRENCY = 2
-WORKER_FLAGS = ["--without-gossip", "--without-mingle", "--without-heartbeat"]  # as manage.py serve
 MONEY_QUEUES = "money,emails"
 # Longest wait, once a worker's kill is armed, for it to be mid-way (run_payouts comes
 # every RUN_PAYOUTS_EVERY_MINUTES = 12 s here; webhooks flow all the time).

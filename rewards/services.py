@@ -6,7 +6,7 @@ Every balance change goes through ``rewards.ledger``.
 from datetime import timedelta
 
 from celery import shared_task
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from advocacy.audit import AuditAction, audit_log
@@ -131,42 +131,20 @@ def reward_hold(*, reward_id: int, reason: str, issued: Reward | None = None) ->
     ``issued``: the reward itself, when the caller's transaction issued it (the fraud
     rules, on the order being recorded): one conditional UPDATE holds it (the row's
     lock and the conditions in one statement) and the audit row takes its program.
-    Otherwise the reward is read and locked first. Inside a transaction it takes no
-    savepoint: nothing here is caught, an error fails the caller's transaction."""
-    if issued is not None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Reward._meta.db_table} SET requires_approval = %s"  # noqa: S608
-                " WHERE id = %s AND status = %s AND approved_at IS NULL"
-                " AND requires_approval = %s",
-                [True, reward_id, Reward.Status.PENDING, False],
-            )
-            if cursor.rowcount != 1:
-                return False
-        audit_log(
-            action=AuditAction.REWARD_HELD,
-            obj=issued,
-            program=issued.program,
-            data={"reason": reason[:200]},
-        )
-        return True
+    Otherwise the reward is read after the UPDATE, for the audit row. Inside a
+    transaction it takes no savepoint: nothing here is caught, an error fails the
+    caller's transaction."""
     with transaction.atomic(savepoint=False):
-        # Only the reward's row is locked; its program is read with it (for the audit row).
-        reward = (
-            Reward.objects.select_related("program")
-            .select_for_update(of=("self",))
-            .filter(pk=reward_id)
-            .first()
-        )
-        if (
-            reward is None
-            or reward.status != Reward.Status.PENDING
-            or reward.approved_at is not None
-            or reward.requires_approval
-        ):
+        # One conditional UPDATE holds it: the row's lock and the conditions at once.
+        held = Reward.objects.filter(
+            pk=reward_id,
+            status=Reward.Status.PENDING,
+            approved_at__isnull=True,
+            requires_approval=False,
+        ).update(requires_approval=True)
+        if not held:
             return False
-        reward.requires_approval = True
-        reward.save(update_fields=["requires_approval"])
+        reward = issued or Reward.objects.select_related("program").get(pk=reward_id)
         audit_log(
             action=AuditAction.REWARD_HELD,
             obj=reward,
