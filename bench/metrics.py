@@ -46,14 +46,10 @@ def setup(database_url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def copy(model, columns: list[str], rows) -> int:
-    """COPY ``rows`` (tuples in ``columns`` order) into ``model``'s table."""
-    from django.db import connection
-
-    table = model._meta.db_table
-    # Columns the rows leave out but the table requires (NOT NULL, added by later
-    # migrations) get the model's default, so the generator survives new fields.
-    extra = [
+def _extra_columns(model, columns: list[str]) -> list:
+    """Columns the rows leave out but the table requires (NOT NULL, added by later
+    migrations): they get the model's default, so the generator survives new fields."""
+    return [
         f
         for f in model._meta.concrete_fields
         if f.column not in columns
@@ -61,6 +57,14 @@ def copy(model, columns: list[str], rows) -> int:
         and not f.primary_key
         and f.get_default() is not None
     ]
+
+
+def copy(model, columns: list[str], rows) -> int:
+    """COPY ``rows`` (tuples in ``columns`` order) into ``model``'s table."""
+    from django.db import connection
+
+    table = model._meta.db_table
+    extra = _extra_columns(model, columns)
     defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in extra)
     cols = ", ".join(f'"{c}"' for c in [*columns, *(f.column for f in extra)])
     n = 0
@@ -70,6 +74,47 @@ def copy(model, columns: list[str], rows) -> int:
             for row in rows:
                 out.write_row((*row, *defaults))
                 n += 1
+    return n
+
+
+def _copy_text(value) -> str:
+    """One default in COPY's text format (the values ``_extra_columns`` gives)."""
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    assert not any(c in text for c in "\\\t\n\r"), text
+    return text
+
+
+def copy_lines(model, columns: list[str], lines, chunk: int = 20_000) -> int:
+    """COPY pre-formatted lines (COPY text format, ``columns`` tab-separated, no line
+    end) into ``model``'s table: the fast path for the ten million clicks, where
+    building a tuple per row for ``write_row`` was most of the generator's time."""
+    from django.db import connection
+
+    table = model._meta.db_table
+    extra = _extra_columns(model, columns)
+    suffix = (
+        "".join("\t" + _copy_text(f.get_db_prep_save(f.get_default(), connection)) for f in extra)
+        + "\n"
+    )
+    cols = ", ".join(f'"{c}"' for c in [*columns, *(f.column for f in extra)])
+    n = 0
+    batch: list[str] = []
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # psycopg 3
+        with raw.copy(f"COPY {table} ({cols}) FROM STDIN") as out:
+            for line in lines:
+                batch.append(line)
+                if len(batch) == chunk:
+                    out.write((suffix.join(batch) + suffix).encode())
+                    n += len(batch)
+                    batch = []
+            if batch:
+                out.write((suffix.join(batch) + suffix).encode())
+                n += len(batch)
     return n
 
 
@@ -129,6 +174,11 @@ def generate(scale: float, seed: int = 7):
     timings = {}
     t0 = time.perf_counter()
     with transaction.atomic():
+        with connection.cursor() as c:
+            # The generated rows are consistent by construction: skip the foreign-key
+            # triggers (checking 10,000,000 clicks' keys at commit took 12 minutes).
+            # Needs a superuser, as the bench database's owner "postgres" is.
+            c.execute("SET LOCAL session_replication_role = replica")
         copy(
             Advocate,
             ["program_id", "email", "email_normalized", "name", "external_id", "locale",
@@ -153,13 +203,24 @@ def generate(scale: float, seed: int = 7):
         weights = [1 / (i + 1) ** 0.8 for i in range(len(advocates))]
         channels = ["", "email", "whatsapp", "facebook", "x", "sms"]
         picks = rnd.choices(advocates, weights, k=n_clicks)
-        copy(
+        # Click times to the second over the year, as text: an hour's prefix and
+        # "MM:SS", both looked up (formatting a datetime per row was the slow part).
+        hour0 = start.replace(minute=0, second=0)
+        click_span = int((now - hour0).total_seconds())
+        hours = [
+            (hour0 + timedelta(hours=h)).strftime("%Y-%m-%d %H:")
+            for h in range(click_span // 3600 + 1)
+        ]
+        minutes = [f"{m:02d}:{sec:02d}+00" for m in range(60) for sec in range(60)]
+        rand, bits = rnd.random, rnd.getrandbits
+        pid = program.pk
+        copy_lines(
             Click,
             ["id", "program_id", "link_id", "advocate_id", "channel", "user_agent", "ip_hash",
              "created_at"],
             (
-                (uuid.UUID(int=rnd.getrandbits(128)), program.pk, links[a], a,
-                 rnd.choice(channels), "", "", when())
+                f"{bits(128):032x}\t{pid}\t{links[a]}\t{a}\t{channels[int(rand() * 6)]}\t\t\t"
+                f"{hours[(t := int(rand() * click_span)) // 3600]}{minutes[t % 3600]}"
                 for a in picks
             ),
         )  # fmt: skip
