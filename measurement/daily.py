@@ -163,117 +163,139 @@ def counted_orders(program: Program):
     return Conversion.objects.filter(program=program, refunded_minor__lt=F("amount_minor"))
 
 
-@memo
-def raw_day_rows(program: Program, start: date, end: date) -> Rows:
-    """Counts for the days [start, end) from the raw rows."""
-    lo, hi = day_start(start), day_start(end)
-    rows: Rows = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+# The parts of a row's key, in ``Rows`` order, and their value where a source has none.
+PARTS = ("day", "advocate", "channel", "link")
+GRAIN = PARTS  # ``raw_day_rows``' grain
+DEFAULT = {"advocate": None, "channel": "", "link": None}
 
-    def add(key, field, value):
-        if value:
-            rows[key][field] += value
 
-    clicks = (
-        Click.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi)
-        .annotate(d=_day("created_at"))
-        .values_list("d", "advocate_id", "channel", "link_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for d, advocate_id, channel, link_id, n in clicks:
-        add((d, advocate_id, channel or "", link_id), "clicks", n)
-
-    referrals = (
-        Referral.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi)
-        .annotate(
-            d=_day("created_at"),
-            ch=Coalesce(NullIf("click__channel", Value("")), "link__channel", Value("")),
-        )
-        .values_list("d", "advocate_id", "ch", "link_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for d, advocate_id, channel, link_id, n in referrals:
-        add((d, advocate_id, channel or "", link_id), "referrals", n)
-
+def _sources(program: Program, lo: datetime, hi: datetime) -> list[tuple]:
+    """What each field counts over [lo, hi): (rows, key parts, field aggregates). A part
+    is an expression, or a constant where the rows have none (e.g. reward cost has no
+    channel). The one definition of every day count, whatever the grain."""
     orders = counted_orders(program).filter(occurred_at__gte=lo, occurred_at__lt=hi)
-    purchases = (
-        orders.filter(attributed=True, backfill=False, currency=program.currency)
-        .annotate(
-            d=_day("occurred_at"),
-            ch=Coalesce(
-                NullIf("click__channel", Value("")),
-                NullIf("referral__click__channel", Value("")),
-                "referral__link__channel",
-                Value(""),
+    invited_parts = {"day": None, **DEFAULT}
+    return [
+        (
+            Click.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi),
+            {"day": _day("created_at"), "advocate": F("advocate_id"),
+             "channel": F("channel"), "link": F("link_id")},
+            {"clicks": Count("pk")},
+        ),
+        (
+            Referral.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi),
+            {"day": _day("created_at"), "advocate": F("advocate_id"),
+             "channel": Coalesce(NullIf("click__channel", Value("")), "link__channel", Value("")),
+             "link": F("link_id")},
+            {"referrals": Count("pk")},
+        ),
+        (
+            orders.filter(attributed=True, backfill=False, currency=program.currency),
+            {"day": _day("occurred_at"), "advocate": F("advocate_id"),
+             "channel": Coalesce(
+                 NullIf("click__channel", Value("")),
+                 NullIf("referral__click__channel", Value("")),
+                 "referral__link__channel",
+                 Value(""),
+             ),
+             "link": Coalesce("click__link_id", "referral__link_id")},
+            {"purchases": Count("pk"),
+             "revenue_minor": Sum(F("amount_minor") - F("refunded_minor"))},
+        ),
+        (
+            orders.exclude(currency=program.currency),
+            {**DEFAULT, "day": _day("occurred_at")},
+            {"excluded_orders": Count("pk")},
+        ),
+        (
+            Reward.objects.filter(
+                program=program,
+                kind=Reward.Kind.CASH,
+                currency=program.currency,
+                created_at__gte=lo,
+                created_at__lt=hi,
             ),
-            lk=Coalesce("click__link_id", "referral__link_id"),
-        )
-        .values_list("d", "advocate_id", "ch", "lk")
-        .annotate(n=Count("pk"), net=Sum(F("amount_minor") - F("refunded_minor")))
-        .order_by()
-    )
-    for d, advocate_id, channel, link_id, n, net in purchases:
-        key = (d, advocate_id, channel or "", link_id)
-        add(key, "purchases", n)
-        add(key, "revenue_minor", net)
+            {**DEFAULT, "day": _day("created_at"), "advocate": F("advocate_id")},
+            {"reward_cost_minor": Sum(F("amount_minor") - F("reversed_minor"))},
+        ),
+        (
+            Advocate.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi)
+            .exclude(status=Advocate.Status.INVITED),
+            {**DEFAULT, "day": _day("created_at"), "advocate": F("pk")},
+            {"joined": Count("pk")},
+        ),
+        (
+            CampaignRecipient.objects.filter(
+                campaign__program=program, sent_at__gte=lo, sent_at__lt=hi
+            ),
+            {**invited_parts, "day": _day("sent_at")},
+            {"invited": Count("pk")},
+        ),
+        (
+            Advocate.objects.filter(
+                program=program, invitation_sent_at__gte=lo, invitation_sent_at__lt=hi
+            ),
+            {**invited_parts, "day": _day("invitation_sent_at")},
+            {"invited": Count("pk")},
+        ),
+    ]  # fmt: skip
 
-    excluded = (
-        orders.exclude(currency=program.currency)
-        .annotate(d=_day("occurred_at"))
-        .values_list("d")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for d, n in excluded:
-        add((d, None, "", None), "excluded_orders", n)
 
-    cost = (
-        Reward.objects.filter(
-            program=program,
-            kind=Reward.Kind.CASH,
-            currency=program.currency,
-            created_at__gte=lo,
-            created_at__lt=hi,
-        )
-        .annotate(d=_day("created_at"))
-        .values_list("d", "advocate_id")
-        .annotate(c=Sum(F("amount_minor") - F("reversed_minor")))
-        .order_by()
-    )
-    for d, advocate_id, c in cost:
-        add((d, advocate_id, "", None), "reward_cost_minor", c)
-
-    joined = (
-        Advocate.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi)
-        .exclude(status=Advocate.Status.INVITED)
-        .annotate(d=_day("created_at"))
-        .values_list("d", "pk")
-    )
-    for d, advocate_id in joined:
-        add((d, advocate_id, "", None), "joined", 1)
-
-    invitations = (
-        CampaignRecipient.objects.filter(campaign__program=program, sent_at__gte=lo, sent_at__lt=hi)
-        .annotate(d=_day("sent_at"))
-        .values_list("d")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for d, n in invitations:
-        add((d, None, "", None), "invited", n)
-    older = (
-        Advocate.objects.filter(
-            program=program, invitation_sent_at__gte=lo, invitation_sent_at__lt=hi
-        )
-        .annotate(d=_day("invitation_sent_at"))
-        .values_list("d")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for d, n in older:
-        add((d, None, "", None), "invited", n)
+@memo
+def raw_counts(program: Program, start: date, end: date, grain: tuple[str, ...]) -> dict:
+    """``FIELDS`` over the days [start, end) from the raw rows, grouped in SQL by the
+    ``grain``'s parts (a subset of ``PARTS``, in that order; ``()``: the totals):
+    key tuple -> {field: value}. The live days' readers ask for the grain they show,
+    so a total over a day's 50,000 clicks is one row, not thousands."""
+    lo, hi = day_start(start), day_start(end)
+    rows: dict = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+    for queryset, parts, aggregates in _sources(program, lo, hi):
+        grouped = [p for p in grain if not _constant(parts[p])]
+        if not grouped:  # the totals, or every part of the grain constant here
+            found = [queryset.aggregate(**aggregates)]
+        else:
+            found = (
+                queryset.annotate(**{f"k_{p}": parts[p] for p in grouped})
+                .values(*(f"k_{p}" for p in grouped))
+                .annotate(**aggregates)
+                .order_by()
+            )
+        for row in found:
+            if not any(row[f] for f in aggregates):
+                continue
+            key = tuple(parts[p] if _constant(parts[p]) else row[f"k_{p}"] for p in grain)
+            if "channel" in grain:
+                i = grain.index("channel")
+                key = (*key[:i], key[i] or "", *key[i + 1 :])
+            target = rows[key]
+            for f in aggregates:
+                target[f] += row[f] or 0
     return dict(rows)
+
+
+def _constant(part) -> bool:
+    return part is None or isinstance(part, str | int)
+
+
+def raw_day_rows(program: Program, start: date, end: date) -> Rows:
+    """Counts for the days [start, end) from the raw rows, at the rollups' grain."""
+    return raw_counts(program, start, end, GRAIN)
+
+
+@memo
+def raw_sharers(program: Program, start: date, end: date) -> frozenset[int]:
+    """Advocates with a click over the days [start, end), from the raw rows."""
+    return frozenset(
+        Click.objects.filter(
+            program=program,
+            created_at__gte=day_start(start),
+            created_at__lt=day_start(end),
+            advocate__isnull=False,
+        )
+        .values_list("advocate_id", flat=True)
+        .order_by()
+        .distinct()
+    )
 
 
 @memo
@@ -355,10 +377,10 @@ def day_rows(program: Program, start: date, end: date, *, source: str = "rollup"
     return rows
 
 
-@memo
 def raw_totals(program: Program, start: date, end: date) -> dict[str, int]:
-    """``totals`` of ``raw_day_rows`` (shared within a request)."""
-    return totals(raw_day_rows(program, start, end))
+    """``FIELDS`` summed over the days [start, end) from the raw rows (shared within a
+    request: callers must not change it)."""
+    return raw_counts(program, start, end, ()).get((), dict.fromkeys(FIELDS, 0))
 
 
 def totals(rows: Rows) -> dict[str, int]:
@@ -369,22 +391,8 @@ def totals(rows: Rows) -> dict[str, int]:
     return out
 
 
-def by_key(rows: Rows, index: int) -> dict:
-    """Totals grouped by one part of the key (0 day, 1 advocate, 2 channel, 3 link)."""
-    out: dict = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
-    for key, values in rows.items():
-        for f in FIELDS:
-            out[key[index]][f] += values[f]
-    return dict(out)
-
-
-def sharing_advocates(rows: Rows) -> int:
-    return len({key[1] for key, v in rows.items() if v["clicks"] and key[1] is not None})
-
-
 # ----------------------------------------------------------------- aggregated reads
 
-KEY_INDEX = {"day": 0, "advocate": 1, "channel": 2, "link": 3}
 COLUMN = {"day": "day", "advocate": "advocate_id", "channel": "channel", "link": "link_id"}
 
 
@@ -457,8 +465,7 @@ def _day_totals(program: Program, start: date, end: date, source: str) -> dict:
 def summary(program: Program, start: date, end: date, *, source: str = "rollup"):
     """(totals of every field, advocates with a click) over the days [start, end)."""
     if source == "raw":
-        rows = raw_day_rows(program, start, end)
-        return totals(rows), sharing_advocates(rows)
+        return raw_totals(program, start, end), len(raw_sharers(program, start, end))
     final, runs = _final_and_live(program, start, end)
     sums = day_totals(program, start, end)
     out = {f: sums[f] for f in FIELDS}
@@ -474,18 +481,15 @@ def summary(program: Program, start: date, end: date, *, source: str = "rollup")
         )
     )
     for lo, hi in runs:
-        for key, values in raw_day_rows(program, lo, hi).items():
-            if values["clicks"] and key[1] is not None:
-                sharing.add(key[1])
+        sharing |= raw_sharers(program, lo, hi)
     return out, len(sharing)
 
 
 def grouped(program: Program, start: date, end: date, by: str, *, source: str = "rollup") -> dict:
     """Totals over the days [start, end) per day, advocate, channel or link (the inner
     dicts of finished days are shared: callers must not change them)."""
-    index = KEY_INDEX[by]
     if source == "raw":
-        return by_key(raw_day_rows(program, start, end), index)
+        return {k[0]: v for k, v in raw_counts(program, start, end, (by,)).items()}
     final, runs = _final_and_live(program, start, end)
     column = COLUMN[by]
 
@@ -496,8 +500,7 @@ def grouped(program: Program, start: date, end: date, by: str, *, source: str = 
     out = dict(finished(program, ("grouped", column, str(final.query)), read))
     copied: set = set()
     for lo, hi in runs:
-        for key, values in raw_day_rows(program, lo, hi).items():
-            group = key[index]
+        for (group,), values in raw_counts(program, lo, hi, (by,)).items():
             if group not in copied:
                 copied.add(group)
                 out[group] = dict(out.get(group) or dict.fromkeys(FIELDS, 0))

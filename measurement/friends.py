@@ -10,7 +10,7 @@ Formulas are in ``docs/metrics.md``.
 
 from datetime import UTC, date, timedelta
 
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, TruncDate
 
 from advocacy.models import Program
@@ -92,10 +92,12 @@ def raw_referral_conversion(program: Program, start, end) -> tuple[int, int]:
     """(referrals created in [start, end), of which the friend bought, attributed, before
     ``end``), from the raw rows."""
     referrals = Referral.objects.filter(program=program, created_at__gte=start, created_at__lt=end)
-    bought = (
-        counted_orders(program).filter(attributed=True, occurred_at__lt=end).values("referral_id")
+    # Correlated: one probe of the orders' referral index per referral (the live days'
+    # few thousand), not a pass over every order of the program.
+    bought = counted_orders(program).filter(
+        attributed=True, occurred_at__lt=end, referral_id=OuterRef("pk")
     )
-    counts = referrals.aggregate(n=Count("pk"), c=Count("pk", filter=Q(pk__in=bought)))
+    counts = referrals.aggregate(n=Count("pk"), c=Count("pk", filter=Exists(bought)))
     return counts["n"], counts["c"]
 
 
@@ -137,11 +139,28 @@ def referral_conversion(
                 .distinct()
             )
             if late:
-                converted += rows.filter(referral_id__in=late).exclude(bought).count()
+                converted += _not_yet(
+                    ReferralRollup.objects.filter(program=program, referral_id__in=late),
+                    start,
+                    final_end,
+                    "converted_on",
+                )
     if end_day > final_end:
         n, c = raw_referral_conversion(program, day_start(final_end), day_start(end_day))
         total, converted = total + n, converted + c
     return total, converted
+
+
+def _not_yet(candidates, start: date, final_end: date, field: str) -> int:
+    """Of ``candidates`` (rollup rows picked by an index: the live days' few hundred
+    buyers or orders), those created in [start, final_end) whose ``field`` day is not
+    before ``final_end``. Filtered here, not in SQL: with the period's range as well,
+    PostgreSQL scanned the period's rows checking each against the long key list."""
+    return sum(
+        1
+        for day, on in candidates.values_list("day", field)
+        if start <= day < final_end and not (on is not None and on < final_end)
+    )
 
 
 def raw_considering(program: Program, start, end, customers) -> int:
@@ -178,9 +197,16 @@ def considering(
         else:
             b = rows_in.filter(bought).count()
         if end_day > live:
-            recent = sorted({key for _, key in raw_customer_days(program, live, end_day)})
+            recent = {key for _, key in raw_customer_days(program, live, end_day)}
+            if segment_keys is not None:
+                recent &= segment_keys
             if recent:
-                b += rows_in.filter(key__in=recent).exclude(bought).count()
+                b += _not_yet(
+                    ReferralRollup.objects.filter(program=program, key__in=sorted(recent)),
+                    start,
+                    final_end,
+                    "bought_on",
+                )
         out = n - b
     if end_day > final_end:
         out += raw_considering(program, day_start(final_end), day_start(end_day), customers)

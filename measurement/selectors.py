@@ -181,14 +181,18 @@ def advocate_keys(program: Program) -> set[str]:
     """Customer keys that are advocates: their external id, email, or a linked profile."""
     keys: set[str] = set()
     advocates = Advocate.objects.filter(program=program).exclude(status=Advocate.Status.INVITED)
-    for external_id, email in advocates.values_list("external_id", "email_normalized"):
+    for external_id, email in advocates.values_list("external_id", "email_normalized").order_by():
         if external_id:
             keys.add(external_id)
         if email:
             keys.add(email)
-    linked = Customer.objects.filter(
-        program=program, advocate__isnull=False, advocate__status__in=_joined_statuses()
-    ).values_list("external_id", "email_normalized")
+    linked = (
+        Customer.objects.filter(
+            program=program, advocate__isnull=False, advocate__status__in=_joined_statuses()
+        )
+        .values_list("external_id", "email_normalized")
+        .order_by()
+    )
     for external_id, email in linked:
         keys.update(k for k in (external_id, email) if k)
     return keys
@@ -294,11 +298,25 @@ def customer_numbers(
     return out
 
 
+@dataclass(frozen=True)
+class AdvocateCustomers:
+    """What CLV and the journey need of the customers who are advocates."""
+
+    customers: int
+    net_minor: int
+    retained: int  # two or more counted orders, and active at the end
+
+
 def _advocate_customers(aggs: dict[str, CustomerAgg], keys_advocates: set[str]):
-    """The customers among ``aggs`` who are advocates."""
-    if len(keys_advocates) < len(aggs):
-        return [(k, aggs[k]) for k in keys_advocates if k in aggs]
-    return [(k, f) for k, f in aggs.items() if k in keys_advocates]
+    """The customers among ``aggs`` who are advocates, summed (no list of them: at
+    tens of thousands of customers the list's tuples cost the garbage collector)."""
+    customers = net = retained = 0
+    for key in keys_advocates & aggs.keys():
+        f = aggs[key]
+        customers += 1
+        net += f.net_minor
+        retained += f.orders >= 2 and f.active_end
+    return AdvocateCustomers(customers, net, retained)
 
 
 def customers_block(numbers: CustomerNumbers) -> dict:
@@ -316,18 +334,18 @@ def repeat_purchase_rate(numbers: CustomerNumbers) -> float | None:
     return rate(numbers.repeat, numbers.customers)
 
 
-def clv_block(numbers: CustomerNumbers, advocates: list, currency: str) -> dict:
-    """Mean net revenue per customer, by group; ``advocates``: (key, agg) of the
-    customers who are advocates."""
-    adv_net = sum(f.net_minor for _, f in advocates)
+def clv_block(numbers: CustomerNumbers, advocates: AdvocateCustomers, currency: str) -> dict:
+    """Mean net revenue per customer, by group; ``advocates``: the customers who are
+    advocates."""
+    adv_net = advocates.net_minor
     n, net = numbers.customers, numbers.net_minor
     return {
         "referred": average_money(numbers.referred_net_minor, numbers.referred, currency),
         "non_referred": average_money(
             net - numbers.referred_net_minor, n - numbers.referred, currency
         ),
-        "advocates": average_money(adv_net, len(advocates), currency),
-        "non_advocates": average_money(net - adv_net, n - len(advocates), currency),
+        "advocates": average_money(adv_net, advocates.customers, currency),
+        "non_advocates": average_money(net - adv_net, n - advocates.customers, currency),
     }
 
 
@@ -452,7 +470,7 @@ def journey(
     period: Period,
     aggs: dict[str, CustomerAgg],
     numbers: CustomerNumbers,
-    advocates: list,
+    advocates: AdvocateCustomers,
     clicks,
     segment_keys: frozenset[str] | None = None,
     *,
@@ -460,13 +478,12 @@ def journey(
 ) -> dict:
     """Stage counts at the end of the period (each customer in one stage); ``aggs`` (and
     their ``numbers``) are the customers in the segment (``segment_keys``) if there is
-    one, ``advocates`` (key, agg) those of them who are advocates."""
+    one, ``advocates`` those of them who are advocates."""
     considering = friends.considering(
         program, period.date_from, period.date_to, aggs, segment_keys, source=source
     )
-    adv_retained = sum(1 for _, f in advocates if f.orders >= 2 and f.active_end)
-    retained = numbers.retained - adv_retained
-    purchased = numbers.customers - len(advocates) - retained
+    retained = numbers.retained - advocates.retained
+    purchased = numbers.customers - advocates.customers - retained
     return {
         "aware": clicks,
         "considering": considering,
