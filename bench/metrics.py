@@ -314,8 +314,20 @@ def generate(scale: float, seed: int = 7):
             ),
         )  # fmt: skip
     timings["generate_s"] = round(time.perf_counter() - t0, 1)
+    t0 = time.perf_counter()
     with connection.cursor() as c:
-        c.execute("ANALYZE")
+        # Real traffic writes clicks, referrals and orders in time order, so a day's rows
+        # sit together on disk; the generator wrote them in random order. Put them in
+        # time order (at full scale a live day's 27,000 clicks were otherwise 27,000
+        # random page reads), then VACUUM ANALYZE as autovacuum would.
+        for table, index in (
+            ("referrals_click", "click_program_created"),
+            ("referrals_referral", "referral_program_created"),
+            ("referrals_conversion", "conversion_program_occurred"),
+        ):
+            c.execute(f"CLUSTER {table} USING {index}")
+        c.execute("VACUUM ANALYZE")
+    timings["cluster_s"] = round(time.perf_counter() - t0, 1)
     counts = {
         "clicks": n_clicks,
         "referrals": n_referrals,
@@ -361,11 +373,12 @@ def build_rollups(program) -> float:
 
 
 def analyze() -> None:
-    """Fresh planner statistics for the rollups just built (as autovacuum would have)."""
+    """Fresh planner statistics and visibility maps for the rollups just built (as
+    autovacuum would have)."""
     from django.db import connection
 
     with connection.cursor() as c:
-        c.execute("ANALYZE")
+        c.execute("VACUUM ANALYZE")
 
 
 def timed(fn, runs: int) -> dict:
