@@ -108,8 +108,16 @@ def choose(user, params) -> tuple[list[Program], Program | None, selectors.Perio
     return programs, program, period, segment
 
 
-def tables(program: Program, period: selectors.Period, segment: Segment | None) -> dict:
-    """Every table of the dashboard (each also downloadable as CSV)."""
+def tables(
+    program: Program,
+    period: selectors.Period,
+    segment: Segment | None,
+    *,
+    list_rows: int | None = None,
+) -> dict:
+    """Every table of the dashboard (each also downloadable as CSV); ``list_rows``: how
+    many at-risk customers to list (the page shows the first ten and the count, the CSV
+    all of them)."""
     keys = segment_keys(segment) if segment else None
     metrics = selectors.program_metrics(
         program=program, date_from=period.date_from, date_to=period.date_to, segment_keys=keys
@@ -131,9 +139,10 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         )
         for g in Goal.objects.filter(program=program).select_related("segment", "program")
     ]
-    at_risk = risk.at_risk_customers(
+    at_risk_count, at_risk = risk.at_risk_list(
         program=program,
         now=timezone.now(),
+        limit=list_rows,
         since=period.date_from if period.date_to == today() else None,
     )
     fading = risk.fading_advocates(program=program, today=today())
@@ -153,6 +162,7 @@ def tables(program: Program, period: selectors.Period, segment: Segment | None) 
         "placements": [
             _as_percent(row) for row in placements.funnel(program, period.date_from, period.date_to)
         ],
+        "at_risk_count": at_risk_count,
         "at_risk": [
             {
                 "customer": c.key,

@@ -39,6 +39,11 @@ def _usual(f) -> float:
     return (f.last_day - f.first_at.date()).days / (f.orders - 1)
 
 
+def _order(c: AtRiskCustomer) -> tuple:
+    """The list's order: most overdue first, then by key."""
+    return (-c.overdue, c.key)
+
+
 @dataclass
 class _RiskParts:
     """What the at-risk list needs from a set of customers, on a given day."""
@@ -47,6 +52,8 @@ class _RiskParts:
     risky: dict[str, AtRiskCustomer]  # repeat customers at risk
     singles: list[tuple[int, str, object]]  # (days since, key, agg), one order, not churned,
     # most days since first
+    ranked: list[AtRiskCustomer]  # ``risky`` in the list's order
+    single_days: list[int]  # ``singles``' days since, negated (ascending, for bisect)
 
 
 def _risk_parts(aggs: dict, today: date, churn_after_days: int, factor: float) -> _RiskParts:
@@ -65,7 +72,8 @@ def _risk_parts(aggs: dict, today: date, churn_after_days: int, factor: float) -
             singles.append((since, key, f))
     repeat.sort()
     singles.sort(key=lambda s: -s[0])
-    return _RiskParts(repeat, risky, singles)
+    ranked = sorted(risky.values(), key=_order)
+    return _RiskParts(repeat, risky, singles, ranked, [-s[0] for s in singles])
 
 
 def at_risk_customers(
@@ -83,12 +91,26 @@ def at_risk_customers(
     finished days' customers give is kept (per day) until the next rebuild; the
     customers the live days changed are taken out of it and counted again.
     """
+    return at_risk_list(program=program, now=now, factor=factor, limit=limit, since=since)[1]
+
+
+def at_risk_list(
+    *,
+    program: Program,
+    now: datetime,
+    factor: float = 2.0,
+    limit: int | None = None,
+    since: date | None = None,
+) -> tuple[int, list[AtRiskCustomer]]:
+    """(how many customers are at risk, the first ``limit`` of them in the list's order,
+    or all). With a limit, only those are built: at full scale the list has tens of
+    thousands of customers and a page shows ten."""
     today = now.astimezone(UTC).date()
     churn = program.churn_after_days
     aggs = customers.customer_aggs(program, since or today, today + timedelta(days=1))
     base = getattr(aggs, "finished", None)
     if base is None:
-        parts, changed = _risk_parts(aggs, today, churn, factor), frozenset()
+        parts, changed, base = _risk_parts(aggs, today, churn, factor), frozenset(), {}
     else:
         parts = daily.finished(
             program,
@@ -105,14 +127,38 @@ def at_risk_customers(
             if aggs[key].orders >= 2:
                 bisect.insort(repeat, _usual(aggs[key]))
     program_gap = statistics.median(repeat) if repeat else None
-    out = [c for key, c in parts.risky.items() if key not in changed]
+
+    # The finished days' customers at risk, less those the live days changed: repeat
+    # customers (``ranked``, in the list's order) and single-order ones past the
+    # program's usual interval (``singles``, most days since first, so most overdue).
+    risky_count = len(parts.risky) - sum(1 for key in changed if key in parts.risky)
+    risky = []
+    for c in parts.ranked:
+        if limit and len(risky) >= limit:
+            break
+        if c.key not in changed:
+            risky.append(c)
+    singles: list[AtRiskCustomer] = []
+    singles_count = 0
     if program_gap:
-        for days, key, f in parts.singles:
-            if not days > factor * program_gap:
-                break
+        threshold = factor * program_gap
+        past = bisect.bisect_left(parts.single_days, -threshold)  # days since > threshold
+        singles_count = past - sum(
+            1
+            for key in changed
+            if key in base
+            and base[key].orders < 2
+            and threshold < (today - base[key].last_day).days <= churn
+        )
+        for days, key, f in parts.singles[:past]:
+            overdue = round(days / program_gap, 2)
+            if limit and len(singles) >= limit and overdue != singles[-1].overdue:
+                break  # the rest are less overdue (ties by key are all kept)
             if key not in changed:
-                out.append(AtRiskCustomer(key, f.orders, f.last_day, days, round(program_gap, 1),
-                                          round(days / program_gap, 2)))  # fmt: skip
+                singles.append(AtRiskCustomer(key, f.orders, f.last_day, days,
+                                              round(program_gap, 1), overdue))  # fmt: skip
+    # The customers the live days changed, counted again.
+    fresh = []
     for key in changed:
         f = aggs[key]
         days = (today - f.last_day).days
@@ -122,10 +168,12 @@ def at_risk_customers(
         if not interval:
             continue
         if days > factor * interval:
-            out.append(AtRiskCustomer(key, f.orders, f.last_day, days, round(interval, 1),
-                                      round(days / interval, 2)))  # fmt: skip
-    out.sort(key=lambda c: (-c.overdue, c.key))
-    return out[:limit] if limit else out
+            fresh.append(AtRiskCustomer(key, f.orders, f.last_day, days, round(interval, 1),
+                                        round(days / interval, 2)))  # fmt: skip
+    count = risky_count + singles_count + len(fresh)
+    out = [*risky, *singles, *fresh]
+    out.sort(key=_order)
+    return count, (out[:limit] if limit else out)
 
 
 @dataclass

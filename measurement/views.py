@@ -49,7 +49,7 @@ def _admin_index(request, extra_context=None):
         **(extra_context or {}),
     }
     if program is not None:
-        data = dashboard.tables(program, period, segment)
+        data = dashboard.tables(program, period, segment, list_rows=dashboard.LIST_ROWS)
         context.update(data)
         context["segments"] = program.segments.all()
         context["chart_data"] = {

@@ -1,6 +1,6 @@
 from datetime import UTC, date, datetime, timedelta
 
-from measurement.risk import at_risk_customers, fading_advocates
+from measurement.risk import at_risk_customers, at_risk_list, fading_advocates
 from tests.factories import enroll
 
 from . import factories as f
@@ -29,6 +29,21 @@ def test_a_customer_well_past_their_usual_interval_is_at_risk(program):
         ("once", 30.0, 3.33),
         ("monthly", 30.0, 2.33),
     ]
+
+
+def test_the_first_rows_of_the_list_and_its_count(program):
+    """The page lists the first ten and the count: the same as cutting the whole list,
+    ties in overdue broken by key even where the cut falls among them."""
+    for i, ago in enumerate((130, 100, 70)):
+        f.backfilled_order(program, f"m{i}", 1000, days_ago(ago), external_id="monthly")
+    for key, ago in (("e", 100), ("d", 100), ("c", 100), ("b", 90), ("a", 61), ("z", 40)):
+        f.backfilled_order(program, f"o-{key}", 1000, days_ago(ago), external_id=key)
+    full = at_risk_customers(program=program, now=NOW)
+    assert [(c.key, c.overdue) for c in full] == [
+        ("c", 3.33), ("d", 3.33), ("e", 3.33), ("b", 3.0), ("monthly", 2.33), ("a", 2.03)
+    ]  # fmt: skip
+    for limit in range(1, len(full) + 2):
+        assert at_risk_list(program=program, now=NOW, limit=limit) == (len(full), full[:limit])
 
 
 def test_an_advocate_whose_activity_faded_is_listed(program):

@@ -320,6 +320,10 @@ def test_a_rebuild_after_a_late_order_renews_what_the_worker_kept(program, monke
     def read():
         with daily.memoized():
             answer = selectors.program_metrics(program=program, **period)
+            full = risk.at_risk_customers(program=program, now=now)
+            for limit in range(1, len(full) + 2):  # the page's list: the same, cut short
+                listed = risk.at_risk_list(program=program, now=now, limit=limit)
+                assert listed == (len(full), full[:limit])
             return (
                 answer["customers"]["new"],
                 answer["clv"]["non_referred"],
