@@ -61,9 +61,21 @@ def test_the_dashboard_lists_placements_at_risk_customers_and_fading_advocates(c
     assert "100.0 %" in placements  # ... who shared: the share rate, as a percentage
     at_risk = page.split("At-risk customers")[1].split("Fading advocates")[0]
     assert "late" in at_risk and "ghost" in at_risk and "fine" not in at_risk
+    assert "2 customers are well past their usual time between orders." in at_risk
     assert "faded@example.com" in page.split("Fading advocates")[1]
     # A manager without rights on other admin sections sees no stock "nothing here" notice.
     assert "have permission to view or edit anything" not in page
+
+
+def test_the_page_lists_the_first_rows_and_counts_them_all(client, manager, monkeypatch):
+    from measurement import dashboard
+
+    monkeypatch.setattr(dashboard, "LIST_ROWS", 1)
+    client.force_login(manager)
+    page = client.get("/admin/").content.decode()
+    at_risk = page.split("At-risk customers")[1].split("Fading advocates")[0]
+    assert "2 customers are well past their usual time between orders." in at_risk
+    assert ("<td>ghost</td>" in at_risk) + ("<td>late</td>" in at_risk) == 1
 
 
 def test_a_list_is_saved_as_a_recruitment_segment_of_the_customers_on_it(client, manager, shop):
