@@ -165,7 +165,6 @@ def counted_orders(program: Program):
 
 # The parts of a row's key, in ``Rows`` order, and their value where a source has none.
 PARTS = ("day", "advocate", "channel", "link")
-GRAIN = PARTS  # ``raw_day_rows``' grain
 DEFAULT = {"advocate": None, "channel": "", "link": None}
 
 
@@ -174,7 +173,6 @@ def _sources(program: Program, lo: datetime, hi: datetime) -> list[tuple]:
     is an expression, or a constant where the rows have none (e.g. reward cost has no
     channel). The one definition of every day count, whatever the grain."""
     orders = counted_orders(program).filter(occurred_at__gte=lo, occurred_at__lt=hi)
-    invited_parts = {"day": None, **DEFAULT}
     return [
         (
             Click.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi),
@@ -228,14 +226,14 @@ def _sources(program: Program, lo: datetime, hi: datetime) -> list[tuple]:
             CampaignRecipient.objects.filter(
                 campaign__program=program, sent_at__gte=lo, sent_at__lt=hi
             ),
-            {**invited_parts, "day": _day("sent_at")},
+            {**DEFAULT, "day": _day("sent_at")},
             {"invited": Count("pk")},
         ),
         (
             Advocate.objects.filter(
                 program=program, invitation_sent_at__gte=lo, invitation_sent_at__lt=hi
             ),
-            {**invited_parts, "day": _day("invitation_sent_at")},
+            {**DEFAULT, "day": _day("invitation_sent_at")},
             {"invited": Count("pk")},
         ),
     ]  # fmt: skip
@@ -264,9 +262,6 @@ def raw_counts(program: Program, start: date, end: date, grain: tuple[str, ...])
             if not any(row[f] for f in aggregates):
                 continue
             key = tuple(parts[p] if _constant(parts[p]) else row[f"k_{p}"] for p in grain)
-            if "channel" in grain:
-                i = grain.index("channel")
-                key = (*key[:i], key[i] or "", *key[i + 1 :])
             target = rows[key]
             for f in aggregates:
                 target[f] += row[f] or 0
@@ -274,12 +269,13 @@ def raw_counts(program: Program, start: date, end: date, grain: tuple[str, ...])
 
 
 def _constant(part) -> bool:
-    return part is None or isinstance(part, str | int)
+    """A key part the source has no column for (``DEFAULT``), not an expression."""
+    return not hasattr(part, "resolve_expression")
 
 
 def raw_day_rows(program: Program, start: date, end: date) -> Rows:
     """Counts for the days [start, end) from the raw rows, at the rollups' grain."""
-    return raw_counts(program, start, end, GRAIN)
+    return raw_counts(program, start, end, PARTS)
 
 
 @memo

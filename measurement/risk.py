@@ -15,6 +15,7 @@ Formulas (also in docs/metrics.md):
 """
 
 import bisect
+import itertools
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -150,7 +151,7 @@ def at_risk_list(
             and base[key].orders < 2
             and threshold < (today - base[key].last_day).days <= churn
         )
-        for days, key, f in parts.singles[:past]:
+        for days, key, f in itertools.islice(parts.singles, past):
             overdue = round(days / program_gap, 2)
             if limit and len(singles) >= limit and overdue != singles[-1].overdue:
                 break  # the rest are less overdue (ties by key are all kept)
