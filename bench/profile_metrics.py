@@ -88,7 +88,7 @@ def main() -> int:
     call()
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROF_SORT", "cumulative")).print_stats(args.top)
     print(out.getvalue())
     return 0
 

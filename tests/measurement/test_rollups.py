@@ -1,5 +1,6 @@
 """Rollups equal a raw recount, whatever the order, duplicates and lateness of events."""
 
+import gc
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
 
@@ -356,3 +357,35 @@ def test_a_rebuild_after_a_late_order_renews_what_the_worker_kept(program, monke
     f.backfilled_order(program, "o-6", 4000, at(4), external_id="dee")
     services.rollups_refresh()
     assert read() == late
+
+
+def test_large_fills_are_kept_out_of_the_garbage_collectors_walks(program, monkeypatch):
+    """What a large program's finished days hold is frozen once the request that read
+    it ends (``gc.freeze``), so full collections stop walking it; the previous freeze is
+    given back and collected first, so dropped entries' cycles are reclaimed."""
+    f.backfilled_order(program, "o-1", 5000, at(1), external_id="ann")
+    f.backfilled_order(program, "o-2", 7000, at(2), external_id="bob")
+    services.rollups_rebuild(program=program, start=BASE, end=BASE + timedelta(days=10))
+    period = {"date_from": BASE, "date_to": BASE + timedelta(days=9)}
+    gc.unfreeze()
+    try:
+        with daily.memoized():
+            selectors.program_metrics(program=program, **period)
+            assert gc.get_freeze_count() == 0  # nothing large enough: nothing frozen
+        monkeypatch.setattr(daily, "FREEZE_AT", 2)  # two customers are "large" now
+        daily.rollups_changed(program)  # read again
+        with daily.memoized():
+            selectors.program_metrics(program=program, **period)
+            assert gc.get_freeze_count() == 0  # not mid-request
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        kept = next(v for k, v in daily._finished.items() if k[2][0] == "customers")
+        assert gc.is_tracked(kept)  # a dict of objects: tracked, but no longer walked
+        assert all(o is not kept for o in gc.get_objects())
+
+        # Outside a request's block, a large fill freezes at once.
+        daily.rollups_changed(program)
+        customers.customer_aggs(program, BASE, BASE + timedelta(days=10))
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
