@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.db import connection
 from django.db.models import F
 
 from advocacy.models import Advocate, Program
@@ -176,9 +177,39 @@ def excluded_orders(program: Program, period: Period) -> int:
     )
 
 
-@daily.memo
-def advocate_keys(program: Program) -> set[str]:
-    """Customer keys that are advocates: their external id, email, or a linked profile."""
+class AdvocateKeys(frozenset):
+    """``advocate_keys``' answer, with the fingerprint it was read under (``None``:
+    read afresh, not kept)."""
+
+    fingerprint: tuple | None = None
+
+
+FINGERPRINT_SQL = """
+SELECT
+  (SELECT (count(*), coalesce(sum(hashtextextended(
+     concat_ws('|', a.external_id, a.email_normalized, a.status), 0)), 0))::text
+   FROM advocacy_advocate a WHERE a.program_id = %s),
+  (SELECT (count(*), coalesce(sum(hashtextextended(
+     concat_ws('|', c.external_id, c.email_normalized, c.advocate_id, a.status), 0)), 0))::text
+   FROM recruitment_customer c JOIN advocacy_advocate a ON a.id = c.advocate_id
+   WHERE c.program_id = %s)
+"""
+
+
+def _advocate_fingerprint(program: Program) -> tuple | None:
+    """A checksum of everything ``advocate_keys`` reads (each advocate's ids and status,
+    each linked customer's ids and their advocate's status), summed in PostgreSQL: any
+    change, however made (a save, an ``update()``, a link from a customer import), gives
+    another value. One round trip and no rows, where the keys themselves are tens of
+    thousands of rows to read and hash in Python. ``None`` on other databases."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(FINGERPRINT_SQL, [program.pk, program.pk])
+        return tuple(cursor.fetchone())
+
+
+def _read_advocate_keys(program: Program) -> frozenset[str]:
     keys: set[str] = set()
     advocates = Advocate.objects.filter(program=program).exclude(status=Advocate.Status.INVITED)
     for external_id, email in advocates.values_list("external_id", "email_normalized").order_by():
@@ -195,7 +226,24 @@ def advocate_keys(program: Program) -> set[str]:
     )
     for external_id, email in linked:
         keys.update(k for k in (external_id, email) if k)
-    return keys
+    return frozenset(keys)
+
+
+@daily.memo
+def advocate_keys(program: Program) -> AdvocateKeys:
+    """Customer keys that are advocates: their external id, email, or a linked profile.
+    Kept by the process under a fingerprint of what they are read from (checked on each
+    request), since a large program's keys are not cheap to read."""
+    fingerprint = _advocate_fingerprint(program)
+    if fingerprint is None:
+        return AdvocateKeys(_read_advocate_keys(program))
+
+    def read() -> AdvocateKeys:
+        keys = AdvocateKeys(_read_advocate_keys(program))
+        keys.fingerprint = fingerprint
+        return keys
+
+    return daily.finished(program, ("advocate_keys", fingerprint), read)
 
 
 def _joined_statuses() -> list[str]:
@@ -307,16 +355,44 @@ class AdvocateCustomers:
     retained: int  # two or more counted orders, and active at the end
 
 
-def _advocate_customers(aggs: dict[str, CustomerAgg], keys_advocates: set[str]):
-    """The customers among ``aggs`` who are advocates, summed (no list of them: at
-    tens of thousands of customers the list's tuples cost the garbage collector)."""
-    customers = net = retained = 0
+def _advocate_sums(aggs: dict[str, CustomerAgg], keys_advocates: frozenset[str]) -> list[int]:
+    """[customers, net, retained] of the customers among ``aggs`` who are advocates (no
+    list of them: at tens of thousands of customers the list's tuples cost the garbage
+    collector)."""
+    customers_ = net = retained = 0
     for key in keys_advocates & aggs.keys():
         f = aggs[key]
-        customers += 1
+        customers_ += 1
         net += f.net_minor
         retained += f.orders >= 2 and f.active_end
-    return AdvocateCustomers(customers, net, retained)
+    return [customers_, net, retained]
+
+
+def _advocate_customers(
+    program: Program, aggs: dict[str, CustomerAgg], keys_advocates: AdvocateKeys
+) -> AdvocateCustomers:
+    """``AdvocateCustomers`` of ``aggs``. For the rollups' answer with kept keys, the
+    finished days' customers are summed once per process and corrected for the
+    customers the live and marked days changed."""
+    base = getattr(aggs, "finished", None)
+    if base is None or keys_advocates.fingerprint is None:
+        return AdvocateCustomers(*_advocate_sums(aggs, keys_advocates))
+    sums = list(
+        daily.finished(
+            program,
+            ("advocate_customers", aggs.finished_key, keys_advocates.fingerprint),
+            lambda: _advocate_sums(base, keys_advocates),
+        )
+    )
+    for key in aggs.changed:
+        if key not in keys_advocates:
+            continue
+        for f, sign in ((base.get(key), -1), (aggs[key], 1)):
+            if f is not None:
+                sums[0] += sign
+                sums[1] += sign * f.net_minor
+                sums[2] += sign * (f.orders >= 2 and f.active_end)
+    return AdvocateCustomers(*sums)
 
 
 def customers_block(numbers: CustomerNumbers) -> dict:
@@ -526,7 +602,7 @@ def program_metrics(
     scoped = aggs if segment_keys is None else {k: v for k, v in aggs.items() if k in segment_keys}
     numbers = customer_numbers(program, aggs, period)
     scoped_numbers = numbers if scoped is aggs else customer_numbers(program, scoped, period)
-    advocates = _advocate_customers(scoped, keys_adv)
+    advocates = _advocate_customers(program, scoped, keys_adv)
     nps_rows = customers.nps_rows(
         program, period.date_from, period.date_to + timedelta(days=1), source=source
     )

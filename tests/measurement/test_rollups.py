@@ -9,6 +9,7 @@ import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from advocacy.models import Advocate
 from core.hashing import fingerprint
 from measurement import customers, daily, placements, risk, selectors, services
 from measurement.models import (
@@ -20,6 +21,7 @@ from measurement.models import (
     RollupMark,
 )
 from nurture import models as nurture
+from recruitment.models import Customer
 from referrals.models import Conversion, Referral
 from rewards import flows
 from rewards.services import program_create_with_offer
@@ -389,3 +391,35 @@ def test_large_fills_are_kept_out_of_the_garbage_collectors_walks(program, monke
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_the_kept_advocate_keys_follow_every_change(require_postgres, program):
+    """The advocate keys are kept by the process under a checksum of what they are read
+    from: a status changed with ``update()`` (no signal, no mark) and a customer linked
+    by a bulk import still show in the next request's keys and advocate numbers."""
+    f.backfilled_order(program, "o-1", 5000, at(1), external_id="ann")
+    f.backfilled_order(program, "o-2", 7000, at(2), external_id="bob")
+    services.rollups_rebuild(program=program, start=BASE, end=BASE + timedelta(days=10))
+    period = {"date_from": BASE, "date_to": BASE + timedelta(days=9)}
+    ann = enroll(program, "ann@example.com", external_id="ann")
+
+    def read():
+        with daily.memoized():
+            keys = selectors.advocate_keys(program)
+            answer = selectors.program_metrics(program=program, **period)
+            return set(keys), answer["clv"]["advocates"], answer["journey"]["purchased"]
+
+    assert read() == ({"ann", "ann@example.com"}, "50.00", 1)
+    assert read() == ({"ann", "ann@example.com"}, "50.00", 1)  # kept
+    kept = [k for k in daily._finished if k[2][0] == "advocate_keys"]
+    assert len(kept) == 1
+
+    Advocate.objects.filter(pk=ann.pk).update(status=Advocate.Status.INVITED)
+    assert read() == (set(), None, 2)
+    Advocate.objects.filter(pk=ann.pk).update(status=Advocate.Status.ACTIVE)
+    # A customer profile "bob" linked to ann's advocacy by an import (bulk update).
+    bob = f.customer(program, "bob", "robert@example.com")
+    Customer.objects.filter(pk=bob.pk).update(advocate=ann)
+    assert read() == ({"ann", "ann@example.com", "bob", "robert@example.com"}, "60.00", 0)
+    # Three reads of different data, one read of the keys each.
+    assert len([k for k in daily._finished if k[2][0] == "advocate_keys"]) == 3
