@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, F, QuerySet, Sum, Value
+from django.db.models import BooleanField, Count, Expression, F, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
@@ -86,6 +86,37 @@ def memo(fn):
         return cache[key]
 
     return wrapper
+
+
+# ----------------------------------------------------------------- long lists of values
+
+
+class AnyOf(Expression):
+    """``column IN values`` for thousands of values: on PostgreSQL ``column = ANY(%s)``
+    with the list as one array parameter. Django's ``__in`` gives each value its own
+    placeholder, which psycopg then splits and quotes one by one (tens of ms for the live
+    days' few thousand keys). Use in ``filter()``: ``filter(AnyOf("key", keys))``."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, values: Iterable):
+        super().__init__()
+        self.lhs = F(column)
+        self.values = list(values)
+
+    def get_source_expressions(self):
+        return [self.lhs]
+
+    def set_source_expressions(self, exprs):
+        (self.lhs,) = exprs
+
+    def as_sql(self, compiler, connection):
+        lhs, params = compiler.compile(self.lhs)
+        if not self.values:
+            return "1 = 0", []
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*params, self.values]
+        return f"{lhs} IN ({', '.join(['%s'] * len(self.values))})", [*params, *self.values]
 
 
 # ----------------------------------------------------------------- finished days, cached
@@ -523,11 +554,10 @@ def summary(program: Program, start: date, end: date, *, source: str = "rollup")
     return out, len(sharing)
 
 
-def grouped(program: Program, start: date, end: date, by: str, *, source: str = "rollup") -> dict:
-    """Totals over the days [start, end) per day, advocate, channel or link (the inner
-    dicts of finished days are shared: callers must not change them)."""
-    if source == "raw":
-        return {k[0]: v for k, v in raw_counts(program, start, end, (by,)).items()}
+def grouped_parts(program: Program, start: date, end: date, by: str) -> tuple[dict, tuple, dict]:
+    """``grouped``'s two parts: (the finished, unmarked days' totals per group, kept by the
+    process, with their cache key; the live and marked days' totals per group, counted
+    raw). Both are shared: callers must not change them."""
     final, runs = _final_and_live(program, start, end)
     column = COLUMN[by]
 
@@ -535,14 +565,27 @@ def grouped(program: Program, start: date, end: date, by: str, *, source: str = 
         rows = final.values(column).annotate(**{f"s_{f}": Sum(f) for f in FIELDS}).order_by()
         return {row[column]: {f: row[f"s_{f}"] or 0 for f in FIELDS} for row in rows}
 
-    out = dict(finished(program, ("grouped", column, str(final.query)), read))
-    copied: set = set()
+    key = ("grouped", column, str(final.query))
+    kept = finished(program, key, read)
+    if len(runs) == 1:
+        return kept, key, {k[0]: v for k, v in raw_counts(program, *runs[0], (by,)).items()}
+    raw: dict = {}
     for lo, hi in runs:
         for (group,), values in raw_counts(program, lo, hi, (by,)).items():
-            if group not in copied:
-                copied.add(group)
-                out[group] = dict(out.get(group) or dict.fromkeys(FIELDS, 0))
-            target = out[group]
+            target = raw.setdefault(group, dict.fromkeys(FIELDS, 0))
             for f in FIELDS:
                 target[f] += values[f]
+    return kept, key, raw
+
+
+def grouped(program: Program, start: date, end: date, by: str, *, source: str = "rollup") -> dict:
+    """Totals over the days [start, end) per day, advocate, channel or link (the inner
+    dicts of finished days are shared: callers must not change them)."""
+    if source == "raw":
+        return {k[0]: v for k, v in raw_counts(program, start, end, (by,)).items()}
+    kept, _key, raw = grouped_parts(program, start, end, by)
+    out = dict(kept)
+    for group, values in raw.items():
+        base = kept.get(group)
+        out[group] = values if base is None else {f: base[f] + values[f] for f in FIELDS}
     return out

@@ -17,7 +17,7 @@ from advocacy.models import Program
 from referrals.models import Conversion, Referral
 
 from .customers import raw_customer_days
-from .daily import counted_orders, day_start, finished, live_from, marked_days
+from .daily import AnyOf, counted_orders, day_start, finished, live_from, marked_days
 from .models import CustomerDayRollup, ReferralRollup
 
 # The friend as the journey matches them against customers.
@@ -140,7 +140,7 @@ def referral_conversion(
             )
             if late:
                 converted += _not_yet(
-                    ReferralRollup.objects.filter(program=program, referral_id__in=late),
+                    ReferralRollup.objects.filter(AnyOf("referral_id", late), program=program),
                     start,
                     final_end,
                     "converted_on",
@@ -202,7 +202,7 @@ def considering(
                 recent &= segment_keys
             if recent:
                 b += _not_yet(
-                    ReferralRollup.objects.filter(program=program, key__in=sorted(recent)),
+                    ReferralRollup.objects.filter(AnyOf("key", sorted(recent)), program=program),
                     start,
                     final_end,
                     "bought_on",

@@ -185,35 +185,53 @@ class FadingAdvocate:
     usual: float  # 30-day average over the 90 days before
 
 
+def _activity(values: dict | None) -> int:
+    return values["clicks"] + values["referrals"] if values else 0
+
+
+def _fading(recent: int, before: int) -> bool:
+    return bool(before) and recent < before / 3 / 2
+
+
 def fading_advocates(*, program: Program, today: date) -> list[FadingAdvocate]:
+    """Read from the rollups per advocate (plus the live and marked days). Which advocates
+    the finished days make fading is kept until the next rebuild; only those with
+    activity on the live or marked days are counted again (more activity recently can
+    only take an advocate off the list, more before can put one on it)."""
     recent_start = today - timedelta(days=30)
     before_start = recent_start - timedelta(days=90)
+    kept_before, key_before, raw_before = daily.grouped_parts(
+        program, before_start, recent_start, "advocate"
+    )
+    kept_recent, key_recent, raw_recent = daily.grouped_parts(
+        program, recent_start, today + timedelta(days=1), "advocate"
+    )
 
-    def activity(start: date, end: date) -> dict[int, int]:
-        # Summed per advocate in SQL from the rollups (plus the live days).
-        per = daily.grouped(program, start, end, "advocate")
-        return {
-            a: v["clicks"] + v["referrals"]
-            for a, v in per.items()
-            if a is not None and v["clicks"] + v["referrals"]
-        }
+    def candidates() -> dict[int, tuple[int, int]]:
+        out = {}
+        for advocate_id, values in kept_before.items():
+            before, recent = _activity(values), _activity(kept_recent.get(advocate_id))
+            if advocate_id is not None and _fading(recent, before):
+                out[advocate_id] = (recent, before)
+        return out
 
-    recent = activity(recent_start, today + timedelta(days=1))
-    before = activity(before_start, recent_start)
-    # The fading by their activity first, then which of them are active (a few ids).
-    fading = {
-        advocate_id: (recent.get(advocate_id, 0), total / 3)
-        for advocate_id, total in before.items()
-        if recent.get(advocate_id, 0) < total / 3 / 2
-    }
+    changed = (raw_before.keys() | raw_recent.keys()) - {None}
+    base = daily.finished(program, ("fading", key_before, key_recent), candidates)
+    fading = {a: v for a, v in base.items() if a not in changed}
+    for advocate_id in changed:
+        before = _activity(kept_before.get(advocate_id)) + _activity(raw_before.get(advocate_id))
+        recent = _activity(kept_recent.get(advocate_id)) + _activity(raw_recent.get(advocate_id))
+        if _fading(recent, before):
+            fading[advocate_id] = (recent, before)
+    # Then which of them are active (their ids as one array).
     active = dict(
         Advocate.objects.filter(
-            program=program, status=Advocate.Status.ACTIVE, pk__in=list(fading)
+            daily.AnyOf("pk", fading), program=program, status=Advocate.Status.ACTIVE
         ).values_list("pk", "email")
     )
     out = []
-    for advocate_id, (now, usual) in fading.items():
+    for advocate_id, (now, before) in fading.items():
         if advocate_id in active:
-            out.append(FadingAdvocate(advocate_id, active[advocate_id], now, round(usual, 1)))
+            out.append(FadingAdvocate(advocate_id, active[advocate_id], now, round(before / 3, 1)))
     out.sort(key=lambda a: (a.recent - a.usual, a.advocate_id))
     return out

@@ -300,7 +300,9 @@ def _cycles(new_referred: dict) -> dict[str, float]:
     """key -> days from the referring advocate's enrolment to the customer's first order."""
     joined_at = dict(
         Advocate.objects.filter(
-            pk__in={advocate_id for _, advocate_id in new_referred.values() if advocate_id}
+            daily.AnyOf(
+                "pk", {advocate_id for _, advocate_id in new_referred.values() if advocate_id}
+            )
         ).values_list("pk", "created_at")
     )
     return {
@@ -474,12 +476,22 @@ def nps_trend(
     end = period.date_to + timedelta(days=1)
     if rows is None:
         rows = customers.nps_rows(program, period.date_from, end, source=source)
+    months = months_in(period)
+    # Each row to its month first: one pass over a year's answers, not one per month.
+    by_month: dict[tuple[int, int], list] = {(lo.year, lo.month): [] for lo, _ in months}
+    for row in rows:
+        bucket = by_month.get((row[0].year, row[0].month))
+        if bucket is not None:
+            bucket.append(row)
     return [
         {
             "month": lo.strftime("%Y-%m"),
-            **nps_block(customers.nps_latest(rows, lo, hi + timedelta(days=1)), keys),
+            **nps_block(
+                customers.nps_latest(by_month[(lo.year, lo.month)], lo, hi + timedelta(days=1)),
+                keys,
+            ),
         }
-        for lo, hi in months_in(period)
+        for lo, hi in months
     ]
 
 
