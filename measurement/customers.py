@@ -35,7 +35,10 @@ NpsDays = dict[tuple[date, str], tuple[str, str, str]]
 
 
 def stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    """``at`` in UTC as sortable text, "YYYY-MM-DDTHH:MM:SS.ffffff"."""
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return at.replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def order_sig(at: datetime, pk: int, attributed: bool, advocate_id: int | None) -> str:
