@@ -136,7 +136,7 @@ class CustomerAgg:
 
 def _split(program: Program, end_day: date) -> tuple[date, list[date]]:
     """(first live day, marked days before it) for reads of the days before ``end_day``."""
-    live = live_from()
+    live = live_from(program)
     return live, sorted(d for d in marked_days(program) if d < min(end_day, live))
 
 

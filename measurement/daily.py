@@ -435,7 +435,7 @@ def day_rows(program: Program, start: date, end: date, *, source: str = "rollup"
     """Counts for the days [start, end): rollups where final, raw for the rest."""
     if source == "raw":
         return raw_day_rows(program, start, end)
-    today = live_from()
+    today = live_from(program)
     marked = {d for d in marked_days(program) if start <= d < end}
     days = [start + timedelta(days=i) for i in range((end - start).days)]
     live = sorted(d for d in days if d >= today or d in marked)
@@ -465,15 +465,51 @@ def totals(rows: Rows) -> dict[str, int]:
 COLUMN = {"day": "day", "advocate": "advocate_id", "channel": "channel", "link": "link_id"}
 
 
-def live_from() -> date:
-    """The first day counted from the raw rows: yesterday (UTC), whose rollup the hourly
-    sweep may not have built yet."""
-    return timezone.now().astimezone(UTC).date() - timedelta(days=1)
+# How long after a day ends its rollup is trusted to hold all of it: clicks reach the
+# database from the web workers' spools within seconds, so a rebuild that starts this
+# long after midnight counts every click of the day before (later stragglers, such as a
+# killed worker's spool written at its restart, wait for the hourly sweep).
+SETTLE = timedelta(minutes=15)
+
+
+def _settled_key(program: Program, day: date) -> str:
+    return f"measurement:settled:{program.pk}:{program.slug}:{day.isoformat()}"
+
+
+def day_settled(program: Program, day: date, started: datetime) -> None:
+    """A rebuild of ``day`` that started at ``started`` (called inside its transaction):
+    if that was at least ``SETTLE`` after the day ended, readers may take the day from
+    its rollup once the rebuild commits, for as long as no event marks it again."""
+    if started < day_start(day + timedelta(days=1)) + SETTLE:
+        return
+
+    def remember():
+        with contextlib.suppress(Exception):
+            cache.set(_settled_key(program, day), True, 3 * 24 * 3600)
+
+    transaction.on_commit(remember)
+
+
+@memo
+def live_from(program: Program) -> date:
+    """The first day counted from the raw rows: today (UTC) once yesterday's rollup was
+    rebuilt ``SETTLE`` after midnight and nothing marked yesterday since (events of
+    yesterday reported today mark it); until then, yesterday. Without a shared cache,
+    always yesterday."""
+    today = timezone.now().astimezone(UTC).date()
+    yesterday = today - timedelta(days=1)
+    if yesterday in marked_days(program):
+        return yesterday
+    try:
+        settled = cache.get(_settled_key(program, yesterday))
+    except Exception:
+        settled = None
+    return today if settled else yesterday
 
 
 def _final_and_live(program: Program, start: date, end: date) -> tuple[QuerySet, list]:
     """The rollup rows of finished, unmarked days, and the [lo, hi) runs to count raw."""
-    today = live_from()
+    today = live_from(program)
     marked = sorted(d for d in marked_days(program) if start <= d < end)
     final = DailyRollup.objects.filter(
         program=program, day__gte=start, day__lt=min(end, max(today, start))
@@ -485,7 +521,7 @@ def _final_and_live(program: Program, start: date, end: date) -> tuple[QuerySet,
 
 def _live_runs(program: Program, start: date, end: date) -> tuple[date, list[date], list]:
     """(end of the finished days, marked days among them, [lo, hi) runs to count raw)."""
-    today = live_from()
+    today = live_from(program)
     final_end = max(min(end, today), start)
     marked = sorted(d for d in marked_days(program) if start <= d < final_end)
     live = [max(start, today) + timedelta(days=i) for i in range((end - max(start, today)).days)]

@@ -103,7 +103,7 @@ def raw_referral_conversion(program: Program, start, end) -> tuple[int, int]:
 
 def _pending(program: Program, end_day: date) -> bool:
     """Marked days before the live ones: their rows may be stale, so count raw."""
-    live = live_from()
+    live = live_from(program)
     return any(d < min(end_day, live) for d in marked_days(program))
 
 
@@ -114,7 +114,7 @@ def referral_conversion(
     start, end_day = date_from, date_to + timedelta(days=1)
     if source == "raw" or _pending(program, end_day):
         return raw_referral_conversion(program, day_start(start), day_start(end_day))
-    live = live_from()
+    live = live_from(program)
     final_end = max(min(end_day, live), start)
     total = converted = 0
     if start < final_end:
@@ -184,7 +184,7 @@ def considering(
     start, end_day = date_from, date_to + timedelta(days=1)
     if source == "raw" or _pending(program, end_day):
         return raw_considering(program, day_start(start), day_start(end_day), customers)
-    live = live_from()
+    live = live_from(program)
     final_end = max(min(end_day, live), start)
     out = 0
     if start < final_end:

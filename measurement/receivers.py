@@ -1,11 +1,12 @@
 """Every change to a raw row that a rollup counts marks its day, in the same transaction.
 
-Only days before yesterday are marked (``services.rollup_mark``): yesterday and
-today are read raw and swept hourly. Clicks are written in bulk by the click
+Only days before today are marked (``services.rollup_mark``): today is read raw,
+and so is yesterday until its rollup settles (``daily.live_from``); both are swept
+hourly. Clicks are written in bulk by the click
 writer (no per-row signal): the sweep covers them too.
 """
 
-from datetime import UTC, timedelta
+from datetime import UTC
 
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -21,11 +22,11 @@ from storefront.models import PlacementEvent
 from .services import rollup_mark
 
 
-def _before_yesterday(instant) -> bool:
-    """Whether ``instant`` falls on a day the rollups hold already (before yesterday, UTC):
-    only such late events need a mark, and cost a query for their program."""
-    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
-    return bool(instant) and instant.astimezone(UTC).date() < yesterday
+def _before_today(instant) -> bool:
+    """Whether ``instant`` falls on a day the rollups may hold already (before today,
+    UTC): only such late events need a mark, and cost a query for their program."""
+    today = timezone.now().astimezone(UTC).date()
+    return bool(instant) and instant.astimezone(UTC).date() < today
 
 
 @receiver(post_save, sender=Conversion, dispatch_uid="measurement.conversion")
@@ -58,7 +59,7 @@ def advocate_changed(sender, instance, **kwargs):
 
 @receiver(post_save, sender=CampaignRecipient, dispatch_uid="measurement.invitation")
 def invitation_changed(sender, instance, **kwargs):
-    if _before_yesterday(instance.sent_at):
+    if _before_today(instance.sent_at):
         # Old invitations only (a late import): today's cost no query.
         rollup_mark(program_id=instance.campaign.program_id, instants=[instance.sent_at])
 
@@ -80,6 +81,6 @@ def testimonial_changed(sender, instance, **kwargs):
 
 @receiver(post_save, sender=ChallengeSubmission, dispatch_uid="measurement.submission")
 def submission_changed(sender, instance, **kwargs):
-    if _before_yesterday(instance.created_at):
+    if _before_today(instance.created_at):
         # Moderated late: the challenge's program costs a query only then.
         rollup_mark(program_id=instance.challenge.program_id, instants=[instance.created_at])

@@ -47,21 +47,23 @@ def _day_of(instant: datetime | None) -> date | None:
 def rollup_mark(*, program_id: int, instants: list[datetime | None]) -> None:
     """Mark the days of ``instants`` changed (called inside the change's transaction).
 
-    Only days before yesterday (UTC) are marked: readers count yesterday and today
-    from the raw rows, and the hourly sweep marks yesterday and the day before, so
-    the everyday path (an order, a reward, a referral of today) costs no query.
+    Only days before today (UTC) are marked: readers count today from the raw rows
+    (and yesterday until its rollup settles, ``daily.live_from``), so the everyday
+    path (an order, a reward, a referral of today) costs no query.
     """
-    yesterday = timezone.now().astimezone(UTC).date() - timedelta(days=1)
-    days = {d for d in map(_day_of, instants) if d and d < yesterday}
+    today = timezone.now().astimezone(UTC).date()
+    days = {d for d in map(_day_of, instants) if d and d < today}
     if days:
         RollupMark.objects.bulk_create([RollupMark(program_id=program_id, day=d) for d in days])
 
 
 def rollup_day_rebuild(*, program: Program, day: date) -> int:
     """Count one day of one program again from the raw rows; the number of rows written."""
+    started = timezone.now()
     with transaction.atomic():
         _lock(program.pk)
         daily.rollups_changed(program)
+        daily.day_settled(program, day, started)
         rows = daily.raw_day_rows(program, day, day + timedelta(days=1))
         DailyRollup.objects.filter(program=program, day=day).delete()
         DailyRollup.objects.bulk_create(

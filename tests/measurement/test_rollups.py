@@ -22,7 +22,7 @@ from measurement.models import (
 )
 from nurture import models as nurture
 from recruitment.models import Customer
-from referrals.models import Conversion, Referral
+from referrals.models import Click, Conversion, Referral
 from rewards import flows
 from rewards.services import program_create_with_offer
 from storefront.models import PlacementEvent
@@ -423,3 +423,50 @@ def test_the_kept_advocate_keys_follow_every_change(require_postgres, program):
     assert read() == ({"ann", "ann@example.com", "bob", "robert@example.com"}, "60.00", 0)
     # Three reads of different data, one read of the keys each.
     assert len([k for k in daily._finished if k[2][0] == "advocate_keys"]) == 3
+
+
+def test_yesterday_is_read_from_its_rollup_once_settled(
+    program, django_capture_on_commit_callbacks
+):
+    """Yesterday is counted raw until a rebuild that starts ``SETTLE`` after midnight;
+    then from its rollup, until an event of yesterday reported today marks it again."""
+    link = enroll(program, "ann@example.com").links.get()
+    f.click(link, at(4, 22))
+    f.backfilled_order(program, "o-1", 5000, at(4, 23), external_id="ann")
+    services.rollups_rebuild(program=program, start=BASE, end=BASE + timedelta(days=5))
+    period = {"date_from": BASE + timedelta(days=4), "date_to": BASE + timedelta(days=5)}
+
+    def read(hour: int, minute: int = 0, *, same: bool = True):
+        with time_machine.travel(at(5, hour) + timedelta(minutes=minute), tick=False):
+            with daily.memoized():
+                answer = selectors.program_metrics(program=program, **period)
+                live = daily.live_from(program)
+            raw = selectors.program_metrics(program=program, source="raw", **period)
+            assert (answer == raw) is same
+            return live, answer["funnel"]["clicks"], answer["customers"]["new"]
+
+    def rebuild(hour: int, minute: int = 0):
+        at_ = at(5, hour) + timedelta(minutes=minute)
+        with time_machine.travel(at_, tick=False), django_capture_on_commit_callbacks(execute=True):
+            services.rollups_sweep(days=1)
+            services.rollups_refresh()
+
+    yesterday, today = BASE + timedelta(days=4), BASE + timedelta(days=5)
+    assert read(0, 5) == (yesterday, 1, 1)  # nothing rebuilt since midnight: raw
+    rebuild(0, 10)  # too early: a click spooled at 23:59 may not be written yet
+    assert read(0, 30) == (yesterday, 1, 1)
+    rebuild(0, 20)
+    assert read(0, 30) == (today, 1, 1)  # settled: from the rollup
+
+    # A click written straight into the table (the spool's way, no event) is not seen
+    # until the hourly sweep; an order of yesterday reported today marks the day.
+    Click.objects.bulk_create(
+        [Click(program=program, link=link, advocate=link.advocate, created_at=at(4, 23))]
+    )
+    assert read(1, same=False) == (today, 1, 1)
+    with time_machine.travel(at(5, 2), tick=False):
+        f.backfilled_order(program, "o-2", 3000, at(4, 23), external_id="bob")
+    assert RollupMark.objects.filter(program=program, day=yesterday).exists()
+    assert read(2) == (yesterday, 2, 2)  # marked: raw again, the click included
+    rebuild(3)
+    assert read(3) == (today, 2, 2)
