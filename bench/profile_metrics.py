@@ -88,7 +88,8 @@ def main() -> int:
     call()
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROF_SORT", "cumulative")).print_stats(args.top)
+    order = os.environ.get("PROF_SORT", "cumulative")  # or tottime
+    pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(args.top)
     print(out.getvalue())
     return 0
 
