@@ -4,7 +4,7 @@
 ``NpsDayRollup`` each customer's last answer per day, both rebuilt with the
 day rollups (``services.rollup_day_rebuild``). A reader asks SQL for one row
 per customer (aggregated over the finished, unmarked days before the period's
-end) and adds what the live days (yesterday, today) and still-marked days hold,
+end) and adds what the live days (``daily.live_from``) and still-marked days hold,
 counted from the raw rows the same way. ``source="raw"`` counts everything from
 the orders and answers (the benchmark's baseline and the property test's
 reference).

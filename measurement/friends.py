@@ -4,7 +4,7 @@
 day of its first attributed counted order (``converted_on``) and the first day its
 friend's customer key has a counted order (``bought_on``). ``referrals_rebuild``
 keeps both exact when a day is rebuilt; readers count the finished days' rows in SQL
-and the live days (yesterday, today) from the raw rows, like every other rollup.
+and the live days (``daily.live_from``) from the raw rows, like every other rollup.
 Formulas are in ``docs/metrics.md``.
 """
 

@@ -1,7 +1,7 @@
 """The funnel by placement (docs/metrics.md, "Placements") from ``PlacementDayRollup``.
 
 The same numbers as ``storefront.selectors.placement_funnel`` for whole UTC days:
-finished days from the rollup, the live days (yesterday, today) and marked days from
+finished days from the rollup, the live days (``daily.live_from``) and marked days from
 the raw rows. Unique impressions and sharers are distinct viewers over the period,
 so the rollup keeps one row per viewer for those two steps.
 """
