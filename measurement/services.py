@@ -184,7 +184,7 @@ def rollups_sweep(*, days: int = 2) -> int:
 
 def rollups_rebuild(*, program: Program, start: date, end: date) -> int:
     """Mark the days [start, end) of one program and rebuild them (after a bulk import
-    of history, say); today is read raw and left to the sweep.
+    of history, say); today is read raw and left to the sweep."""
     last = min(end, timezone.now().astimezone(UTC).date())
     RollupMark.objects.bulk_create(
         [
