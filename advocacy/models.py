@@ -300,7 +300,12 @@ class Advocate(models.Model):
                 name="advocate_unique_user",
             ),
         ]
-        indexes = [models.Index(fields=["program", "status"])]
+        indexes = [
+            models.Index(fields=["program", "status"]),
+            # A day's sign-ups and invitations (the live day's reads, each day's rebuild).
+            models.Index(fields=["program", "created_at"], name="advocate_program_created"),
+            models.Index(fields=["program", "invitation_sent_at"], name="advocate_program_invited"),
+        ]
 
     def __str__(self) -> str:
         return self.email

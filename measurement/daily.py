@@ -319,26 +319,46 @@ def raw_counts(program: Program, start: date, end: date, grain: tuple[str, ...])
     key tuple -> {field: value}. The live days' readers ask for the grain they show,
     so a total over a day's 50,000 clicks is one row, not thousands."""
     lo, hi = day_start(start), day_start(end)
-    rows: dict = defaultdict(lambda: dict.fromkeys(FIELDS, 0))
+    rows: dict = {}
     for queryset, parts, aggregates in _sources(program, lo, hi):
         grouped = [p for p in grain if not _constant(parts[p])]
+        names = list(aggregates)
         if not grouped:  # the totals, or every part of the grain constant here
-            found = [queryset.aggregate(**aggregates)]
+            found = queryset.aggregate(**aggregates)
+            found = [tuple(found[f] for f in names)]
         else:
+            # Tuples, not dicts: a live day grouped by advocate is tens of thousands of
+            # rows, and their handling was most of the time of reading it.
             found = (
                 queryset.annotate(**{f"k_{p}": parts[p] for p in grouped})
                 .values(*(f"k_{p}" for p in grouped))
                 .annotate(**aggregates)
+                .values_list(*(f"k_{p}" for p in grouped), *names)
                 .order_by()
             )
+        width = len(grouped)
+        # Where each key part comes from: the row's column, or the source's constant.
+        column = {p: i for i, p in enumerate(grouped)}
+        simple = width == len(grain)  # the row's first columns are the key
+        constants = [(i, parts[p]) for i, p in enumerate(grain) if p not in column]
         for row in found:
-            if not any(row[f] for f in aggregates):
+            values = row[width:]
+            if not any(values):
                 continue
-            key = tuple(parts[p] if _constant(parts[p]) else row[f"k_{p}"] for p in grain)
-            target = rows[key]
-            for f in aggregates:
-                target[f] += row[f] or 0
-    return dict(rows)
+            if simple:
+                key = row[:width]
+            else:
+                key = [row[column[p]] if p in column else None for p in grain]
+                for i, value in constants:
+                    key[i] = value
+                key = tuple(key)
+            target = rows.get(key)
+            if target is None:
+                target = rows[key] = dict.fromkeys(FIELDS, 0)
+            for f, value in zip(names, values, strict=True):
+                if value:
+                    target[f] += value
+    return rows
 
 
 def _constant(part) -> bool:
@@ -604,14 +624,23 @@ def grouped_parts(program: Program, start: date, end: date, by: str) -> tuple[di
     key = ("grouped", column, str(final.query))
     kept = finished(program, key, read)
     if len(runs) == 1:
-        return kept, key, {k[0]: v for k, v in raw_counts(program, *runs[0], (by,)).items()}
+        return kept, key, _live_grouped(program, *runs[0], by)
     raw: dict = {}
     for lo, hi in runs:
-        for (group,), values in raw_counts(program, lo, hi, (by,)).items():
+        for group, values in _live_grouped(program, lo, hi, by).items():
             target = raw.setdefault(group, dict.fromkeys(FIELDS, 0))
             for f in FIELDS:
                 target[f] += values[f]
     return kept, key, raw
+
+
+def _live_grouped(program: Program, lo: date, hi: date, by: str) -> dict:
+    """Raw totals per group over the live or marked days [lo, hi). One day's total per day
+    is its totals, which the cards read already: no second pass over its rows."""
+    if by == "day" and hi - lo == timedelta(days=1):
+        day = raw_counts(program, lo, hi, ()).get(())
+        return {} if day is None else {lo: day}
+    return {k[0]: v for k, v in raw_counts(program, lo, hi, (by,)).items()}
 
 
 def grouped(program: Program, start: date, end: date, by: str, *, source: str = "rollup") -> dict:

@@ -695,14 +695,51 @@ def daily_series(program: Program, period: Period, *, source: str = "rollup") ->
     return out
 
 
-def top_advocates(program: Program, period: Period, limit: int = 10) -> list[dict]:
-    per = daily.grouped(program, period.date_from, period.date_to + timedelta(days=1), "advocate")
-    per.pop(None, None)
-    ranked = heapq.nsmallest(
-        limit,
-        (kv for kv in per.items() if kv[1]["clicks"] or kv[1]["referrals"] or kv[1]["purchases"]),
-        key=lambda kv: (-kv[1]["revenue_minor"], -kv[1]["purchases"], -kv[1]["clicks"], kv[0]),
+def _top_rank(kv: tuple) -> tuple:
+    values = kv[1]
+    return (-values["revenue_minor"], -values["purchases"], -values["clicks"], kv[0])
+
+
+def _top_shown(kv: tuple) -> bool:
+    values = kv[1]
+    return kv[0] is not None and bool(
+        values["clicks"] or values["referrals"] or values["purchases"]
     )
+
+
+def top_advocates(program: Program, period: Period, limit: int = 10) -> list[dict]:
+    """The advocates with the most referred revenue (then purchases, clicks). The finished
+    days' ranking is kept until the next rebuild; an advocate without live activity
+    keeps its place in it, so only those with some are summed again (a few thousand,
+    not every advocate of a large program)."""
+    kept, key, live = daily.grouped_parts(
+        program, period.date_from, period.date_to + timedelta(days=1), "advocate"
+    )
+    kept_ranking = daily.finished(
+        program,
+        ("top_advocates", key),
+        lambda: sorted(filter(_top_shown, kept.items()), key=_top_rank),
+    )
+    candidates = []  # (rank, advocate id, kept values, live values)
+    for kv in kept_ranking:
+        if kv[0] not in live:
+            candidates.append((_top_rank(kv), kv[0], kv[1], None))
+            if len(candidates) == limit:
+                break
+    zero = dict.fromkeys(daily.FIELDS, 0)
+    for advocate_id, now in live.items():
+        if advocate_id is None:
+            continue
+        base = kept.get(advocate_id, zero)
+        clicks, purchases = base["clicks"] + now["clicks"], base["purchases"] + now["purchases"]
+        if not (clicks or purchases or base["referrals"] or now["referrals"]):
+            continue
+        revenue = base["revenue_minor"] + now["revenue_minor"]
+        candidates.append(((-revenue, -purchases, -clicks, advocate_id), advocate_id, base, now))
+    ranked = [
+        (advocate_id, base if now is None else {f: base[f] + now[f] for f in daily.FIELDS})
+        for _rank, advocate_id, base, now in heapq.nsmallest(limit, candidates)
+    ]
     emails = dict(Advocate.objects.filter(pk__in=[k for k, _ in ranked]).values_list("pk", "email"))
     return [
         {

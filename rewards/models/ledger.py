@@ -108,7 +108,11 @@ class Reward(models.Model):
                 name="reward_reversed_within_amount",
             ),
         ]
-        indexes = [models.Index(fields=["status", "available_at"])]
+        indexes = [
+            models.Index(fields=["status", "available_at"]),
+            # A day's reward cost (the live day's reads, each day's rollup rebuild).
+            models.Index(fields=["program", "created_at"], name="reward_program_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reason} ({self.status})"

@@ -197,13 +197,45 @@ def test_rollups_equal_a_raw_recount(stream):
     assert rollup_rows(program) == raw
     # And the readers give the same numbers from the rollups as from the raw rows.
     lo, hi = BASE - timedelta(days=5), BASE + timedelta(days=12)
-    with time_machine.travel(at(12), tick=False):
-        assert daily.totals(daily.day_rows(program, lo, hi)) == daily.totals(raw)
-        assert daily.summary(program, lo, hi) == daily.summary(program, lo, hi, source="raw")
-        for by in ("day", "advocate", "channel", "link"):
-            assert daily.grouped(program, lo, hi, by) == daily.grouped(
-                program, lo, hi, by, source="raw"
+    # Read on the last day (every day finished) and on days with events of their own,
+    # which are then live, counted raw and summed to the finished days' rollups.
+    for now in (at(12), at(9), at(4)):
+        with time_machine.travel(now, tick=False):
+            assert daily.totals(daily.day_rows(program, lo, hi)) == daily.totals(raw)
+            assert daily.summary(program, lo, hi) == daily.summary(program, lo, hi, source="raw")
+            for by in ("day", "advocate", "channel", "link"):
+                assert daily.grouped(program, lo, hi, by) == daily.grouped(
+                    program, lo, hi, by, source="raw"
+                )
+            # Within a request the live days are read once and summed to each grain.
+            with daily.memoized():
+                assert daily.summary(program, lo, hi) == daily.summary(
+                    program, lo, hi, source="raw"
+                )
+                for by in ("day", "advocate", "channel"):
+                    assert daily.grouped(program, lo, hi, by) == daily.grouped(
+                        program, lo, hi, by, source="raw"
+                    )
+            # The top advocates: the kept ranking of the finished days, with the advocates
+            # active on the live day summed again, rank as a recount does.
+            per = daily.grouped(program, lo, hi, "advocate", source="raw")
+            counted = ("clicks", "referrals", "purchases")
+            shown = [k for k, v in per.items() if k and any(v[f] for f in counted)]
+            expected = sorted(
+                shown,
+                key=lambda k: (
+                    -per[k]["revenue_minor"],
+                    -per[k]["purchases"],
+                    -per[k]["clicks"],
+                    k,
+                ),
             )
+            period = selectors.Period(lo, hi - timedelta(days=1))
+            for limit in (1, 2, 3):
+                top = selectors.top_advocates(program, period, limit)
+                assert [(a["advocate_id"], a["clicks"], a["purchases"]) for a in top] == [
+                    (k, per[k]["clicks"], per[k]["purchases"]) for k in expected[:limit]
+                ]
     # The customer and NPS day rollups equal a recount of the orders and answers ...
     assert {
         (r.day, r.key): (r.orders, r.net_minor, r.first)
