@@ -13,10 +13,10 @@ reference).
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
 
 from django.db.models import Case, F, IntegerField, Max, Min, Sum, Value, When
 from django.db.models.functions import Coalesce, NullIf
+from django.utils.functional import cached_property
 
 from advocacy.models import Program
 from recruitment.models import NpsResponse
