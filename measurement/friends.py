@@ -54,23 +54,13 @@ def _chunks(items: list):
         yield items[i : i + CHUNK]
 
 
-def referrals_rebuild(*, program: Program, day: date, changed_keys: set[str]) -> int:
+def referrals_rebuild(*, program: Program, day: date, changed_keys: set[str]) -> bool:
     """Rebuild the referrals created on ``day`` and update the outcome of every referral
     whose orders or friend's customer days ``day`` holds (called by the day's rebuild,
     after its ``CustomerDayRollup`` rows; ``changed_keys`` are the customers who gained
-    or lost that day's row)."""
+    or lost that day's row). Whether any row changed."""
     lo, hi = day_start(day), day_start(day + timedelta(days=1))
-    ReferralRollup.objects.filter(program=program, day=day).delete()
-    created = Referral.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi)
-    ReferralRollup.objects.bulk_create(
-        [
-            ReferralRollup(program=program, day=day, referral_id=pk, key=key or "")
-            for pk, key in created.values_list("pk", FRIEND_KEY).iterator(chunk_size=5000)
-        ],
-        batch_size=5000,
-    )
     rows = ReferralRollup.objects.filter(program=program)
-    rows.filter(day=day).update(converted_on=_first_order_day(), bought_on=_first_bought_day())
     # Referrals with an order on this day (bought, refunded, repeated) and those whose
     # first order was on it: their first order day may have moved.
     ordered = list(
@@ -80,12 +70,40 @@ def referrals_rebuild(*, program: Program, day: date, changed_keys: set[str]) ->
         .values_list("referral_id", flat=True)
         .distinct()
     )
+    before = _outcomes(rows, day, ordered, changed_keys)
+    ReferralRollup.objects.filter(program=program, day=day).delete()
+    created = Referral.objects.filter(program=program, created_at__gte=lo, created_at__lt=hi)
+    ReferralRollup.objects.bulk_create(
+        [
+            ReferralRollup(program=program, day=day, referral_id=pk, key=key or "")
+            for pk, key in created.values_list("pk", FRIEND_KEY).iterator(chunk_size=5000)
+        ],
+        batch_size=5000,
+    )
+    rows.filter(day=day).update(converted_on=_first_order_day(), bought_on=_first_bought_day())
     for ids in _chunks(ordered):
         rows.filter(referral_id__in=ids).update(converted_on=_first_order_day())
     rows.filter(converted_on=day).update(converted_on=_first_order_day())
     for keys in _chunks(sorted(changed_keys)):
         rows.filter(key__in=keys).update(bought_on=_first_bought_day())
-    return len(ordered)
+    # Every row the updates above could reach, before and after (by referral: a row whose
+    # first order left this day is found again by its id).
+    after = _outcomes(rows, day, [*ordered, *before], changed_keys)
+    return before != after
+
+
+def _outcomes(rows, day: date, referral_ids, keys) -> dict[int, tuple]:
+    """referral id -> (day, key, converted_on, bought_on) of the rows created on ``day``,
+    converted on it, or picked by referral id or friend's key."""
+    out: dict[int, tuple] = {}
+    fields = ("referral_id", "day", "key", "converted_on", "bought_on")
+    picks = [rows.filter(day=day), rows.filter(converted_on=day)]
+    picks += [rows.filter(referral_id__in=ids) for ids in _chunks(sorted(set(referral_ids)))]
+    picks += [rows.filter(key__in=k) for k in _chunks(sorted(keys))]
+    for pick in picks:
+        for referral_id, *outcome in pick.values_list(*fields):
+            out[referral_id] = tuple(outcome)
+    return out
 
 
 def raw_referral_conversion(program: Program, start, end) -> tuple[int, int]:

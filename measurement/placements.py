@@ -129,18 +129,24 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def placements_rebuild(*, program: Program, day: date) -> int:
-    """Count one day's placement rows again from the raw rows."""
-    rows = raw_placement_days(program, day, day + timedelta(days=1))
-    PlacementDayRollup.objects.filter(program=program, day=day).delete()
+def placements_rebuild(*, program: Program, day: date) -> bool:
+    """Count one day's placement rows again from the raw rows; whether any changed."""
+    rows = {k: n for k, n in raw_placement_days(program, day, day + timedelta(days=1)).items() if n}
+    old = PlacementDayRollup.objects.filter(program=program, day=day)
+    before = {
+        (d, placement, step, viewer): n
+        for d, placement, step, viewer, n in old.values_list(
+            "day", "placement", "step", "viewer", "count"
+        )
+    }
+    old.delete()
     PlacementDayRollup.objects.bulk_create(
         [
             PlacementDayRollup(
                 program=program, day=d, placement=placement, step=step, viewer=viewer, count=n
             )
             for (d, placement, step, viewer), n in rows.items()
-            if n
         ],
         batch_size=5000,
     )
-    return len(rows)
+    return before != rows

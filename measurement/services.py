@@ -58,13 +58,20 @@ def rollup_mark(*, program_id: int, instants: list[datetime | None]) -> None:
 
 
 def rollup_day_rebuild(*, program: Program, day: date) -> int:
-    """Count one day of one program again from the raw rows; the number of rows written."""
+    """Count one day of one program again from the raw rows; the number of rows written.
+
+    The workers' kept reads of finished days (``daily.finished``) are dropped only when
+    the rebuild changed a row: the hourly sweep rebuilds yesterday and the day before
+    whether or not anything arrived, and dropping them each time made every hour's
+    first dashboard refill its cache (seconds, for a large program)."""
     started = timezone.now()
     with transaction.atomic():
         _lock(program.pk)
-        daily.rollups_changed(program)
         daily.day_settled(program, day, started)
+        changed = False
         rows = daily.raw_day_rows(program, day, day + timedelta(days=1))
+        kept = {k: v for k, v in rows.items() if any(v.values())}
+        changed |= daily.rollup_day_rows(program, [day]) != kept
         DailyRollup.objects.filter(program=program, day=day).delete()
         DailyRollup.objects.bulk_create(
             [
@@ -76,20 +83,32 @@ def rollup_day_rebuild(*, program: Program, day: date) -> int:
                     link_id=link_id,
                     **values,
                 )
-                for (d, advocate_id, channel, link_id), values in rows.items()
-                if any(values.values())
+                for (d, advocate_id, channel, link_id), values in kept.items()
             ],
             batch_size=5000,
         )
         totals = daily.totals(rows)
         extras = daily.raw_day_extras(program, day, day + timedelta(days=1)).get(day, {})
-        ProgramDayRollup.objects.filter(program=program, day=day).delete()
-        if any(totals.values()) or any(extras.values()):
-            ProgramDayRollup.objects.create(program=program, day=day, **totals, **extras)
-        buyers = customers.raw_customer_days(program, day, day + timedelta(days=1))
-        before = set(
-            CustomerDayRollup.objects.filter(program=program, day=day).values_list("key", flat=True)
+        day_row = {**totals, **dict.fromkeys(daily.EXTRAS, 0), **extras}
+        if not any(day_row.values()):
+            day_row = None
+        old_row = (
+            ProgramDayRollup.objects.filter(program=program, day=day)
+            .values(*daily.FIELDS, *daily.EXTRAS)
+            .first()
         )
+        changed |= old_row != day_row
+        ProgramDayRollup.objects.filter(program=program, day=day).delete()
+        if day_row is not None:
+            ProgramDayRollup.objects.create(program=program, day=day, **day_row)
+        buyers = customers.raw_customer_days(program, day, day + timedelta(days=1))
+        before = {
+            (d, key): (n, net, first)
+            for d, key, n, net, first in CustomerDayRollup.objects.filter(
+                program=program, day=day
+            ).values_list("day", "key", "orders", "net_minor", "first")
+        }
+        changed |= before != buyers
         CustomerDayRollup.objects.filter(program=program, day=day).delete()
         CustomerDayRollup.objects.bulk_create(
             [
@@ -100,11 +119,20 @@ def rollup_day_rebuild(*, program: Program, day: date) -> int:
             ],
             batch_size=5000,
         )
-        friends.referrals_rebuild(
-            program=program, day=day, changed_keys=before ^ {key for _, key in buyers}
+        changed |= friends.referrals_rebuild(
+            program=program,
+            day=day,
+            changed_keys={key for _, key in before} ^ {key for _, key in buyers},
         )
-        placements.placements_rebuild(program=program, day=day)
+        changed |= placements.placements_rebuild(program=program, day=day)
         answers = customers.raw_nps_days(program, day, day + timedelta(days=1))
+        old_answers = {
+            (d, key): (alt, category, last)
+            for d, key, alt, category, last in NpsDayRollup.objects.filter(
+                program=program, day=day
+            ).values_list("day", "key", "alt_key", "category", "last")
+        }
+        changed |= old_answers != answers
         NpsDayRollup.objects.filter(program=program, day=day).delete()
         NpsDayRollup.objects.bulk_create(
             [
@@ -114,6 +142,9 @@ def rollup_day_rebuild(*, program: Program, day: date) -> int:
                 for (d, key), (alt, category, last) in answers.items()
             ]
         )
+        if changed:
+            # Now and again at commit: a reader between the two keeps nothing old.
+            daily.rollups_changed(program)
         return len(rows) + len(buyers) + len(answers)
 
 
@@ -129,7 +160,8 @@ def cohorts_rebuild(*, program: Program) -> int:
             active[(cohort, month)] += 1
     with transaction.atomic():
         _lock(program.pk)
-        daily.rollups_changed(program)
+        # No worker keeps a read of the cohort rollup (``selectors.cohort_table`` reads it
+        # each time), so their kept reads stay.
         CohortRollup.objects.filter(program=program).delete()
         CohortRollup.objects.bulk_create(
             [

@@ -317,6 +317,59 @@ def test_a_rebuild_twice_changes_nothing(program, advocate):
     assert sum(v["clicks"] for v in first.values()) == 1
 
 
+def test_a_rebuild_drops_the_workers_reads_only_when_a_row_changed(program, advocate):
+    """The hourly sweep rebuilds yesterday and the day before whether or not anything
+    arrived: an unchanged rebuild leaves the workers' kept reads (the program's rollup
+    version) alone, a change to any rollup of the day drops them."""
+    f.backfilled_order(program, "o-1", 5000, at(1), external_id="ann")
+    f.click(advocate.links.get(), at(1), "email")
+    day = BASE + timedelta(days=2)
+    services.rollups_rebuild(program=program, start=BASE, end=BASE + timedelta(days=10))
+
+    def version_changed_by(change) -> bool:
+        before = daily._version(program)
+        assert before is not None
+        change()
+        RollupMark.objects.filter(program=program).delete()  # the sweep's rebuild only
+        services.rollups_rebuild(program=program, start=day, end=day + timedelta(days=1))
+        return daily._version(program) != before
+
+    assert not version_changed_by(lambda: None)
+    assert version_changed_by(lambda: f.click(advocate.links.get(), at(2), "sms"))
+    assert not version_changed_by(lambda: None)
+    # An order with no customer key, backfilled (no funnel purchase): no rollup holds it.
+    assert not version_changed_by(lambda: f.backfilled_order(program, "o-2", 700, at(2)))
+    assert version_changed_by(
+        lambda: f.backfilled_order(program, "o-3", 700, at(2), external_id="bob")
+    )
+    assert version_changed_by(lambda: f.nps(program, 9, at(2), external_id="ann"))
+    assert version_changed_by(
+        lambda: PlacementEvent.objects.create(
+            program=program, kind="impression", placement="widget", viewer="v1", created_at=at(2)
+        )
+    )
+    with time_machine.travel(at(2), tick=False):
+        flows.referral_create(
+            program=program,
+            referral_code=advocate.links.get().code,
+            friend_email="friend@example.com",
+        )
+    assert version_changed_by(lambda: None)  # the referral's own rebuild
+    # Only the friend's key (the journey's match) changes: the referral rows alone.
+    assert version_changed_by(
+        lambda: Referral.objects.filter(program=program).update(
+            friend_email_normalized="other@example.com"
+        )
+    )
+    assert not version_changed_by(lambda: None)
+    # Rebuilt and kept: the reads see every change.
+    assert selectors.program_metrics(
+        program=program, date_from=BASE, date_to=BASE + timedelta(days=9)
+    ) == selectors.program_metrics(
+        program=program, date_from=BASE, date_to=BASE + timedelta(days=9), source="raw"
+    )
+
+
 def test_a_mark_made_during_a_rebuild_survives_it(program, advocate):
     f.click(advocate.links.get(), at(1), "email")
     seen = RollupMark.objects.filter(program=program).latest("pk").pk
